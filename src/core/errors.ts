@@ -1,0 +1,43 @@
+/**
+ * LedgerError is the one error type that crosses module boundaries for conditions a
+ * caller can cause with its input or that the ledger detects in its own data. The code
+ * is API: documented in docs/spec.md §9, stable, mapped to HTTP statuses in one table
+ * (src/api/problem.ts). Messages are for people and may change.
+ *
+ * A programming error (a caller's bug) is a plain TypeError/RangeError, never a
+ * LedgerError.
+ */
+export type LedgerErrorCode =
+  // Parsing and format errors (attacker-controlled bytes)
+  | 'MALFORMED' // bytes or text do not follow the format at all
+  | 'NON_CANONICAL' // well-formed but not the one canonical encoding
+  | 'TOO_LARGE' // above a size limit (entry > 65,535 bytes, body > limit, ...)
+  | 'BAD_REQUEST' // a request parameter is missing or out of its domain
+  | 'NOT_FOUND' // the addressed object does not exist (yet)
+  // Cryptographic verification
+  | 'BAD_SIGNATURE' // a signature by a known key does not verify
+  | 'UNKNOWN_KEY' // no signature by a required key was found
+  | 'INVALID_PROOF' // an inclusion or consistency proof does not verify
+  | 'INCONSISTENT' // two tree heads of one log that cannot both be true (fork evidence)
+  // Ledger state
+  | 'STATE_MISMATCH' // stored tree state disagrees with the last checkpoint
+  | 'CONFLICT' // a compare-and-swap on the tree head lost (another writer)
+  | 'OVERLOADED' // the write queue is full; retry later
+  | 'UNAVAILABLE' // the ledger is closed or not ready
+  | 'UNSUPPORTED'; // a version or type this implementation does not know
+
+export class LedgerError extends Error {
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LedgerError';
+  }
+}
+
+/** isLedgerError narrows an unknown thrown value, optionally to one code. */
+export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError {
+  return e instanceof LedgerError && (code === undefined || e.code === code);
+}
