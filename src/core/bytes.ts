@@ -93,7 +93,7 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 const utf8enc = new TextEncoder();
-const utf8dec = new TextDecoder('utf-8', { fatal: true });
+const utf8dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(s: string): Uint8Array {
   return utf8enc.encode(s);
