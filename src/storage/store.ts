@@ -22,12 +22,21 @@
  *     overwritten or deleted once appended.
  *  5. Contiguity: append() gets the entries for indices expectedSize.. and the stored
  *     hashes for indices storedHashCount(expectedSize).. in order, with no gaps; a
- *     batch that does not fit is a caller bug (RangeError).
+ *     batch that does not fit is a caller bug (RangeError). So is a batch without
+ *     entries, or a leaf hash or stored hash that is not 32 bytes.
  *  6. Reads never see a partial append, and may run concurrently with an append and
  *     with each other. Reads of what is not (yet) stored resolve to undefined / fewer
  *     items as documented per method; they never invent data.
  *  7. A store is used by one process that appends at a time; concurrent appenders are
  *     fenced by rule 3, not by locking.
+ *  8. Arguments: indices, sizes and limits are non-negative safe integers; anything else
+ *     is a caller bug (RangeError), as is a non-Uint8Array where bytes are expected
+ *     (TypeError).
+ *  9. Bytes returned are plain Uint8Arrays (never Node Buffers, which slice and compare
+ *     differently), owned by the caller; the store keeps no reference to arrays it was
+ *     given once the call resolves.
+ * 10. open() and close() are idempotent; any other call on a store that is not open
+ *     rejects with LedgerError UNAVAILABLE.
  */
 export interface LedgerStore {
   /** Optional behaviour, declared by the backend (never guessed by callers). */
@@ -44,7 +53,8 @@ export interface LedgerStore {
 
   /**
    * putLatestCheckpoint replaces the latest checkpoint (a re-cosignature with a fresh
-   * time, same size and root) durably, without adding a history entry. CAS on size.
+   * time, same size and root) durably, without adding a history entry. CAS on size
+   * (an empty store has no checkpoint to replace: CONFLICT).
    */
   putLatestCheckpoint(size: number, checkpoint: Uint8Array): Promise<void>;
 
