@@ -8,12 +8,25 @@
  *
  *  - public key: 32 bytes, canonical encoding (y < p, no "negative zero" x), not of
  *    small order;
- *  - signature: 64 bytes, S < L (no malleable S), R a canonical encoding;
- *  - equation: cofactorless [S]B = R + [k]A, compared as the encoding of R
- *    (RFC 8032 §5.1.7, the form OpenSSL uses). The portable backend runs noble's
- *    `zip215: false` verification and additionally the cofactorless equation, so a
- *    signature with a torsion component in R, which a cofactored check alone would
- *    accept, is refused by both backends alike.
+ *  - signature: 64 bytes, S < L (no malleable S), R a canonical encoding and not of
+ *    small order (an honest signer's R never is; libsodium and ed25519-dalek's
+ *    verify_strict refuse it too);
+ *  - equation: cofactorless [S]B = R + [k]A with k = SHA-512(R ‖ A ‖ M) mod L over the
+ *    bytes as received, compared as the encoding of R (RFC 8032 §5.1.7 without the
+ *    factor 8, the form OpenSSL uses). A signature whose torsion components of R and
+ *    [k]A do not cancel ("low-order residue"), which a cofactored check would accept,
+ *    is refused by both backends alike. Points with a torsion component that is not
+ *    small order (mixed-order A or R) are not refused as such: the equation decides.
+ *
+ * The node backend is OpenSSL's Ed25519 verification (cofactorless, S < L, R compared as
+ * bytes); the portable backend evaluates the same equation with noble's Point API. The
+ * pre-checks above cover what OpenSSL does not refuse by itself (small-order and
+ * non-canonical A, small-order R). test/core/crypto.test.ts proves the two agree on
+ * RFC 8032 vectors, the "Taming the many EdDSAs" cases and a systematic torsion matrix.
+ *
+ * The accepted set is the intersection of what common verifiers accept: every signature
+ * valid here is valid for OpenSSL, Go's crypto/ed25519, libsodium and ed25519-dalek's
+ * verify_strict, so no outside verifier refuses an entry this ledger accepted.
  *
  * Verification returns false for any invalid signature; it throws only on a caller's
  * bug (wrong argument types).
@@ -34,9 +47,9 @@ export interface CryptoBackend {
   ed25519VerifyRaw(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
 }
 
-// Group order L and field prime p, little-endian byte forms for cheap range checks.
-const L_BYTES = leBytes(2n ** 252n + 27742317777372353535851937790883648493n);
-const P_BYTES = leBytes(2n ** 255n - 19n);
+// Group order L (RFC 8032 §5.1) as a number and as 32 little-endian bytes.
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const L_BYTES = leBytes(L);
 
 function leBytes(n: bigint): Uint8Array {
   const out = new Uint8Array(32);
@@ -44,6 +57,12 @@ function leBytes(n: bigint): Uint8Array {
     out[i] = Number(n & 255n);
     n >>= 8n;
   }
+  return out;
+}
+
+function hex32(s: string): Uint8Array {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
 
@@ -56,48 +75,49 @@ function lessThanLE(a: Uint8Array, bound: Uint8Array): boolean {
 }
 
 /**
- * The encodings of the eight points of small order (canonical ones only: non-canonical
- * encodings are refused by the y < p rule anyway). Computed once from noble's curve.
+ * The canonical encodings of the eight points of small order (the torsion subgroup
+ * E[8]): identity, the point of order 2, two of order 4 and four of order 8. Their
+ * non-canonical alternatives are refused by the encoding rule before this list is
+ * consulted. test/core/crypto.test.ts recomputes the subgroup with noble's Point API.
  */
-const SMALL_ORDER: Uint8Array[] = (() => {
-  // A point of order 8 has y = ±sqrt of a fixed value; rather than hard-code hex, walk the
-  // torsion subgroup from one generator found by clearing the prime-order part.
-  const P = ed.Point;
-  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-  // Any point T whose [L]·X gives a point of order 8: take X = hash-to-point-ish by
-  // trying y values until one decodes and [L]X has order 8.
-  for (let y = 2n; ; y++) {
-    let X: ed.Point;
-    try {
-      X = P.fromBytes(leBytes(y));
-    } catch {
-      continue;
-    }
-    const T = X.multiply(L / 2n, false).double().add(X); // [L]X, lies in the torsion subgroup
-    let order = 1;
-    for (let Q = T; !Q.is0(); Q = Q.add(T)) order++;
-    if (order !== 8) continue;
-    const out: Uint8Array[] = [];
-    let Q = P.ZERO;
-    for (let i = 0; i < 8; i++) {
-      out.push(Q.toBytes());
-      Q = Q.add(T);
-    }
-    return out;
-  }
-})();
+const SMALL_ORDER: readonly Uint8Array[] = [
+  '0100000000000000000000000000000000000000000000000000000000000000', // order 1
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // order 2
+  '0000000000000000000000000000000000000000000000000000000000000000', // order 4
+  '0000000000000000000000000000000000000000000000000000000000000080', // order 4
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa', // order 8
+].map(hex32);
 
-/** isCanonicalPoint checks the encoding rules of RFC 8032 §5.1.3 that need no decoding. */
+function isSmallOrderEncoding(b: Uint8Array): boolean {
+  for (const s of SMALL_ORDER) {
+    if (s[0] !== b[0] || s[31] !== b[31]) continue; // cheap filter before the full compare
+    if (equalBytes(s, b)) return true;
+  }
+  return false;
+}
+
+/**
+ * isCanonicalPointEncoding checks the encoding rules of RFC 8032 §5.1.3 that need no
+ * decoding: y < p = 2^255 - 19, and no sign bit on x = 0 (possible only for y = 1 and
+ * y = p - 1). Allocation-free: it runs on every verification.
+ */
 function isCanonicalPointEncoding(b: Uint8Array): boolean {
-  const y = b.slice();
-  const sign = y[31] >> 7;
-  y[31] &= 0x7f;
-  if (!lessThanLE(y, P_BYTES)) return false; // y >= p
-  if (sign === 1) {
-    // x = 0 only for y = 1 and y = p - 1; their "negative" encodings are non-canonical.
-    const one = leBytes(1n);
-    const pm1 = leBytes(2n ** 255n - 20n);
-    if (equalBytes(y, one) || equalBytes(y, pm1)) return false;
+  const top = b[31] & 0x7f;
+  let midFF = true; // bytes 1..30 all 0xff
+  let midZero = true; // bytes 1..30 all 0x00
+  for (let i = 1; i < 31; i++) {
+    const v = b[i];
+    if (v !== 0xff) midFF = false;
+    if (v !== 0) midZero = false;
+  }
+  // y >= p exactly when y is one of p .. 2^255 - 1: 0x7f, thirty 0xff, low byte >= 0xed.
+  if (top === 0x7f && midFF && b[0] >= 0xed) return false;
+  if (b[31] & 0x80) {
+    if (top === 0 && midZero && b[0] === 1) return false; // y = 1, "x = -0"
+    if (top === 0x7f && midFF && b[0] === 0xec) return false; // y = p - 1, "x = -0"
   }
   return true;
 }
@@ -109,7 +129,7 @@ function isCanonicalPointEncoding(b: Uint8Array): boolean {
 export function checkEd25519PublicKey(pub: Uint8Array): string | undefined {
   if (pub.length !== 32) return 'public key is not 32 bytes';
   if (!isCanonicalPointEncoding(pub)) return 'public key encoding is not canonical';
-  for (const s of SMALL_ORDER) if (equalBytes(s, pub)) return 'public key has small order';
+  if (isSmallOrderEncoding(pub)) return 'public key has small order';
   try {
     ed.Point.fromBytes(pub, false);
   } catch {
@@ -122,13 +142,12 @@ export function checkEd25519PublicKey(pub: Uint8Array): string | undefined {
 function passesStrictRules(pub: Uint8Array, sig: Uint8Array): boolean {
   if (pub.length !== 32 || sig.length !== 64) return false;
   if (!isCanonicalPointEncoding(pub)) return false;
-  for (const s of SMALL_ORDER) if (equalBytes(s, pub)) return false;
+  if (isSmallOrderEncoding(pub)) return false;
   if (!isCanonicalPointEncoding(sig.subarray(0, 32))) return false;
+  if (isSmallOrderEncoding(sig.subarray(0, 32))) return false;
   if (!lessThanLE(sig.subarray(32, 64), L_BYTES)) return false;
   return true;
 }
-
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 
 function bytesToNumberLE(b: Uint8Array): bigint {
   let n = 0n;
@@ -141,12 +160,18 @@ export const portableBackend: CryptoBackend = {
   sha256: (data) => nobleSha256(data),
   ed25519PublicKey: (seed) => ed.getPublicKey(seed),
   ed25519Sign: (seed, msg) => ed.sign(msg, seed),
+  /**
+   * The cofactorless equation of RFC 8032 §5.1.7 step 3 without the cofactor:
+   * encode([S]B - [k]A) must equal the R bytes, k = SHA-512(R ‖ A ‖ M) mod L. A is
+   * decoded strictly (y < p, no "x = -0"). One evaluation: a cofactored check would add
+   * nothing, since an exact equality implies the cofactored one.
+   */
   ed25519VerifyRaw(pub, msg, sig) {
-    if (!ed.verify(sig, msg, pub, { zip215: false })) return false;
-    // Cofactorless equation: encode([S]B - [k]A) must equal R's bytes.
+    if (pub.length !== 32 || sig.length !== 64) return false;
     try {
       const A = ed.Point.fromBytes(pub, false);
       const s = bytesToNumberLE(sig.subarray(32, 64));
+      if (s >= L) return false;
       const k = bytesToNumberLE(nobleSha512(concatBytes(sig.subarray(0, 32), pub, msg))) % L;
       const R = ed.Point.BASE.multiply(s, false).subtract(A.multiply(k, false));
       return equalBytes(R.toBytes(), sig.subarray(0, 32));
@@ -194,6 +219,7 @@ export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
 /** randomBytes returns n bytes from the platform CSPRNG (WebCrypto). */
 export function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
-  globalThis.crypto.getRandomValues(out);
+  // getRandomValues fills at most 65,536 bytes per call.
+  for (let o = 0; o < n; o += 65536) globalThis.crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)));
   return out;
 }
