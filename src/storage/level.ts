@@ -216,6 +216,17 @@ export class LevelStore implements LedgerStore {
     return v === undefined ? undefined : readU64(v, 0);
   }
 
+  async findLeaves(leafHashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
+    const db = this.#handle();
+    if (leafHashes.length === 0) return [];
+    const keys = leafHashes.map((h) => {
+      checkHash(h, 'leafHash');
+      return leafKey(h);
+    });
+    const vals = await this.#guard(db.getMany(keys));
+    return vals.map((v) => (v === undefined ? undefined : readU64(v, 0)));
+  }
+
   async readCheckpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {
     this.#handle();
     checkIndex(fromSize, 'fromSize');

@@ -70,6 +70,9 @@ export interface LedgerStore {
   /** findLeaf returns the index of the first entry with this leaf hash, or undefined. */
   findLeaf(leafHash: Uint8Array): Promise<number | undefined>;
 
+  /** findLeaves is findLeaf for many hashes in one round trip (the sequencer's dedup), in order. */
+  findLeaves(leafHashes: readonly Uint8Array[]): Promise<(number | undefined)[]>;
+
   /**
    * readCheckpoints returns history checkpoints (one per tree size ever published, as
    * first signed) with size >= fromSize, ascending, at most limit of them.

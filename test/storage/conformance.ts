@@ -264,6 +264,9 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           expect(await store.findLeaf(leafHash(other))).toBe(2);
           expect(await store.findLeaf(log.leaves[0])).toBe(0);
           expect(await store.findLeaf(leafHash(new Uint8Array([0xa2, 7])))).toBeUndefined();
+          // findLeaves: the same answers, in order, in one call
+          expect(await store.findLeaves([leafHash(dup), leafHash(new Uint8Array([0xa2, 7])), log.leaves[0], leafHash(other)])).toEqual([3, undefined, 0, 2]);
+          expect(await store.findLeaves([])).toEqual([]);
           await expectState(store, log);
         });
       });
