@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { makeLedger, entry, type TestLedger } from '../helpers/ledger.js';
+import { leafHash, verifyConsistency, verifyInclusion, storedHashIndex } from '../../src/core/merkle.js';
+import { openNote, parseVerifierKey } from '../../src/core/note.js';
+import { parseCheckpoint } from '../../src/core/checkpoint.js';
+import { cosignedTime } from '../../src/core/cosignature.js';
+import { isLedgerError, LedgerError } from '../../src/core/errors.js';
+import { parseGenesis } from '../../src/core/entry.js';
+import { equalBytes } from '../../src/core/bytes.js';
+
+let t: TestLedger | undefined;
+afterEach(async () => {
+  await t?.cleanup();
+  t = undefined;
+});
+
+function verifiers(l: TestLedger['ledger']) {
+  const k = l.publicKeys;
+  return [parseVerifierKey(k.logKey), parseVerifierKey(k.timestampKey)];
+}
+
+describe('sequencer', () => {
+  it('starts with a genesis entry signed by the root key, naming the keys', async () => {
+    t = await makeLedger();
+    const l = t.ledger;
+    expect(l.head.size).toBe(1);
+    const [g] = await l.store.readEntries(0, 1);
+    const gen = parseGenesis(g);
+    expect(gen.origin).toBe('test.example/log');
+    expect(gen.logKey).toBe(l.publicKeys.logKey);
+    const { note, verified } = openNote(l.head.checkpoint, verifiers(l), { requireAll: true });
+    expect(verified).toHaveLength(2);
+    const cp = parseCheckpoint(note.text);
+    expect(cp.size).toBe(1);
+    expect(equalBytes(cp.root, leafHash(g))).toBe(true);
+  });
+
+  it('acknowledges entries with their index, covered by a signed and cosigned checkpoint', async () => {
+    t = await makeLedger();
+    const l = t.ledger;
+    const receipts = await Promise.all(Array.from({ length: 1000 }, (_, i) => l.append(entry(i))));
+    const indices = receipts.map((r) => r.index).sort((a, b) => a - b);
+    expect(indices).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    for (const r of receipts.slice(0, 50)) {
+      const { note, verified } = openNote(r.checkpoint!, verifiers(l), { requireAll: true });
+      expect(verified).toHaveLength(2);
+      const cp = parseCheckpoint(note.text);
+      expect(cp.size).toBeGreaterThan(r.index);
+      expect(cosignedTime(note.sigs.find((s) => s.name.endsWith('/timestamp'))!)).toBe(r.time);
+      const proof = await l.inclusionProof(r.index, cp.size);
+      verifyInclusion(r.leafHash, r.index, cp.size, proof, cp.root);
+    }
+    expect(l.head.size).toBe(1001);
+  });
+
+  it('gives the same entry the same index: concurrently, later, and after a restart', async () => {
+    t = await makeLedger();
+    const e = entry(7);
+    const rs = await Promise.all([t.ledger.append(e), t.ledger.append(e), t.ledger.append(e)]);
+    expect(new Set(rs.map((r) => r.index)).size).toBe(1);
+    expect(rs.filter((r) => !r.duplicate)).toHaveLength(1);
+    const again = await t.ledger.append(e);
+    expect(again).toMatchObject({ index: rs[0].index, duplicate: true });
+    await t.reopen();
+    const after = await t.ledger.append(e);
+    expect(after).toMatchObject({ index: rs[0].index, duplicate: true });
+    expect(t.ledger.head.size).toBe(2);
+  });
+
+  it('keeps a history of checkpoints, one per tree size, each consistent with the later ones', async () => {
+    t = await makeLedger({ sequencer: { maxBatch: 7 } });
+    const l = t.ledger;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => l.append(entry(i))));
+    const hist = await l.checkpoints(0, 1000);
+    expect(hist[0].size).toBe(1);
+    expect(hist.length).toBeGreaterThanOrEqual(Math.ceil(100 / 7));
+    let prevTime = 0;
+    const head = l.head;
+    for (const c of hist) {
+      const { note } = openNote(c.checkpoint, verifiers(l), { requireAll: true });
+      const cp = parseCheckpoint(note.text);
+      expect(cp.size).toBe(c.size);
+      const time = cosignedTime(note.sigs[1]);
+      expect(time).toBeGreaterThanOrEqual(prevTime);
+      prevTime = time;
+      if (cp.size < head.size) verifyConsistency(cp.size, head.size, await l.consistencyProof(cp.size, head.size), cp.root, head.root);
+    }
+  });
+
+  it('refuses an entry over 65,535 bytes, an empty entry, and overload, appending nothing', async () => {
+    t = await makeLedger({ sequencer: { maxQueue: 10, maxDelayMs: 50 } });
+    const l = t.ledger;
+    await expect(l.append(new Uint8Array(65536))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    await expect(l.append(new Uint8Array(0))).rejects.toMatchObject({ code: 'MALFORMED' });
+    const ok = await l.append(new Uint8Array(65535));
+    expect(ok.index).toBe(1);
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => l.append(entry(i))));
+    const over = results.filter((r) => r.status === 'rejected');
+    expect(over.length).toBeGreaterThan(0);
+    for (const r of over) expect(isLedgerError((r as PromiseRejectedResult).reason, 'OVERLOADED')).toBe(true);
+    const accepted = results.filter((r) => r.status === 'fulfilled').length;
+    expect(l.head.size).toBe(2 + accepted);
+  });
+
+  it('re-cosigns the latest checkpoint with a fresh time without adding history', async () => {
+    let now = 1_800_000_000_000;
+    t = await makeLedger({ clock: () => now, sequencer: { recosignMs: 0 } });
+    const l = t.ledger;
+    await l.append(entry(1));
+    const before = l.head;
+    now += 60_000;
+    await l.sequencer.recosign();
+    const after = l.head;
+    expect(after.size).toBe(before.size);
+    expect(after.time).toBe(before.time + 60);
+    expect(equalBytes(after.root, before.root)).toBe(true);
+    const hist = await l.checkpoints(0, 100);
+    expect(hist.map((c) => c.size)).toEqual([1, 2]);
+    expect(equalBytes(hist[1].checkpoint, before.checkpoint)).toBe(true);
+    const reopened = await t.reopen({ clock: () => now });
+    expect(reopened.head.time).toBe(before.time + 60);
+  });
+
+  it('never lets checkpoint time go backwards when the clock does', async () => {
+    let now = 1_800_000_000_000;
+    t = await makeLedger({ clock: () => now });
+    await t.ledger.append(entry(1));
+    const t1 = t.ledger.head.time;
+    now -= 3_600_000;
+    await t.ledger.append(entry(2));
+    expect(t.ledger.head.time).toBe(t1);
+  });
+
+  it('applies the admission hook at batch time and appends nothing it refuses', async () => {
+    const seen: number[] = [];
+    t = await makeLedger({
+      admit: async (entries, time) => {
+        seen.push(time);
+        return entries.map((e) => (e[0] === 0xff ? new LedgerError('BAD_SIGNATURE', 'refused') : undefined));
+      },
+    });
+    const bad = new Uint8Array([0xff, 1, 2]);
+    await expect(t.ledger.append(bad)).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+    const r = await t.ledger.append(entry(1));
+    expect(r.index).toBe(1);
+    expect(await t.ledger.store.findLeaf(leafHash(bad))).toBeUndefined();
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it('refuses to start when the stored tree disagrees with the checkpoint', async () => {
+    t = await makeLedger();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => t!.ledger.append(entry(i))));
+    await t.ledger.close();
+    // Corrupt the stored hash of the first 256-leaf subtree (on the right edge), behind the store's back.
+    let corrupted = 0;
+    const { LevelStore } = await import('../../src/storage/level.js');
+    const s = new LevelStore(join(t.dir, 'db'));
+    await s.open();
+    const [h] = await s.readHashes([storedHashIndex(8, 0)]);
+    await s.close();
+    const db2 = new Level<Uint8Array, Uint8Array>(join(t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    await db2.open();
+    for await (const [k, v] of db2.iterator()) {
+      if (v.length === 32 && equalBytes(v, h)) {
+        const bad = v.slice();
+        bad[0] ^= 1;
+        await db2.put(k, bad, { sync: true });
+        corrupted++;
+      }
+    }
+    await db2.close();
+    expect(corrupted).toBeGreaterThan(0);
+    await expect(t.reopen()).rejects.toMatchObject({ code: 'STATE_MISMATCH' });
+  });
+});
