@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The dojang command (docs/cli.md). Exit status 0 means success; anything else is a
+ * failure with a one-line reason on stderr. --json prints machine-readable output.
+ */
+import { parseArgs } from 'node:util';
+import { LedgerError, isLedgerError } from '../core/errors.js';
+import { runInit, runServe } from './serve.js';
+import { runBench } from './bench.js';
+
+const USAGE = `usage: dojang <command> [options]
+
+  init   [--data DIR] [--origin NAME] [--root-key FILE] [--json]
+         create the log, timestamp and status keys and the genesis entry
+  serve  [--data DIR] [--port N] [--host ADDR]
+         serve the API (creates a development ledger in DIR if there is none)
+  bench  [--data DIR] [--entries N] [--json] [--quick]
+         measure the ledger beside this machine's own limits
+
+The default DIR is ./ledger-data.`;
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const io: Io = {
+  out: (s) => process.stdout.write(s + '\n'),
+  err: (s) => process.stderr.write(s + '\n'),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    io.out(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  switch (cmd) {
+    case 'init': {
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, origin: { type: 'string' }, 'root-key': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      return runInit({ data: values.data ?? 'ledger-data', origin: values.origin, rootKeyFile: values['root-key'], json: values.json ?? false }, io);
+    }
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+      const port = values.port === undefined ? 8080 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LedgerError('BAD_REQUEST', `--port ${values.port} is not a port number`);
+      return runServe({ data: values.data ?? 'ledger-data', port, host: values.host ?? '127.0.0.1' }, io);
+    }
+    case 'bench': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { data: { type: 'string' }, entries: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, 'print-acks': { type: 'boolean' }, 'scale': { type: 'string' } },
+        strict: true,
+      });
+      return runBench(
+        {
+          data: values.data,
+          entries: values.entries === undefined ? undefined : Number(values.entries),
+          json: values.json ?? false,
+          quick: values.quick ?? false,
+          printAcks: values['print-acks'] ?? false,
+          scale: values.scale?.split(',').map(Number),
+        },
+        io,
+      );
+    }
+    default:
+      io.err(`dojang: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const msg = isLedgerError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`dojang: ${msg}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,122 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openNote, parseVerifierKey } from '../../src/core/note.js';
+import { parseCheckpoint } from '../../src/core/checkpoint.js';
+
+// The CLI runs from the build (npm test builds first: "pretest").
+const MAIN = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'dojang-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+}
+
+/** serve starts `dojang serve` on a free port and resolves with its base URL. */
+function serve(dir: string): Promise<{ child: ChildProcess; base: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, base: m[1], stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('dojang CLI', () => {
+  it('init creates 0600 keys and a genesis entry, prints the vkeys, and refuses to run twice', async () => {
+    const dir = await tmp();
+    const r = run(['init', '--data', dir, '--origin', 'example.com/dojang-test', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.origin).toBe('example.com/dojang-test');
+    expect(parseVerifierKey(j.logKey).name).toBe('example.com/dojang-test');
+    expect(parseVerifierKey(j.timestampKey).type).toBe(0x04);
+    expect(j.developmentRootKey).toBe(true);
+    for (const f of await readdir(join(dir, 'keys'))) expect((await stat(join(dir, 'keys', f))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'keys'))).mode & 0o777).toBe(0o700);
+    const again = run(['init', '--data', dir]);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toContain('already');
+  });
+
+  it('init with a separate root key file signs the genesis with it and does not copy it', async () => {
+    const dir = await tmp();
+    const rootDir = await tmp();
+    const a = run(['init', '--data', rootDir, '--origin', 'root.example/keys', '--json']);
+    expect(a.status, a.stderr).toBe(0);
+    const r = run(['init', '--data', dir, '--origin', 'example.com/prod', '--root-key', join(rootDir, 'keys', 'root.key'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rootKey).toBe(JSON.parse(a.stdout).rootKey);
+    expect(j.developmentRootKey).toBe(false);
+    expect((await readdir(join(dir, 'keys'))).sort()).toEqual(['log.key', 'status.key', 'timestamp.key']);
+  });
+
+  it('serve creates a development ledger when there is none, says so, serves, and stops cleanly', async () => {
+    const dir = await tmp();
+    const { child, base, stderr } = await serve(dir);
+    expect(stderr()).toContain('creating a development ledger');
+    const log = await (await fetch(`${base}/v1/log`)).json();
+    const note = new Uint8Array(await (await fetch(`${base}/checkpoint`)).arrayBuffer());
+    const { note: n } = openNote(note, [parseVerifierKey(log.logKey), parseVerifierKey(log.timestampKey)], { requireAll: true });
+    expect(parseCheckpoint(n.text).size).toBe(1);
+    // A second server on the same directory is refused with a clear reason.
+    const second = run(['serve', '--data', dir, '--port', '0']);
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toMatch(/in use/);
+    const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    // and it starts again on the same data
+    const again = await serve(dir);
+    expect((await (await fetch(`${again.base}/v1/log`)).json()).logKey).toBe(log.logKey);
+    again.child.kill('SIGTERM');
+  });
+
+  it('fails with a one-line reason and non-zero status on bad usage', () => {
+    for (const args of [['frobnicate'], ['serve', '--port', 'x'], ['init', '--bogus']]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.stderr.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('bench prints its figures beside the machine limits and keeps the ledger with --data', async () => {
+    const dir = await tmp();
+    const r = run(['bench', '--data', dir, '--entries', '3000', '--quick', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.limits.sha256PerSec).toBeGreaterThan(0);
+    expect(j.limits.ed25519VerifyPerSec).toBeGreaterThan(0);
+    expect(j.appends.entries).toBe(3000);
+    expect(j.proofs.inclusionPerSec).toBeGreaterThan(0);
+    expect(j.merkletreejs.proofsPerSec).toBeGreaterThan(0);
+    expect(j.size).toBeGreaterThan(3000);
+    const s = await serve(dir);
+    const log = await (await fetch(`${s.base}/v1/log`)).json();
+    expect(log.size).toBe(j.size);
+    s.child.kill('SIGTERM');
+  });
+});
