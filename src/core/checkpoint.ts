@@ -1,5 +1,5 @@
 /**
- * Checkpoints (spec §5.1), implementing c2sp.org/tlog-checkpoint: the text of a signed
+ * Checkpoints (spec §5.5), implementing c2sp.org/tlog-checkpoint: the text of a signed
  * note (note.ts) that states a log's tree head.
  *
  *   <origin>\n
@@ -44,7 +44,7 @@ export function parseDecimal(s: string): number | undefined {
 }
 
 /**
- * formatCheckpoint renders the checkpoint note text (spec §5.1). RangeError for an
+ * formatCheckpoint renders the checkpoint note text (spec §5.5). RangeError for an
  * empty or multi-line origin, a size that is not a non-negative safe integer, a root
  * that is not 32 bytes, or an empty or multi-line extension.
  */
@@ -59,7 +59,7 @@ export function formatCheckpoint(c: Checkpoint): string {
 }
 
 /**
- * parseCheckpoint parses checkpoint note text strictly (spec §5.1): at least three
+ * parseCheckpoint parses checkpoint note text strictly (spec §5.5): at least three
  * lines, each ending in "\n"; a non-empty origin; the size in decimal without leading
  * zeros, at most 2^53 - 1; the root as canonical padded base64 of exactly 32 bytes;
  * extension lines non-empty; no control characters. Throws LedgerError MALFORMED.

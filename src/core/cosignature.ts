@@ -1,5 +1,5 @@
 /**
- * Timestamped Ed25519 cosignatures (spec §5.2), implementing cosignature/v1 of
+ * Timestamped Ed25519 cosignatures (spec §5.6), implementing cosignature/v1 of
  * c2sp.org/tlog-cosignature: note signature type 0x04, key ID
  * SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)[:4].
  *

@@ -36,7 +36,7 @@ export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
 // is reused for every hash and the hot paths allocate only the 32-byte result.
 const NODE_BUF = new Uint8Array(1 + 2 * HASH_SIZE);
 NODE_BUF[0] = 0x01;
-const LEAF_BUF_MAX = 1 + 65_536; // an entry is at most 65,535 bytes (spec §4)
+const LEAF_BUF_MAX = 1 + 65_536; // an entry is at most 65,535 bytes (spec §5.2)
 let leafBuf = new Uint8Array(1 + 1024); // leafBuf[0] stays 0x00
 
 /** leafHash returns the RFC 9162 leaf hash SHA-256(0x00 ‖ entry) (spec §3.1). */
