@@ -35,8 +35,11 @@ export interface PublicKeys {
   readonly rootKey: string;
 }
 
-/** MAX_ENTRIES_PAGE bounds every range read that an HTTP request can cause. */
+/** MAX_CHECKPOINTS_PAGE bounds every history read that an HTTP request can cause. */
 export const MAX_CHECKPOINTS_PAGE = 1000;
+
+/** DEFAULT_CACHE_HASHES bounds the proof cache: 2^18 hashes (about 40 MiB with overheads). */
+export const DEFAULT_CACHE_HASHES = 1 << 18;
 
 export class Ledger {
   readonly cache: HashCache;
@@ -46,8 +49,9 @@ export class Ledger {
     readonly sequencer: Sequencer,
     readonly genesis: Genesis,
     readonly verifiers: { log: NoteVerifier; timestamp: NoteVerifier },
+    cacheHashes = DEFAULT_CACHE_HASHES,
   ) {
-    this.cache = new HashCache((ix) => store.readHashes(ix), 1 << 20, 4);
+    this.cache = new HashCache((ix) => store.readHashes(ix), cacheHashes, 4);
   }
 
   /**
@@ -97,9 +101,7 @@ export class Ledger {
     const seq = await Sequencer.open(sequencerOptions(o));
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
-    const ledger = new Ledger(o.store, seq, genesis, { log, timestamp });
-    if (o.cacheHashes !== undefined) (ledger as { cache: HashCache }).cache = new HashCache((ix) => o.store.readHashes(ix), o.cacheHashes, 4);
-    return ledger;
+    return new Ledger(o.store, seq, genesis, { log, timestamp }, o.cacheHashes);
   }
 
   get origin(): string {
