@@ -11,15 +11,18 @@ import { formatVerifierKey, ed25519Signer, type NoteVerifier, parseVerifierKey }
 import { cosignatureSigner } from '../core/cosignature.js';
 import { encodeEntryBundle, tileHashIndices, TILE_WIDTH } from '../core/tiles.js';
 import { formatProofBundle } from '../core/proof-bundle.js';
-import { genesisBody, parseGenesis, signEntry, type Genesis } from '../core/entry.js';
+import { decodeEntry, genesisBody, parseGenesis, signEntry, type Genesis } from '../core/entry.js';
+import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { Sequencer, type Admit, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
+import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
 export interface LedgerOptions {
   store: LedgerStore;
   keys: LogKeys;
+  /** Keeps the last signed checkpoint outside the store (fork protection, spec §8.2). */
+  guard?: CheckpointGuard;
   clock?: Clock;
   admit?: Admit;
   sequencer?: Pick<SequencerOptions, 'maxBatch' | 'maxDelayMs' | 'maxQueue' | 'recosignMs'>;
@@ -98,7 +101,7 @@ export class Ledger {
       if (genesis[k] !== expected[k]) throw new LedgerError('STATE_MISMATCH', `genesis ${k} ${genesis[k]} does not match the key file (${expected[k]})`);
     }
     if (genesis.origin !== o.keys.log.name) throw new LedgerError('STATE_MISMATCH', 'genesis origin does not match the log key name');
-    const seq = await Sequencer.open(sequencerOptions(o));
+    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission(o.admit) });
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
     return new Ledger(o.store, seq, genesis, { log, timestamp }, o.cacheHashes);
@@ -194,6 +197,31 @@ export class Ledger {
   }
 }
 
+/**
+ * admission is the sequencer's admission rule set: every entry must be a well-formed
+ * entry envelope (spec §5.2) — deterministic CBOR, known version, 64-byte signature —
+ * and no entry but entry 0 may be a genesis entry; then the caller's rules, if any,
+ * judge what passed, at the batch time.
+ */
+export function admission(rules?: Admit): Admit {
+  return async (entries, time) => {
+    const out: (LedgerError | undefined)[] = entries.map((e) => {
+      try {
+        if (decodeEntry(e).type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
+        return undefined;
+      } catch (err) {
+        if (isLedgerError(err)) return err;
+        return new LedgerError('MALFORMED', `entry does not decode: ${(err as Error).message}`);
+      }
+    });
+    if (rules === undefined) return out;
+    const passed = out.flatMap((v, i) => (v === undefined ? [i] : []));
+    const verdicts = await rules(passed.map((i) => entries[i]), time);
+    passed.forEach((i, k) => (out[i] = verdicts[k]));
+    return out;
+  };
+}
+
 function sequencerOptions(o: LedgerOptions): SequencerOptions {
   const { keys } = o;
   return {
@@ -201,6 +229,7 @@ function sequencerOptions(o: LedgerOptions): SequencerOptions {
     origin: keys.log.name,
     logSigner: ed25519Signer(keys.log.name, keys.log.seed),
     timestampSigner: cosignatureSigner(keys.timestamp.name, keys.timestamp.seed, () => Math.floor((o.clock ?? Date.now)() / 1000)),
+    guard: o.guard,
     clock: o.clock,
     admit: o.admit,
     ...o.sequencer,

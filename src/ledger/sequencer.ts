@@ -20,12 +20,23 @@
  *
  * Any store failure stops the sequencer (fail-stop): what is durable is whatever the
  * atomic append left, and a restart re-checks the right edge against the checkpoint.
+ * Every waiting writer then gets UNAVAILABLE.
+ *
+ * Time never goes backwards: T is at least the time of the latest checkpoint. When the
+ * clock is more than MAX_CLOCK_BEHIND_S behind that time, batches are refused with
+ * UNAVAILABLE (and `failure` says why) until the clock catches up, rather than signing
+ * times the clock does not back.
+ *
+ * Forks: a CheckpointGuard, kept outside the store, holds the last checkpoint this log
+ * signed. On start the store must hold a tree that extends it; after every append the
+ * guard is updated before anyone is answered. A store restored from an old backup is
+ * therefore refused (STATE_MISMATCH) instead of being extended into a fork.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { leafHash, TreeEdge } from '../core/merkle.js';
+import { leafHash, TreeEdge, treeHash } from '../core/merkle.js';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
 import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignature } from '../core/note.js';
-import { cosignedTime } from '../core/cosignature.js';
+import { cosignatureVerifier, cosignedTime } from '../core/cosignature.js';
 import { MAX_ENTRY_SIZE } from '../core/tiles.js';
 import { equalBytes, toHex, utf8 } from '../core/bytes.js';
 import type { LedgerStore } from '../storage/store.js';
@@ -45,11 +56,24 @@ export interface TimestampSigner {
  */
 export type Admit = (entries: readonly Uint8Array[], time: number) => Promise<(LedgerError | undefined)[]>;
 
+/** MAX_CLOCK_BEHIND_S: how far the clock may lag the latest checkpoint time (seconds). */
+export const MAX_CLOCK_BEHIND_S = 60;
+
+/**
+ * CheckpointGuard keeps the last checkpoint the log signed outside the store (spec
+ * §8.2), durably: save() returns only once the note survives a crash.
+ */
+export interface CheckpointGuard {
+  load(): Promise<Uint8Array | undefined>;
+  save(checkpoint: Uint8Array): Promise<void>;
+}
+
 export interface SequencerOptions {
   store: LedgerStore;
   origin: string;
   logSigner: NoteSigner;
-  timestampSigner: TimestampSigner;
+  timestampSigner: TimestampSigner & { readonly publicKey: Uint8Array };
+  guard?: CheckpointGuard;
   clock?: Clock;
   admit?: Admit;
   maxBatch?: number;
@@ -77,9 +101,24 @@ export interface Head {
   readonly time: number;
 }
 
+interface Prepared {
+  fresh: Pending[];
+  followers: Map<Pending, Pending>;
+  firstIndex: number;
+  hashes: Uint8Array[];
+  root: Uint8Array;
+  note: Uint8Array;
+  time: number;
+  size: number;
+}
+
 interface Pending {
   entry: Uint8Array;
   leafHash: Uint8Array;
+  /** leafHash as a string, the key of maps. */
+  key: string;
+  /** Later submissions of the same entry, answered with this one's receipt. */
+  waiters?: Pending[];
   resolve: (r: Receipt) => void;
   reject: (e: unknown) => void;
 }
@@ -89,6 +128,12 @@ export class Sequencer {
   private readonly origin: string;
   private readonly logSigner: NoteSigner;
   private readonly tsSigner: TimestampSigner;
+  private readonly guard?: CheckpointGuard;
+  private clockProblem: string | undefined;
+  /** Entries prepared but not yet persisted, by leaf hash (dedup across pipelined batches). */
+  private readonly inflight = new Map<string, Pending>();
+  /** T of the last prepared batch (never below the head's time). */
+  private preparedTime = 0;
   private readonly clock: Clock;
   private readonly admit?: Admit;
   private readonly maxBatch: number;
@@ -113,6 +158,7 @@ export class Sequencer {
     this.origin = o.origin;
     this.logSigner = o.logSigner;
     this.tsSigner = o.timestampSigner;
+    this.guard = o.guard;
     this.clock = o.clock ?? Date.now;
     this.admit = o.admit;
     this.maxBatch = o.maxBatch ?? 256;
@@ -135,18 +181,30 @@ export class Sequencer {
    */
   static async open(o: SequencerOptions): Promise<Sequencer> {
     const stored = await o.store.readHead();
-    if (stored === undefined) return new Sequencer(o, new TreeEdge(0, []), undefined);
     const verifier = ed25519Verifier(o.logSigner.name, o.logSigner.publicKey);
+    const tsVerifier = cosignatureVerifier(o.timestampSigner.name, o.timestampSigner.publicKey);
+    const guarded = o.guard === undefined ? undefined : await o.guard.load();
+    let guardCp: Checkpoint | undefined;
+    if (guarded !== undefined) {
+      try {
+        guardCp = parseCheckpoint(openNote(guarded, [verifier]).note.text);
+      } catch (e) {
+        throw new LedgerError('STATE_MISMATCH', `the saved last checkpoint does not verify under this ledger's log key: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    if (stored === undefined) {
+      if (guardCp !== undefined) throw new LedgerError('STATE_MISMATCH', `the store is empty but this log already signed a checkpoint of size ${guardCp.size}: the store was lost or replaced`);
+      return new Sequencer(o, new TreeEdge(0, []), undefined);
+    }
     let cp: Checkpoint;
     let time: number;
     try {
-      const { note } = openNote(stored.checkpoint, [verifier]);
+      const { note } = openNote(stored.checkpoint, [verifier, tsVerifier], { requireAll: true });
       cp = parseCheckpoint(note.text);
-      const cosig = note.sigs.find((s) => s.name === o.timestampSigner.name);
-      if (cosig === undefined) throw new LedgerError('UNKNOWN_KEY', 'latest checkpoint has no cosignature by the timestamp key');
-      time = cosignedTime(cosig);
+      const cosig = note.sigs.find((s) => s.name === tsVerifier.name && equalBytes(s.keyId, tsVerifier.keyId));
+      time = cosignedTime(cosig!);
     } catch (e) {
-      throw new LedgerError('STATE_MISMATCH', `latest checkpoint does not verify under this ledger's log key: ${(e as Error).message}`, { cause: e });
+      throw new LedgerError('STATE_MISMATCH', `latest checkpoint does not verify under this ledger's log and timestamp keys: ${(e as Error).message}`, { cause: e });
     }
     if (cp.origin !== o.origin) throw new LedgerError('STATE_MISMATCH', `latest checkpoint has origin ${cp.origin}, want ${o.origin}`);
     if (cp.size !== stored.size) throw new LedgerError('STATE_MISMATCH', `stored head size ${stored.size} but checkpoint size ${cp.size}`);
@@ -164,6 +222,16 @@ export class Sequencer {
     if (hist.length !== 1 || hist[0].size !== cp.size) throw new LedgerError('STATE_MISMATCH', `no history checkpoint for size ${cp.size}`);
     const histCp = parseCheckpoint(openNote(hist[0].checkpoint, [verifier]).note.text);
     if (!equalBytes(histCp.root, cp.root)) throw new LedgerError('STATE_MISMATCH', `history checkpoint of size ${cp.size} has another root`);
+    if (guardCp !== undefined) {
+      if (guardCp.size > cp.size) {
+        throw new LedgerError('STATE_MISMATCH', `the store holds a tree of size ${cp.size} but this log already signed a checkpoint of size ${guardCp.size}: the store was rolled back (restored from a backup?); extending it would fork the log`);
+      }
+      const root = guardCp.size === cp.size ? cp.root : await treeHash(guardCp.size, (ix) => o.store.readHashes(ix));
+      if (!equalBytes(root, guardCp.root)) {
+        throw new LedgerError('STATE_MISMATCH', `the stored tree at size ${guardCp.size} has another root than the checkpoint this log signed: the store was replaced`);
+      }
+    }
+    if (o.guard !== undefined && (guardCp === undefined || guardCp.size < cp.size)) await o.guard.save(stored.checkpoint);
     return new Sequencer(o, edge, { size: cp.size, root: cp.root, checkpoint: stored.checkpoint, time });
   }
 
@@ -177,19 +245,31 @@ export class Sequencer {
   }
 
   /**
+   * failure is a one-line reason when the sequencer is not taking writes: stopped after
+   * a store failure, or the clock is behind the latest checkpoint time. Undefined when
+   * healthy.
+   */
+  get failure(): string | undefined {
+    if (this.failed !== undefined) return `stopped after a store failure: ${errorMessage(this.failed)}`;
+    if (this.clockProblem !== undefined) this.batchTime(); // re-judge now: the clock may have caught up
+    return this.clockProblem;
+  }
+
+  /**
    * add submits one entry and resolves with its receipt once the entry is durable and
    * covered by a signed, cosigned checkpoint. Rejects with TOO_LARGE, OVERLOADED (queue
    * full: retry later), UNAVAILABLE (closed or stopped), or the admission error.
    */
   add(entry: Uint8Array): Promise<Receipt> {
     if (this.closed || this.failed !== undefined) {
-      return Promise.reject(new LedgerError('UNAVAILABLE', this.closed ? 'sequencer is closed' : `sequencer stopped after a store failure: ${String((this.failed as Error)?.message ?? this.failed)}`));
+      return Promise.reject(new LedgerError('UNAVAILABLE', this.closed ? 'sequencer is closed' : `sequencer ${this.failure}`));
     }
     if (entry.length > MAX_ENTRY_SIZE) return Promise.reject(new LedgerError('TOO_LARGE', `entry is ${entry.length} bytes, limit ${MAX_ENTRY_SIZE}`));
     if (entry.length === 0) return Promise.reject(new LedgerError('MALFORMED', 'entry is empty'));
     if (this.queue.length >= this.maxQueue) return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
     return new Promise<Receipt>((resolve, reject) => {
-      this.queue.push({ entry, leafHash: leafHash(entry), resolve, reject });
+      const lh = leafHash(entry);
+      this.queue.push({ entry, leafHash: lh, key: hashKey(lh), resolve, reject });
       this.schedule();
     });
   }
@@ -208,15 +288,36 @@ export class Sequencer {
     }
   }
 
+  /**
+   * run cuts and commits batches while entries wait. Batches are pipelined: batch k+1 is
+   * prepared (dedup, admission, hashing, signing) while batch k is being persisted
+   * (store append, guard, acknowledgements), so the CPU work overlaps the fsyncs.
+   * Persists stay strictly in order, and a store failure stops everything (fail-stop),
+   * so state prepared ahead of the store is never relied on after an error.
+   */
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.idle = new Promise((r) => (this.wakeIdle = r));
+    let persisting: Promise<void> | undefined;
     try {
       while (this.queue.length > 0 && this.failed === undefined) {
         const batch = this.queue.splice(0, this.maxBatch);
-        await this.commit(batch);
+        const prepared = await this.prepare(batch);
+        if (persisting !== undefined) await persisting;
+        persisting = undefined;
+        if (prepared === undefined) continue;
+        if (this.failed !== undefined) {
+          this.rejectPrepared(prepared);
+          break;
+        }
+        persisting = this.persist(prepared);
+        if (this.queue.length === 0) {
+          await persisting;
+          persisting = undefined;
+        }
       }
+      if (persisting !== undefined) await persisting;
     } finally {
       this.running = false;
       this.wakeIdle?.();
@@ -224,85 +325,152 @@ export class Sequencer {
     }
   }
 
-  private nextTime(): number {
+  /**
+   * batchTime returns T for the next batch or re-cosignature, or undefined (and sets
+   * clockProblem) when the clock is more than MAX_CLOCK_BEHIND_S behind the latest
+   * checkpoint time (including batches prepared but not yet persisted).
+   */
+  private batchTime(): number | undefined {
     const now = Math.floor(this.clock() / 1000);
-    return Math.max(now, this._head?.time ?? 0);
+    const last = Math.max(this._head?.time ?? 0, this.preparedTime);
+    if (last - now > MAX_CLOCK_BEHIND_S) {
+      this.clockProblem = `the clock is ${last - now} s behind the latest checkpoint time ${last}: refusing to sign until it catches up`;
+      return undefined;
+    }
+    this.clockProblem = undefined;
+    return Math.max(now, last);
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  /**
+   * prepare judges a batch against the log as it will be once every batch before it is
+   * persisted: it drops duplicates (of entries in the log, in a batch being persisted,
+   * or earlier in this batch), runs admission at the batch time, extends the in-memory
+   * tree and signs the new checkpoint. Returns undefined when nothing is left to append.
+   */
+  private async prepare(batch: Pending[]): Promise<Prepared | undefined> {
     this.lastActivity = this.clock();
-    const time = this.nextTime();
-    let fresh: Pending[];
-    const followers = new Map<Pending, Pending>(); // duplicate within the batch → first
+    const time = this.batchTime();
+    if (time === undefined) {
+      const err = new LedgerError('UNAVAILABLE', this.clockProblem!);
+      for (const p of batch) p.reject(err);
+      return undefined;
+    }
+    // 1. Duplicates of entries in flight (checked before the store lookup: an entry
+    //    leaves `inflight` only after its append resolved, so one that is not in flight
+    //    now is visible to the store lookup issued next).
+    const followers = new Map<Pending, Pending>(); // duplicate → first occurrence in this batch
+    const candidates: Pending[] = [];
+    const seen = new Map<string, Pending>();
+    for (const p of batch) {
+      const key = p.key;
+      const flying = this.inflight.get(key);
+      if (flying !== undefined && equalBytes(flying.entry, p.entry)) {
+        (flying.waiters ??= []).push(p);
+        continue;
+      }
+      const first = seen.get(key);
+      if (first !== undefined && equalBytes(first.entry, p.entry)) {
+        followers.set(p, first);
+        continue;
+      }
+      seen.set(key, p);
+      candidates.push(p);
+    }
+    // 2. Duplicates of entries in the log.
+    let fresh: Pending[] = [];
     try {
-      const found = await this.store.findLeaves(batch.map((p) => p.leafHash));
-      fresh = [];
-      const seen = new Map<string, Pending>();
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i];
+      const found = candidates.length === 0 ? [] : await this.store.findLeaves(candidates.map((p) => p.leafHash));
+      candidates.forEach((p, i) => {
         const f = found[i];
         if (f !== undefined) {
-          p.resolve({ index: f, leafHash: p.leafHash, duplicate: true });
-          continue;
-        }
-        const key = toHex(p.leafHash);
-        const first = seen.get(key);
-        if (first !== undefined && equalBytes(first.entry, p.entry)) {
-          followers.set(p, first);
-          continue;
-        }
-        seen.set(key, p);
-        fresh.push(p);
-      }
+          const r: Receipt = { index: f, leafHash: p.leafHash, duplicate: true };
+          p.resolve(r);
+          for (const [q, first] of followers) if (first === p) q.resolve(r);
+        } else fresh.push(p);
+      });
+    } catch (e) {
+      this.fail(e, batch);
+      return undefined;
+    }
+    // 3. Admission, at T.
+    try {
       if (this.admit !== undefined && fresh.length > 0) {
         const verdicts = await this.admit(fresh.map((p) => p.entry), time);
+        if (verdicts.length !== fresh.length) throw new RangeError('admit returned the wrong number of verdicts');
         const ok: Pending[] = [];
         fresh.forEach((p, i) => {
           const err = verdicts[i];
           if (err === undefined) ok.push(p);
           else {
             p.reject(err);
-            for (const [f, first] of followers) if (first === p) f.reject(err);
+            for (const [q, first] of followers) if (first === p) q.reject(err);
           }
         });
         fresh = ok;
       }
     } catch (e) {
-      this.fail(e, batch);
-      return;
+      // A failing admission hook refuses this batch only; the store is untouched.
+      const err = isLedgerError(e) ? e : new LedgerError('UNAVAILABLE', `admission failed: ${errorMessage(e)}`, { cause: e });
+      for (const p of batch) p.reject(err);
+      return undefined;
     }
-    if (fresh.length === 0) return;
-
+    if (fresh.length === 0 || this.failed !== undefined) {
+      if (this.failed !== undefined) for (const p of batch) p.reject(new LedgerError('UNAVAILABLE', `sequencer ${this.failure}`));
+      return undefined;
+    }
+    // 4. Extend the tree and sign.
+    const firstIndex = this.edge.size;
     const edge = this.edge.clone();
     const hashes: Uint8Array[] = [];
     for (const p of fresh) for (const h of edge.append(p.leafHash)) hashes.push(h);
     const root = edge.root();
     const note = this.signCheckpoint(edge.size, root, time);
-    const firstIndex = this.edge.size;
+    this.edge = edge;
+    this.preparedTime = time;
+    for (const p of fresh) this.inflight.set(p.key, p);
+    return { fresh, followers, firstIndex, hashes, root, note, time, size: edge.size };
+  }
+
+  /** persist appends a prepared batch, moves the guard, and only then answers its writers. */
+  private async persist(b: Prepared): Promise<void> {
     try {
       await this.store.append({
-        expectedSize: firstIndex,
-        entries: fresh.map((p) => p.entry),
-        leafHashes: fresh.map((p) => p.leafHash),
-        hashes,
-        checkpoint: note,
+        expectedSize: b.firstIndex,
+        entries: b.fresh.map((p) => p.entry),
+        leafHashes: b.fresh.map((p) => p.leafHash),
+        hashes: b.hashes,
+        checkpoint: b.note,
       });
+      // The guard moves only after the store holds the tree it names (spec §8.2).
+      if (this.guard !== undefined) await this.guard.save(b.note);
     } catch (e) {
-      this.fail(e, batch);
+      this.fail(e, []);
+      this.rejectPrepared(b);
       return;
     }
-    this.edge = edge;
-    this._head = { size: edge.size, root, checkpoint: note, time };
-    const receipts = new Map<Pending, Receipt>();
-    fresh.forEach((p, i) => {
-      const r: Receipt = { index: firstIndex + i, leafHash: p.leafHash, duplicate: false, time, checkpoint: note };
-      receipts.set(p, r);
+    this._head = { size: b.size, root: b.root, checkpoint: b.note, time: b.time };
+    const byFirst = new Map<Pending, Receipt>();
+    b.fresh.forEach((p, i) => {
+      const r: Receipt = { index: b.firstIndex + i, leafHash: p.leafHash, duplicate: false, time: b.time, checkpoint: b.note };
+      this.inflight.delete(p.key);
       p.resolve(r);
+      if (p.waiters !== undefined) for (const w of p.waiters) w.resolve({ ...r, duplicate: true });
+      if (b.followers.size > 0) byFirst.set(p, r);
     });
-    for (const [f, first] of followers) {
-      const r = receipts.get(first);
+    for (const [f, first] of b.followers) {
+      const r = byFirst.get(first);
       if (r !== undefined) f.resolve({ ...r, duplicate: true });
     }
+  }
+
+  private rejectPrepared(b: Prepared): void {
+    const err = new LedgerError('UNAVAILABLE', `sequencer ${this.failure ?? 'stopped'}`);
+    for (const p of b.fresh) {
+      this.inflight.delete(p.key);
+      p.reject(err);
+      if (p.waiters !== undefined) for (const w of p.waiters) w.reject(err);
+    }
+    for (const f of b.followers.keys()) f.reject(err);
   }
 
   private signCheckpoint(size: number, root: Uint8Array, time: number): Uint8Array {
@@ -315,7 +483,7 @@ export class Sequencer {
   private fail(e: unknown, batch: Pending[]): void {
     // A CAS conflict or an I/O error: what the store holds is unknown to us now, so stop.
     this.failed = e;
-    const err = isLedgerError(e) ? e : new LedgerError('UNAVAILABLE', `store failure: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    const err = new LedgerError('UNAVAILABLE', `sequencer ${this.failure}`, { cause: e });
     for (const p of batch) p.reject(err);
     for (const p of this.queue.splice(0)) p.reject(err);
   }
@@ -335,7 +503,8 @@ export class Sequencer {
     try {
       this.lastActivity = this.clock();
       const h = this._head;
-      const time = this.nextTime();
+      const time = this.batchTime();
+      if (time === undefined) return;
       const note = this.signCheckpoint(h.size, h.root, time);
       await this.store.putLatestCheckpoint(h.size, note);
       this._head = { ...h, checkpoint: note, time };
@@ -362,4 +531,14 @@ export class Sequencer {
       await this.idle;
     }
   }
+}
+
+/** hashKey makes a compact map key of a 32-byte hash. */
+function hashKey(h: Uint8Array): string {
+  return String.fromCharCode.apply(null, h as unknown as number[]);
+}
+
+function errorMessage(e: unknown): string {
+  if (isLedgerError(e)) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
 }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { createKeys, loadKeys } from '../../src/ledger/keyfiles.js';
 import { Ledger, type LedgerOptions } from '../../src/ledger/ledger.js';
 import { LevelStore } from '../../src/storage/level.js';
+import { FileGuard } from '../../src/ledger/guard.js';
+import { signEntry } from '../../src/core/entry.js';
 
 export interface TestLedger {
   dir: string;
@@ -20,12 +22,12 @@ export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 't
   await store.open();
   const t: TestLedger = {
     dir,
-    ledger: await Ledger.create({ store, keys, origin, ...extra }),
+    ledger: await Ledger.create({ store, keys, origin, guard: FileGuard.inDir(dir), ...extra }),
     async reopen(more = {}) {
       await t.ledger.close().catch(() => {});
       const s = new LevelStore(join(dir, 'db'));
       await s.open();
-      t.ledger = await Ledger.open({ store: s, keys: await loadKeys(dir), ...extra, ...more });
+      t.ledger = await Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir), ...extra, ...more });
       return t.ledger;
     },
     async cleanup() {
@@ -36,9 +38,20 @@ export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 't
   return t;
 }
 
-export function entry(i: number, size = 100): Uint8Array {
-  const e = new Uint8Array(size);
-  new DataView(e.buffer).setUint32(0, i);
-  e[4] = 0xaa;
-  return e;
+const TEST_SEED = new Uint8Array(32).fill(0x42);
+
+/** entry returns a well-formed entry envelope (spec §5.2): a bench.record numbered i. */
+export function entry(i: number, pad = 64): Uint8Array {
+  return signEntry('bench.record', { run: new Uint8Array(16), n: i, pad: new Uint8Array(pad) }, TEST_SEED);
+}
+
+/** entryOfSize returns a well-formed entry of exactly `bytes` bytes (at most 65,535). */
+export function entryOfSize(i: number, bytes: number): Uint8Array {
+  const base = entry(i, 0).length;
+  // A byte string's head grows by 1 byte at 24 and 2 more at 256 bytes: adjust.
+  for (let pad = Math.max(0, bytes - base - 3); pad <= bytes - base; pad++) {
+    const e = entry(i, pad);
+    if (e.length === bytes) return e;
+  }
+  throw new RangeError(`no entry of exactly ${bytes} bytes`);
 }

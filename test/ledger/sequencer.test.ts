@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { makeLedger, entry, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, entry, entryOfSize, type TestLedger } from '../helpers/ledger.js';
 import { leafHash, verifyConsistency, verifyInclusion, storedHashIndex } from '../../src/core/merkle.js';
 import { openNote, parseVerifierKey } from '../../src/core/note.js';
 import { parseCheckpoint } from '../../src/core/checkpoint.js';
 import { cosignedTime } from '../../src/core/cosignature.js';
 import { isLedgerError, LedgerError } from '../../src/core/errors.js';
-import { parseGenesis } from '../../src/core/entry.js';
+import { decodeEntry, parseGenesis } from '../../src/core/entry.js';
 import { equalBytes } from '../../src/core/bytes.js';
 
 let t: TestLedger | undefined;
@@ -94,7 +94,8 @@ describe('sequencer', () => {
     const l = t.ledger;
     await expect(l.append(new Uint8Array(65536))).rejects.toMatchObject({ code: 'TOO_LARGE' });
     await expect(l.append(new Uint8Array(0))).rejects.toMatchObject({ code: 'MALFORMED' });
-    const ok = await l.append(new Uint8Array(65535));
+    await expect(l.append(new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ code: 'MALFORMED' });
+    const ok = await l.append(entryOfSize(0, 65535));
     expect(ok.index).toBe(1);
     const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => l.append(entry(i))));
     const over = results.filter((r) => r.status === 'rejected');
@@ -123,14 +124,50 @@ describe('sequencer', () => {
     expect(reopened.head.time).toBe(before.time + 60);
   });
 
-  it('never lets checkpoint time go backwards when the clock does', async () => {
+  it('never lets checkpoint time go backwards, and refuses to sign when the clock is far behind', async () => {
     let now = 1_800_000_000_000;
     t = await makeLedger({ clock: () => now });
     await t.ledger.append(entry(1));
     const t1 = t.ledger.head.time;
-    now -= 3_600_000;
+    now -= 30_000; // a small step back: T holds
     await t.ledger.append(entry(2));
     expect(t.ledger.head.time).toBe(t1);
+    now -= 3_600_000; // far behind: refuse, say why, change nothing
+    await expect(t.ledger.append(entry(3))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(t.ledger.sequencer.failure).toMatch(/clock/);
+    expect(t.ledger.head.size).toBe(3);
+    now += 3_700_000; // caught up
+    await t.ledger.append(entry(3));
+    expect(t.ledger.sequencer.failure).toBeUndefined();
+    expect(t.ledger.head.time).toBeGreaterThanOrEqual(t1);
+  });
+
+  it('refuses a second genesis entry and anything that is not an entry envelope', async () => {
+    t = await makeLedger();
+    const [g] = await t.ledger.store.readEntries(0, 1);
+    const again = await t.ledger.append(g);
+    expect(again).toMatchObject({ index: 0, duplicate: true });
+    const { signEntry, genesisBody, parseGenesis: pg } = await import('../../src/core/entry.js');
+    const other = signEntry('genesis', genesisBody({ ...pg(g), time: 1 }), new Uint8Array(32).fill(9));
+    await expect(t.ledger.append(other)).rejects.toMatchObject({ code: 'CONFLICT' });
+    for (const bad of [new Uint8Array([0xa0]), new Uint8Array([0x01]), new Uint8Array([0xff, 0xff])]) {
+      await expect(t.ledger.append(bad)).rejects.toHaveProperty('code');
+    }
+    expect(t.ledger.head.size).toBe(1);
+  });
+
+  it('refuses to extend a store rolled back behind the last checkpoint it signed', async () => {
+    t = await makeLedger();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => t!.ledger.append(entry(i))));
+    await t.ledger.close();
+    const { cp, rm } = await import('node:fs/promises');
+    await cp(join(t.dir, 'db'), join(t.dir, 'db-backup'), { recursive: true });
+    await t.reopen();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => t!.ledger.append(entry(100 + i))));
+    await t.ledger.close();
+    await rm(join(t.dir, 'db'), { recursive: true });
+    await cp(join(t.dir, 'db-backup'), join(t.dir, 'db'), { recursive: true });
+    await expect(t.reopen()).rejects.toMatchObject({ code: 'STATE_MISMATCH', message: expect.stringMatching(/rolled back/) });
   });
 
   it('applies the admission hook at batch time and appends nothing it refuses', async () => {
@@ -138,10 +175,10 @@ describe('sequencer', () => {
     t = await makeLedger({
       admit: async (entries, time) => {
         seen.push(time);
-        return entries.map((e) => (e[0] === 0xff ? new LedgerError('BAD_SIGNATURE', 'refused') : undefined));
+        return entries.map((e) => ((decodeEntry(e).body.n as number) === 999 ? new LedgerError('BAD_SIGNATURE', 'refused') : undefined));
       },
     });
-    const bad = new Uint8Array([0xff, 1, 2]);
+    const bad = entry(999);
     await expect(t.ledger.append(bad)).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
     const r = await t.ledger.append(entry(1));
     expect(r.index).toBe(1);
