@@ -49,9 +49,13 @@ export class LevelStore implements LedgerStore {
 
   readonly #dir: string;
   readonly #opts: LevelStoreOptions;
-  /** The open database; undefined while closed (a Level opens itself once constructed). */
+  /**
+   * The open database; undefined while closed (a Level opens itself once constructed).
+   * It stays set while a close drains the write queue: #closing is what refuses new calls.
+   */
   #db: Level<Uint8Array, Uint8Array> | undefined;
   #opening: Promise<void> | undefined;
+  /** Set from the moment close() begins until the database is closed. */
   #closing: Promise<void> | undefined;
   /** The head size as stored (0 when empty); undefined after a failed write: re-read it. */
   #size: number | undefined;
@@ -66,8 +70,9 @@ export class LevelStore implements LedgerStore {
 
   /** open opens the directory (idempotent). Throws LedgerError UNAVAILABLE or UNSUPPORTED. */
   open(): Promise<void> {
-    if (this.#db) return Promise.resolve();
-    this.#opening ??= (this.#closing ?? Promise.resolve()).then(() => this.#doOpen()).finally(() => {
+    if (this.#db && !this.#closing) return Promise.resolve();
+    const closed = (this.#closing ?? Promise.resolve()).catch(() => {});
+    this.#opening ??= closed.then(() => this.#doOpen()).finally(() => {
       this.#opening = undefined;
     });
     return this.#opening;
@@ -121,16 +126,20 @@ export class LevelStore implements LedgerStore {
   }
 
   /**
-   * close lets a write in progress finish, then closes (idempotent). Writes still queued
-   * and every later call reject with UNAVAILABLE.
+   * close lets every write already called (in progress or queued behind it) finish,
+   * then closes the database (idempotent). Every call made after close() began rejects
+   * with UNAVAILABLE.
    */
-  async close(): Promise<void> {
-    if (this.#opening) await this.#opening.catch(() => {});
-    const db = this.#db;
-    if (!db) return this.#closing;
-    this.#db = undefined;
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (!this.#db && !this.#opening) return Promise.resolve();
+    // From here on #handle() refuses; writes already queued hold their database and run to the end.
     this.#closing = (async () => {
+      if (this.#opening) await this.#opening.catch(() => {});
+      const db = this.#db;
+      if (!db) return;
       await this.#tail;
+      this.#db = undefined;
       await db.close();
     })().finally(() => {
       this.#closing = undefined;
@@ -146,13 +155,13 @@ export class LevelStore implements LedgerStore {
 
   async append(batch: AppendBatch): Promise<void> {
     const ops = buildAppend(batch); // throws TypeError/RangeError before anything is queued
-    return this.#serial(async () => {
-      const size = await this.#currentSize();
+    return this.#serial(async (db) => {
+      const size = await this.#currentSize(db);
       if (size !== batch.expectedSize) {
         throw new LedgerError('CONFLICT', `append at size ${batch.expectedSize} but the stored size is ${size}`);
       }
       // Leaf-hash records: only for hashes not indexed yet, so findLeaf keeps the first index.
-      const known = await this.#guard(this.#handle().getMany(ops.leafKeys));
+      const known = await this.#guard(db.getMany(ops.leafKeys));
       const seen = new Set<string>();
       for (let i = 0; i < ops.leafKeys.length; i++) {
         if (known[i] !== undefined) continue;
@@ -162,7 +171,7 @@ export class LevelStore implements LedgerStore {
         ops.keys.push(ops.leafKeys[i]);
         ops.values.push(u64(batch.expectedSize + i));
       }
-      await this.#write(ops.keys, ops.values, ops.newSize);
+      await this.#write(db, ops.keys, ops.values, ops.newSize);
     });
   }
 
@@ -171,12 +180,12 @@ export class LevelStore implements LedgerStore {
     checkBytes(checkpoint, 'checkpoint');
     if (checkpoint.length === 0) throw new RangeError('putLatestCheckpoint: empty checkpoint');
     const value = headValue(size, checkpoint);
-    return this.#serial(async () => {
-      const current = await this.#currentSize();
+    return this.#serial(async (db) => {
+      const current = await this.#currentSize(db);
       if (current === 0 || current !== size) {
         throw new LedgerError('CONFLICT', `replace checkpoint at size ${size} but the stored size is ${current}`);
       }
-      await this.#write([KEY_HEAD], [value], size);
+      await this.#write(db, [KEY_HEAD], [value], size);
     });
   }
 
@@ -260,18 +269,25 @@ export class LevelStore implements LedgerStore {
     return out;
   }
 
-  /** #serial runs fn after every earlier write has settled (the in-process critical section). */
-  #serial(fn: () => Promise<void>): Promise<void> {
-    const run = this.#tail.then(() => {
-      this.#handle();
-      return fn();
-    });
+  /**
+   * #serial runs fn after every earlier write has settled (the in-process critical
+   * section). The database is taken when the write is called, so a write called before
+   * close() runs to the end and close() waits for it; one called after is refused here.
+   */
+  #serial(fn: (db: Level<Uint8Array, Uint8Array>) => Promise<void>): Promise<void> {
+    let db: Level<Uint8Array, Uint8Array>;
+    try {
+      db = this.#handle();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const run = this.#tail.then(() => fn(db));
     this.#tail = run.catch(() => {});
     return run;
   }
 
-  async #currentSize(): Promise<number> {
-    if (this.#size === undefined) this.#size = await this.#guard(loadSize(this.#handle()));
+  async #currentSize(db: Level<Uint8Array, Uint8Array>): Promise<number> {
+    if (this.#size === undefined) this.#size = await this.#guard(loadSize(db));
     return this.#size;
   }
 
@@ -281,8 +297,8 @@ export class LevelStore implements LedgerStore {
    * key and value to the binding directly: about 4× faster than the array form for the
    * ~1,000 records of a 256-entry append.
    */
-  async #write(keys: Uint8Array[], values: Uint8Array[], newSize: number): Promise<void> {
-    const batch = this.#handle().batch();
+  async #write(db: Level<Uint8Array, Uint8Array>, keys: Uint8Array[], values: Uint8Array[], newSize: number): Promise<void> {
+    const batch = db.batch();
     try {
       for (let i = 0; i < keys.length; i++) batch.put(keys[i], values[i]);
       await batch.write({ sync: true });
@@ -295,9 +311,9 @@ export class LevelStore implements LedgerStore {
     this.#size = newSize;
   }
 
-  /** #handle returns the open database or throws LedgerError UNAVAILABLE. */
+  /** #handle returns the open database or throws LedgerError UNAVAILABLE (closed or closing). */
   #handle(): Level<Uint8Array, Uint8Array> {
-    if (!this.#db) throw new LedgerError('UNAVAILABLE', 'ledger store is not open');
+    if (!this.#db || this.#closing) throw new LedgerError('UNAVAILABLE', 'ledger store is not open');
     return this.#db;
   }
 

@@ -65,6 +65,47 @@ describe('LevelStore (LevelDB only)', () => {
     }
   });
 
+  it('lets writes called before close() finish and persist; refuses calls made after', async () => {
+    const dir = await freshDir();
+    const store = new LevelStore(dir);
+    await store.open();
+    const log = new LogBuilder(9);
+    await log.append(store, 2);
+    const a = log.batch(3);
+    log.commit(a);
+    const b = log.batch(1);
+    log.commit(b);
+    // One append in progress, one queued behind it, then close() without awaiting either.
+    const first = store.append(a);
+    const second = store.append(b);
+    const closed = store.close();
+    const late = store.append(new LogBuilder(10).batch(1)).then(() => 'appended', (e: unknown) => e);
+    const lateRead = store.readHead().then(() => 'read', (e: unknown) => e);
+    await expect(first).resolves.toBeUndefined();
+    await expect(second).resolves.toBeUndefined();
+    expect(await late).toMatchObject({ name: 'LedgerError', code: 'UNAVAILABLE' });
+    expect(await lateRead).toMatchObject({ name: 'LedgerError', code: 'UNAVAILABLE' });
+    await closed;
+
+    // Also once the write is under way (past the size check, inside LevelDB), not only queued.
+    await store.open();
+    const c = log.batch(5);
+    log.commit(c);
+    const third = store.append(c);
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([store.close(), expect(third).resolves.toBeUndefined()]);
+
+    const again = new LevelStore(dir);
+    await again.open();
+    try {
+      expect(await again.readHead()).toEqual({ size: 11, checkpoint: log.headNote });
+      expect(await again.readEntries(0, 20)).toEqual(log.entries);
+      expect((await again.readCheckpoints(0, 10)).map((x) => x.size)).toEqual([2, 5, 6, 11]);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('lays out keys as docs/spec.md §8 says', async () => {
     const dir = await freshDir();
     const store = new LevelStore(dir);
