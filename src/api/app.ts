@@ -1,25 +1,54 @@
 /**
  * createApp builds the Koa application of the read API (docs/api.md): the C2SP
  * tlog-tiles endpoints and dojang's /v1 reads. It never listens: cli/ does.
+ *
+ * - Routes are exact: case-sensitive, no trailing slash; anything else is 404.
+ * - The API is public: every answer carries `Access-Control-Allow-Origin: *` (Fetch
+ *   standard, CORS) so that a browser verifier page on any origin can read it.
+ * - Tile and entry-bundle reads, and their compression, are bounded (ReadGate) and
+ *   compress on the libuv threadpool, so a burst of large bundles never blocks the
+ *   event loop; beyond the bound a request is answered 503 OVERLOADED at once.
  */
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import { gzipSync } from 'node:zlib';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { LedgerError } from '../core/errors.js';
 import { toBase64 } from '../core/bytes.js';
-import { parseTilePath } from '../core/tiles.js';
+import { parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { errorToProblem, sendProblem } from './problem.js';
+import { errorToProblem, sendCodedProblem } from './problem.js';
 import { createMetrics, type Metrics } from './metrics.js';
+
+const gzipAsync = promisify(gzip);
+
+/** ReadLimits bound the tile and entry-bundle reads of one app. */
+export interface ReadLimits {
+  /** Reads (each with its compression) in flight at once. */
+  active: number;
+  /** Reads that may wait for a slot; a read beyond that is answered 503 OVERLOADED. */
+  waiting: number;
+  /** Bytes of gzipped full entry bundles kept in memory (least recently used first out); 0: none. */
+  cacheBytes: number;
+}
+
+/** READ_LIMITS are the defaults: 8 in flight, 256 waiting, a 32 MiB bundle cache. */
+export const READ_LIMITS: Readonly<ReadLimits> = { active: 8, waiting: 256, cacheBytes: 32 * 1024 * 1024 };
 
 export interface AppDeps {
   ledger: Ledger;
   /** Called with unexpected (5xx) errors. */
   log?: (msg: string, err?: unknown) => void;
   metrics?: Metrics;
+  /** Overrides of READ_LIMITS. */
+  limits?: Partial<ReadLimits>;
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** The methods of the read API (the Allow header of 405 and OPTIONS answers). */
+const ALLOW = 'GET, HEAD, OPTIONS';
+/** How long a browser may cache a preflight answer, in seconds. */
+const PREFLIGHT_MAX_AGE = '86400';
 
 /** parseCount parses a decimal query/path number strictly; BAD_REQUEST otherwise. */
 export function parseCount(s: unknown, what: string): number {
@@ -29,58 +58,219 @@ export function parseCount(s: unknown, what: string): number {
   return n;
 }
 
+/**
+ * ReadGate lets at most `maxActive` tasks run at once and at most `maxWaiting` more
+ * wait, first come first served; run() rejects a task beyond that at once with
+ * LedgerError OVERLOADED (503 with Retry-After: overload is answered, never a hang).
+ */
+export class ReadGate {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(
+    readonly maxActive: number,
+    readonly maxWaiting: number,
+  ) {
+    if (!Number.isSafeInteger(maxActive) || maxActive < 1) throw new RangeError(`ReadGate: maxActive must be a positive integer, got ${maxActive}`);
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError(`ReadGate: maxWaiting must be a non-negative integer, got ${maxWaiting}`);
+  }
+
+  get active(): number {
+    return this.running;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** run runs task when a slot is free; rejects with OVERLOADED when the wait list is full. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running < this.maxActive) this.running++;
+    else if (this.queue.length < this.maxWaiting) await new Promise<void>((r) => this.queue.push(r)); // the slot is handed over
+    else throw new LedgerError('OVERLOADED', `${this.running} tile reads in flight and ${this.queue.length} waiting: retry later`);
+    try {
+      return await task();
+    } finally {
+      const next = this.queue.shift();
+      if (next !== undefined) next();
+      else this.running--;
+    }
+  }
+}
+
+/**
+ * BundleCache keeps byte strings by key up to a total of `maxBytes`, evicting the least
+ * recently used first. A value larger than maxBytes is not kept.
+ */
+export class BundleCache {
+  private readonly items = new Map<number, Buffer>();
+  private total = 0;
+
+  constructor(readonly maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`BundleCache: maxBytes must be a non-negative integer, got ${maxBytes}`);
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  get(key: number): Buffer | undefined {
+    const v = this.items.get(key);
+    if (v !== undefined) {
+      this.items.delete(key);
+      this.items.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: number, value: Buffer): void {
+    const old = this.items.get(key);
+    if (old !== undefined) {
+      this.items.delete(key);
+      this.total -= old.length;
+    }
+    if (value.length > this.maxBytes) return;
+    this.items.set(key, value);
+    this.total += value.length;
+    for (const [k, v] of this.items) {
+      if (this.total <= this.maxBytes) break;
+      this.items.delete(k);
+      this.total -= v.length;
+    }
+  }
+}
+
+function toBuffer(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** inTree says whether the tree of `size` leaves has tile or bundle t (c2sp.org/tlog-tiles). */
+function inTree(t: TileCoord, size: number): boolean {
+  return tileForSize(t.kind === 'hash' ? t.level : 0, t.index, size) >= t.width;
+}
+
 export function createApp(deps: AppDeps): Koa {
   const { ledger } = deps;
+  const limits: ReadLimits = { ...READ_LIMITS, ...deps.limits };
+  const gate = new ReadGate(limits.active, limits.waiting);
+  const cache = new BundleCache(limits.cacheBytes);
+  /** Full bundles being gzipped now, so that concurrent requests share one compression. */
+  const compressing = new Map<number, Promise<Buffer | undefined>>();
   const metrics = deps.metrics ?? createMetrics(ledger);
+  metrics.trackReads(() => ({ active: gate.active, waiting: gate.waiting, cacheBytes: cache.bytes, cacheEntries: cache.size }));
   const app = new Koa();
   app.proxy = false;
 
-  // Errors → problem+json; metrics per route.
+  // Errors → problem+json; CORS on every answer; metrics per route.
   app.use(async (ctx, next) => {
     const end = metrics.requestStarted();
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        sendProblem(ctx, 404, 'NOT_FOUND', 'Not found', `no resource at ${ctx.path}`);
-      }
+      if (ctx.status === 404 && ctx.body === undefined) sendCodedProblem(ctx, 'NOT_FOUND', `no resource at ${ctx.path}`);
     } catch (e) {
       if (errorToProblem(ctx, e)) deps.log?.(`${ctx.method} ${ctx.path} failed`, e);
     } finally {
+      // The data is public: any origin may read every answer, problems included, and
+      // see Retry-After (not a CORS-safelisted response header).
+      ctx.set('Access-Control-Allow-Origin', '*');
+      ctx.set('Access-Control-Expose-Headers', 'Retry-After');
       end(ctx.state.route ?? 'other', ctx.status);
     }
   });
 
   app.use(async (ctx, next) => {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', 'GET, HEAD');
-      sendProblem(ctx, 405, 'METHOD_NOT_ALLOWED', 'Method not allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
+    ctx.set('Allow', ALLOW);
+    if (ctx.method === 'OPTIONS') {
+      // A CORS preflight (or a plain OPTIONS): say what a browser may send here.
+      ctx.state.route = 'preflight';
+      ctx.set('Access-Control-Allow-Methods', 'GET, HEAD');
+      ctx.set('Access-Control-Max-Age', PREFLIGHT_MAX_AGE);
+      ctx.status = 204;
       return;
+    }
+    sendCodedProblem(ctx, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`);
+  });
+
+  // /checkpoint and tiles take no query: refuse one, so that caches never store variants
+  // of immutable (or signed) resources under other URLs.
+  app.use(async (ctx, next) => {
+    if ((ctx.path === '/checkpoint' || ctx.path.startsWith('/tile/')) && ctx.url.includes('?')) {
+      throw new LedgerError('BAD_REQUEST', `${ctx.path} takes no query string`);
     }
     await next();
   });
+
+  /**
+   * fullBundleGzip returns the gzipped full bundle `index` from the cache, from a
+   * compression in progress, or by reading and compressing it (in the gate).
+   */
+  function fullBundleGzip(index: number): Promise<Buffer | undefined> {
+    const hit = cache.get(index);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let p = compressing.get(index);
+    if (p === undefined) {
+      p = gate
+        .run(async () => {
+          const raw = await ledger.entryBundle(index, TILE_WIDTH);
+          if (raw === undefined) return undefined;
+          const z = await gzipAsync(raw);
+          cache.set(index, z); // a full bundle never changes
+          return z;
+        })
+        .finally(() => compressing.delete(index));
+      compressing.set(index, p);
+    }
+    return p;
+  }
+
+  async function sendBundle(ctx: Context, index: number, width: number): Promise<boolean> {
+    // RFC 9110 §12.5.3: gzip only if the client accepts it ("gzip;q=0" refuses it);
+    // an absent header, or one that accepts nothing we have, gets identity.
+    const wantsGzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const body =
+      wantsGzip && width === TILE_WIDTH
+        ? await fullBundleGzip(index)
+        : await gate.run(async () => {
+            const raw = await ledger.entryBundle(index, width);
+            if (raw === undefined) return undefined;
+            return wantsGzip ? gzipAsync(raw) : toBuffer(raw);
+          });
+    if (body === undefined) return false;
+    ctx.vary('Accept-Encoding');
+    if (wantsGzip) ctx.set('Content-Encoding', 'gzip');
+    ctx.body = body;
+    return true;
+  }
+
+  async function sendHashTile(ctx: Context, level: number, index: number, width: number): Promise<boolean> {
+    const body = await gate.run(() => ledger.hashTile(level, index, width));
+    if (body === undefined) return false;
+    ctx.body = toBuffer(body);
+    return true;
+  }
 
   // C2SP tlog-tiles: tiles and entry bundles, parsed strictly by core/tiles.
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/tile/')) return next();
     ctx.state.route = ctx.path.startsWith('/tile/entries/') ? 'entries' : 'tile';
     const t = parseTilePath(ctx.path.slice(1));
-    const body = t.kind === 'entries' ? await ledger.entryBundle(t.index, t.width) : await ledger.hashTile(t.level, t.index, t.width);
-    if (body === undefined) {
-      sendProblem(ctx, 404, 'NOT_FOUND', 'Not found', `${ctx.path} is beyond the current tree`);
+    // Beyond the tree: answered without taking a read slot.
+    const found = inTree(t, ledger.head.size) && (t.kind === 'entries' ? await sendBundle(ctx, t.index, t.width) : await sendHashTile(ctx, t.level, t.index, t.width));
+    if (!found) {
+      sendCodedProblem(ctx, 'NOT_FOUND', `${ctx.path} is beyond the current tree`);
       return;
     }
     ctx.set('Cache-Control', IMMUTABLE);
     ctx.type = 'application/octet-stream';
-    if (t.kind === 'entries' && /\bgzip\b/.test(ctx.get('Accept-Encoding'))) {
-      ctx.set('Content-Encoding', 'gzip');
-      ctx.set('Vary', 'Accept-Encoding');
-      ctx.body = gzipSync(body);
-    } else {
-      ctx.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    }
   });
 
-  const router = new Router();
+  // Exact routes: /CHECKPOINT and /checkpoint/ are not /checkpoint.
+  const router = new Router({ strict: true, sensitive: true });
 
   router.get('/checkpoint', (ctx) => {
     ctx.state.route = 'checkpoint';
@@ -99,7 +289,8 @@ export function createApp(deps: AppDeps): Koa {
 
   router.get('/v1/entries/:index/proof', async (ctx) => {
     ctx.state.route = 'proof';
-    const index = parseCount(ctx.params.index, 'index');
+    // The raw path segment, not the router's percent-decoded param: "%30" is not "0".
+    const index = parseCount(ctx.path.slice('/v1/entries/'.length, -'/proof'.length), 'index');
     if (index >= ledger.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}: the log has ${ledger.head.size}`);
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
@@ -128,8 +319,14 @@ export function createApp(deps: AppDeps): Koa {
     };
   });
 
+  // Healthy means the sequencer takes writes; reads go on either way.
   router.get('/healthz', (ctx) => {
     ctx.state.route = 'healthz';
+    const failure = ledger.sequencer.failure;
+    if (failure !== undefined) {
+      sendCodedProblem(ctx, 'UNAVAILABLE', `the ledger takes no writes: ${failure}`);
+      return;
+    }
     const h = ledger.head;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time) };
@@ -144,4 +341,3 @@ export function createApp(deps: AppDeps): Koa {
   app.use(router.routes());
   return app;
 }
-

@@ -5,9 +5,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Ledger } from '../ledger/ledger.js';
 
+/** ReadStats is what the API reports about its tile and bundle reads (see app.ts ReadGate). */
+export interface ReadStats {
+  /** Reads (with their compression) running now. */
+  readonly active: number;
+  /** Reads waiting for a slot. */
+  readonly waiting: number;
+  /** Bytes and bundles held by the cache of compressed full bundles. */
+  readonly cacheBytes: number;
+  readonly cacheEntries: number;
+}
+
 export interface Metrics {
   readonly contentType: string;
   requestStarted(): (route: string, status: number) => void;
+  /** trackReads makes the read gauges report `stats` (the latest call wins; 0 before any). */
+  trackReads(stats: () => ReadStats): void;
   render(): Promise<string>;
 }
 
@@ -26,7 +39,16 @@ export function createMetrics(ledger: Ledger, opts: { defaults?: boolean } = {})
   new Gauge({ name: 'dojang_checkpoint_time_seconds', help: 'Cosignature time of the latest checkpoint', registers: [registry], collect() { this.set(ledger.head.time); } });
   new Gauge({ name: 'dojang_sequencer_queue_length', help: 'Entries waiting to be sequenced', registers: [registry], collect() { this.set(ledger.sequencer.queueLength); } });
   new Gauge({ name: 'dojang_hash_cache_entries', help: 'Stored hashes held in the proof cache', registers: [registry], collect() { this.set(ledger.cache.size); } });
+  let reads: (() => ReadStats) | undefined;
+  const read = <K extends keyof ReadStats>(k: K): number => (reads === undefined ? 0 : reads()[k]);
+  new Gauge({ name: 'dojang_tile_reads_active', help: 'Tile and entry bundle reads (and compressions) in flight', registers: [registry], collect() { this.set(read('active')); } });
+  new Gauge({ name: 'dojang_tile_reads_waiting', help: 'Tile and entry bundle reads waiting for a slot', registers: [registry], collect() { this.set(read('waiting')); } });
+  new Gauge({ name: 'dojang_bundle_cache_bytes', help: 'Bytes of gzipped full entry bundles held in the cache', registers: [registry], collect() { this.set(read('cacheBytes')); } });
+  new Gauge({ name: 'dojang_bundle_cache_entries', help: 'Gzipped full entry bundles held in the cache', registers: [registry], collect() { this.set(read('cacheEntries')); } });
   return {
+    trackReads(stats) {
+      reads = stats;
+    },
     contentType: registry.contentType,
     requestStarted() {
       const t0 = process.hrtime.bigint();

@@ -1,6 +1,7 @@
 /**
- * The one table from LedgerError codes to HTTP statuses (spec §9), and the
- * application/problem+json (RFC 9457) bodies the API answers errors with.
+ * The one table from LedgerError codes to HTTP statuses (spec §9), the table of codes
+ * the HTTP layer adds, and the application/problem+json (RFC 9457) bodies the API
+ * answers errors with.
  */
 import type { Context } from 'koa';
 import { isLedgerError, type LedgerErrorCode } from '../core/errors.js';
@@ -39,6 +40,21 @@ export const TITLES: Record<LedgerErrorCode, string> = {
   STATE_MISMATCH: 'Ledger state mismatch',
 };
 
+/** HttpProblemCode names a problem the HTTP layer answers that is not a LedgerError code. */
+export type HttpProblemCode = 'METHOD_NOT_ALLOWED' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_FOUND' | 'INTERNAL';
+
+/**
+ * HTTP_PROBLEMS is the table of problem codes the HTTP layer adds to the LedgerError
+ * codes of STATUS (spec §9): stable API like them. NOT_FOUND is also a LedgerError
+ * code, with the same status; here it is the answer for a path that names no resource.
+ */
+export const HTTP_PROBLEMS: Readonly<Record<HttpProblemCode, { readonly status: number; readonly title: string; readonly meaning: string }>> = {
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', meaning: 'the read API takes only GET and HEAD (and OPTIONS preflights); the answer carries Allow' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', meaning: 'a request body of a media type the endpoint does not take' },
+  NOT_FOUND: { status: 404, title: 'Not found', meaning: 'no resource at this path (paths are case-sensitive, without a trailing slash)' },
+  INTERNAL: { status: 500, title: 'Internal error', meaning: 'a fault the server did not expect; logged, no detail is given' },
+};
+
 /** RETRY_AFTER_SECONDS is sent with every 503. */
 export const RETRY_AFTER_SECONDS = 1;
 
@@ -56,13 +72,28 @@ export function problemType(code: string): string {
   return `urn:dojang:problem:${code}`;
 }
 
+/**
+ * sendProblem answers ctx with a problem+json body, never cached; a 503 carries
+ * Retry-After. It drops a Content-Encoding set for a body it replaces.
+ */
 export function sendProblem(ctx: Context, status: number, code: string, title: string, detail: string): void {
   const body: Problem = { type: problemType(code), title, status, code, detail, instance: ctx.path };
   ctx.status = status;
+  ctx.remove('Content-Encoding');
   ctx.type = 'application/problem+json';
   ctx.set('Cache-Control', 'no-store');
   if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   ctx.body = JSON.stringify(body);
+}
+
+/** sendCodedProblem answers with the status and title that the tables give `code`. */
+export function sendCodedProblem(ctx: Context, code: LedgerErrorCode | HttpProblemCode, detail: string): void {
+  if (code in HTTP_PROBLEMS) {
+    const p = HTTP_PROBLEMS[code as HttpProblemCode];
+    sendProblem(ctx, p.status, code, p.title, detail);
+  } else {
+    sendProblem(ctx, STATUS[code as LedgerErrorCode], code, TITLES[code as LedgerErrorCode], detail);
+  }
 }
 
 /**
@@ -71,15 +102,18 @@ export function sendProblem(ctx: Context, status: number, code: string, title: s
  */
 export function errorToProblem(ctx: Context, e: unknown): boolean {
   if (isLedgerError(e)) {
-    sendProblem(ctx, STATUS[e.code], e.code, TITLES[e.code], e.message);
+    sendCodedProblem(ctx, e.code, e.message);
     return false;
   }
   const he = e as { status?: number; expose?: boolean; message?: string };
   if (typeof he?.status === 'number' && he.status >= 400 && he.status < 500) {
-    const code = he.status === 413 ? 'TOO_LARGE' : he.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : he.status === 405 ? 'METHOD_NOT_ALLOWED' : 'BAD_REQUEST';
-    sendProblem(ctx, he.status, code, 'Bad request', he.expose && he.message ? he.message : 'bad request');
+    // A Koa HttpError keeps its status; the code and title come from the tables.
+    const code: LedgerErrorCode | HttpProblemCode =
+      he.status === 413 ? 'TOO_LARGE' : he.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : he.status === 405 ? 'METHOD_NOT_ALLOWED' : he.status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
+    const title = code in HTTP_PROBLEMS ? HTTP_PROBLEMS[code as HttpProblemCode].title : TITLES[code as LedgerErrorCode];
+    sendProblem(ctx, he.status, code, title, he.expose && he.message ? he.message : 'bad request');
     return false;
   }
-  sendProblem(ctx, 500, 'INTERNAL', 'Internal error', 'internal error');
+  sendCodedProblem(ctx, 'INTERNAL', 'internal error');
   return true;
 }
