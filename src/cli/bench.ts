@@ -5,10 +5,13 @@
  */
 import * as nc from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
-import { toHex, u64be } from '../core/bytes.js';
+import { toHex } from '../core/bytes.js';
+import { ENTRY_VERSION, encodeEntry } from '../core/entry.js';
+import { LedgerError } from '../core/errors.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../core/merkle.js';
 import { exists, keyPath } from '../ledger/keyfiles.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -22,6 +25,8 @@ export interface BenchOptions {
   quick: boolean;
   printAcks: boolean;
   scale?: number[];
+  /** Only measure proofs on the ledger in `data` (used by --scale in a fresh child process). */
+  proofsOnly?: boolean;
 }
 
 const now = () => performance.now();
@@ -75,17 +80,31 @@ export function machineLimits(quick: boolean): Limits {
   };
 }
 
-/** benchEntry makes the i-th bench entry: ~200 opaque bytes, unique per (run, i). */
-function benchEntry(run: Uint8Array, i: number): Uint8Array {
-  const body = new Uint8Array(200);
-  body.set(run, 0);
-  body.set(u64be(i), 16);
-  return body;
+/** BENCH_ORIGIN_PREFIX marks the ledgers dojang bench creates (spec §5.2, bench.record). */
+export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
+
+const PAD = new Uint8Array(120);
+const NO_SIG = new Uint8Array(64);
+
+/**
+ * benchEntry makes the i-th bench record of a run: a well-formed entry envelope of type
+ * bench.record (spec §5.2), about 200 bytes, unique per (run, i), unsigned (zero sig).
+ */
+export function benchEntry(run: Uint8Array, i: number): Uint8Array {
+  return encodeEntry({ v: ENTRY_VERSION, type: 'bench.record', body: { run, n: i, pad: PAD }, sig: NO_SIG });
 }
 
+/** openOrInit opens a bench ledger in dir, or creates one; refuses any other ledger. */
 async function openOrInit(dir: string): Promise<Ledger> {
-  if (await exists(keyPath(dir, 'log'))) return openLedger(dir);
-  return (await initLedger({ data: dir, json: false })).ledger;
+  if (!(await exists(keyPath(dir, 'log')))) {
+    return (await initLedger({ data: dir, json: false, origin: `${BENCH_ORIGIN_PREFIX}${toHex(nc.randomBytes(4))}` })).ledger;
+  }
+  const ledger = await openLedger(dir);
+  if (!ledger.origin.startsWith(BENCH_ORIGIN_PREFIX)) {
+    await ledger.close();
+    throw new LedgerError('CONFLICT', `${dir} holds the ledger ${ledger.origin}, not one made by dojang bench: bench appends test records and will not write into it`);
+  }
+  return ledger;
 }
 
 interface AppendFigures {
@@ -97,15 +116,18 @@ interface AppendFigures {
 
 /** closedLoop appends n entries keeping `window` in flight; throughput and ack latency. */
 async function closedLoop(ledger: Ledger, n: number, window: number, run: Uint8Array, onAck?: (i: number, idx: number, lh: Uint8Array) => void): Promise<AppendFigures> {
-  // The crash-test writer runs without end: keep no per-entry latencies then.
-  const lat: number[] = onAck === undefined ? new Array(n) : [];
+  // The crash-test writer runs without end: keep no per-entry latencies, and make
+  // entries as it goes; otherwise make them all first so that only the ledger is timed.
+  const streaming = onAck !== undefined;
+  const lat: number[] = streaming ? [] : new Array(n);
+  const made: Uint8Array[] = streaming ? [] : Array.from({ length: n }, (_, i) => benchEntry(run, i));
   let next = 0;
   const t0 = now();
   async function worker() {
     while (next < n) {
       const i = next++;
       const t = now();
-      const r = await ledger.append(benchEntry(run, i));
+      const r = await ledger.append(streaming ? benchEntry(run, i) : made[i]);
       if (onAck === undefined) lat[i] = now() - t;
       else onAck(i, r.index, r.leafHash);
     }
@@ -119,6 +141,7 @@ async function closedLoop(ledger: Ledger, n: number, window: number, run: Uint8A
 /** openLoop submits at a fixed rate for `secs` seconds; ack latency at that load. */
 async function openLoop(ledger: Ledger, perSec: number, secs: number, run: Uint8Array, base: number): Promise<{ ratePerSec: number; sent: number; p50Ms: number; p99Ms: number }> {
   const total = Math.floor(perSec * secs);
+  const made = Array.from({ length: total }, (_, k) => benchEntry(run, base + k));
   const lat: number[] = [];
   const pending: Promise<void>[] = [];
   const t0 = now();
@@ -127,8 +150,8 @@ async function openLoop(ledger: Ledger, perSec: number, secs: number, run: Uint8
     const due = Math.min(total, Math.floor(((now() - t0) / 1000) * perSec) + 1);
     while (sent < due) {
       const t = now();
-      const i = base + sent++;
-      pending.push(ledger.append(benchEntry(run, i)).then(() => void lat.push(now() - t)));
+      const e = made[sent++];
+      pending.push(ledger.append(e).then(() => void lat.push(now() - t)));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -143,6 +166,8 @@ interface ProofFigures {
   consistencyPerSec: number;
   inclusionP50Us: number;
   rssMiB: number;
+  heapMiB: number;
+  cacheHashes: number;
 }
 
 /** proofRates measures random inclusion and consistency proofs from storage, each verified in a sample. */
@@ -197,6 +222,8 @@ async function proofRates(ledger: Ledger, secs: number): Promise<ProofFigures> {
     consistencyPerSec: median(crounds),
     inclusionP50Us: quantile(lat, 0.5) * 1000,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
+    heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
+    cacheHashes: ledger.cache.size,
   };
 }
 
@@ -210,10 +237,18 @@ function merkletreejsPeer(n: number, run: Uint8Array, secs: number): { leaves: n
   let k = 0;
   const t1 = now();
   while (now() - t1 < secs * 1000) {
-    tree.getProof(leaves[Math.floor(Math.random() * n)]);
+    const i = Math.floor(Math.random() * n);
+    tree.getProof(leaves[i], i); // by index: no linear search for the leaf
     k++;
   }
   return { leaves: n, buildMs, proofsPerSec: (k * 1000) / (now() - t1) };
+}
+
+function proofsInChild(dir: string, quick: boolean): ProofFigures {
+  const args = [process.argv[1], 'bench', '--data', dir, '--proofs-only', ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`proof measurement failed: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as ProofFigures;
 }
 
 export async function runBench(o: BenchOptions, io: Io): Promise<number> {
@@ -231,6 +266,10 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       await closedLoop(ledger, n, 256, run, (_i, idx, lh) => io.out(`ack ${idx} ${toHex(lh)}`));
       return 0;
     }
+    if (o.proofsOnly) {
+      io.out(JSON.stringify(await proofRates(ledger, o.quick ? 1.5 : 3)));
+      return 0;
+    }
     const n = o.entries ?? (o.quick ? 20_000 : 100_000);
     const limits = machineLimits(o.quick);
     const appends = await closedLoop(ledger, n, 4096, run);
@@ -244,9 +283,11 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       try {
         const srun = nc.randomBytes(16);
         if (sl.head.size < s) await closedLoop(sl, s - sl.head.size, 4096, srun);
-        scale.push(await proofRates(sl, o.quick ? 1.5 : 3));
-      } finally {
         await sl.close();
+        // Measure proofs and memory in a fresh process, as a server that just started would.
+        scale.push(proofsInChild(sdir, o.quick));
+      } finally {
+        await sl.close().catch(() => {});
         await rm(sdir, { recursive: true, force: true });
       }
     }
@@ -315,7 +356,9 @@ function formatBench(r: {
   ];
   if (r.scale.length > 0) {
     lines.push('', 'scale: proofs and memory as the log grows');
-    for (const s of r.scale) lines.push(`  ${f(s.size).padStart(10)} entries   inclusion ${f(s.inclusionPerSec).padStart(8)} /s   p50 ${f(s.inclusionP50Us).padStart(5)} µs   rss ${f(s.rssMiB)} MiB`);
+    for (const s of r.scale) {
+      lines.push(`  ${f(s.size).padStart(10)} entries   inclusion ${f(s.inclusionPerSec).padStart(8)} /s   p50 ${f(s.inclusionP50Us).padStart(5)} µs   consistency ${f(s.consistencyPerSec).padStart(8)} /s   rss ${f(s.rssMiB)} MiB, heap ${f(s.heapMiB)} MiB, ${f(s.cacheHashes)} cached hashes`);
+    }
   }
   if (r.data) lines.push('', `ledger kept in ${r.data} (size ${f(r.size)}): dojang serve --data ${r.data}`);
   return lines.join('\n');

@@ -14,8 +14,9 @@ const USAGE = `usage: dojang <command> [options]
          create the log, timestamp and status keys and the genesis entry
   serve  [--data DIR] [--port N] [--host ADDR]
          serve the API (creates a development ledger in DIR if there is none)
-  bench  [--data DIR] [--entries N] [--json] [--quick]
-         measure the ledger beside this machine's own limits
+  bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
+         measure the ledger beside this machine's own limits; --scale also
+         measures proofs and memory on fresh logs of each size
 
 The default DIR is ./ledger-data.`;
 
@@ -49,17 +50,23 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const { values } = parseArgs({
         args: rest,
-        options: { data: { type: 'string' }, entries: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, 'print-acks': { type: 'boolean' }, 'scale': { type: 'string' } },
+        options: { data: { type: 'string' }, entries: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, 'print-acks': { type: 'boolean' }, scale: { type: 'string' }, 'proofs-only': { type: 'boolean' } },
         strict: true,
       });
+      const count = (v: string, what: string): number => {
+        const n = Number(v);
+        if (!/^[1-9][0-9]*$/.test(v) || !Number.isSafeInteger(n)) throw new LedgerError('BAD_REQUEST', `${what} ${JSON.stringify(v)} is not a positive integer`);
+        return n;
+      };
       return runBench(
         {
           data: values.data,
-          entries: values.entries === undefined ? undefined : Number(values.entries),
+          entries: values.entries === undefined ? undefined : count(values.entries, '--entries'),
           json: values.json ?? false,
           quick: values.quick ?? false,
           printAcks: values['print-acks'] ?? false,
-          scale: values.scale?.split(',').map(Number),
+          scale: values.scale?.split(',').map((v) => count(v, '--scale')),
+          proofsOnly: values['proofs-only'] ?? false,
         },
         io,
       );

@@ -11,6 +11,8 @@ import { randomBytes } from '../core/crypto.js';
 import { LevelStore } from '../storage/level.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/keyfiles.js';
+import { FileGuard } from '../ledger/guard.js';
+import { isValidKeyName } from '../core/note.js';
 import { createApp } from '../api/app.js';
 import type { Io } from './main.js';
 
@@ -26,17 +28,40 @@ export function storeOf(dir: string): LevelStore {
   return new LevelStore(join(dir, 'db'));
 }
 
-/** initLedger creates keys and the genesis entry in DIR and returns the open ledger. */
+/**
+ * initLedger creates keys and the genesis entry in DIR and returns the open ledger.
+ * Everything that can be checked is checked before anything is written; keys appear
+ * atomically. If DIR holds keys but an empty store (an init that was interrupted), the
+ * genesis entry is appended with those keys. CONFLICT if DIR already holds a log.
+ */
 export async function initLedger(o: InitOptions): Promise<{ ledger: Ledger; dev: boolean }> {
-  const origin = o.origin ?? `localhost/dojang-dev-${toHex(randomBytes(4))}`;
-  if (!/^[^\s+]+$/.test(origin) || origin.length > 200) throw new LedgerError('BAD_REQUEST', `origin ${JSON.stringify(origin)} must be non-empty, at most 200 characters, without spaces or '+'`);
+  if (o.origin !== undefined && (!isValidKeyName(o.origin) || o.origin.length > 200)) {
+    throw new LedgerError('BAD_REQUEST', `origin ${JSON.stringify(o.origin)} must be 1–200 characters without spaces, '+' or control characters`);
+  }
   const root = o.rootKeyFile === undefined ? undefined : await readKeyFile(o.rootKeyFile);
   if (root !== undefined && root.type !== 0x01) throw new LedgerError('BAD_REQUEST', 'the root key must be an Ed25519 (type 0x01) signer key');
-  const keys = await createKeys(o.data, origin, root === undefined);
   const store = storeOf(o.data);
   await store.open();
   try {
-    const ledger = await Ledger.create({ store, keys, origin, rootSeed: root?.seed, rootName: root?.name });
+    if ((await store.readHead()) !== undefined) throw new LedgerError('CONFLICT', `${o.data} already holds a ledger`);
+    let keys;
+    if (await exists(keyPath(o.data, 'log'))) {
+      keys = await loadKeys(o.data); // resume an interrupted init
+      if (o.origin !== undefined && keys.log.name !== o.origin) throw new LedgerError('CONFLICT', `${o.data} holds keys for origin ${keys.log.name}`);
+    } else {
+      const origin = o.origin ?? `localhost/dojang-dev-${toHex(randomBytes(4))}`;
+      keys = await createKeys(o.data, origin, root === undefined);
+    }
+    const rootSeed = root?.seed ?? keys.root?.seed;
+    if (rootSeed === undefined) throw new LedgerError('UNAVAILABLE', 'a root key is needed to sign the genesis entry: pass --root-key FILE');
+    const ledger = await Ledger.create({
+      store,
+      keys,
+      origin: keys.log.name,
+      rootSeed,
+      rootName: root?.name ?? keys.root?.name,
+      guard: FileGuard.inDir(o.data),
+    });
     return { ledger, dev: root === undefined };
   } catch (e) {
     await store.close();
@@ -65,7 +90,11 @@ export async function openLedger(dir: string): Promise<Ledger> {
   const store = storeOf(dir);
   await store.open();
   try {
-    return await Ledger.open({ store, keys });
+    if ((await store.readHead()) === undefined && keys.root !== undefined) {
+      // Keys but no genesis: a development init was interrupted; finish it.
+      return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir) });
+    }
+    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir) });
   } catch (e) {
     await store.close();
     throw e;
@@ -81,6 +110,14 @@ export interface ServeOptions {
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   let ledger: Ledger;
   if (!(await exists(keyPath(o.data, 'log')))) {
+    if (await exists(join(o.data, 'db'))) {
+      const store = storeOf(o.data);
+      await store.open();
+      const head = await store.readHead().finally(() => store.close());
+      if (head !== undefined) {
+        throw new LedgerError('UNAVAILABLE', `${join(o.data, 'db')} holds a log but ${keyPath(o.data, 'log')} is missing: restore the keys (new keys would fork the log)`);
+      }
+    }
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, json: false })).ledger;
   } else {

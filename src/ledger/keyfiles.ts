@@ -9,7 +9,9 @@
  *   root.key       type 0x01, name = origin + "/root": only for development ledgers;
  *                  a production root key stays offline and is never written here
  */
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { syncDir } from './guard.js';
+import { toHex } from '../core/bytes.js';
 import { join } from 'node:path';
 import { LedgerError } from '../core/errors.js';
 import { formatSignerKey, parseSignerKey } from '../core/note.js';
@@ -55,20 +57,31 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
 
 /**
  * createKeys makes fresh log, timestamp and status keys (and a development root key
- * when withRoot) in DIR/keys. Refuses with CONFLICT if any key file already exists.
+ * when withRoot) in DIR/keys, atomically: they are written and fsynced in a temporary
+ * directory that is then renamed to DIR/keys, so a crash leaves either no keys or all of
+ * them. Refuses with CONFLICT if DIR/keys already exists.
  */
 export async function createKeys(dir: string, origin: string, withRoot: boolean): Promise<LogKeys> {
-  await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
-  for (const n of NAMES) {
-    if (await exists(keyPath(dir, n))) throw new LedgerError('CONFLICT', `${keyPath(dir, n)} already exists: this directory already holds a ledger`);
+  await mkdir(dir, { recursive: true });
+  const final = join(dir, 'keys');
+  if (await exists(final)) throw new LedgerError('CONFLICT', `${final} already exists: this directory already holds a ledger`);
+  const tmp = join(dir, `keys.tmp-${toHex(randomBytes(4))}`);
+  await mkdir(tmp, { mode: 0o700 });
+  try {
+    const plan: [(typeof NAMES)[number], string, number][] = [
+      ['log', origin, 0x01],
+      ['timestamp', `${origin}/timestamp`, 0x04],
+      ['status', `${origin}/status`, 0x01],
+    ];
+    if (withRoot) plan.push(['root', `${origin}/root`, 0x01]);
+    for (const [file, name, type] of plan) await writeKeyFile(join(tmp, `${file}.key`), name, type, randomBytes(32));
+    await syncDir(tmp);
+    await rename(tmp, final);
+    await syncDir(dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
   }
-  const plan: [(typeof NAMES)[number], string, number][] = [
-    ['log', origin, 0x01],
-    ['timestamp', `${origin}/timestamp`, 0x04],
-    ['status', `${origin}/status`, 0x01],
-  ];
-  if (withRoot) plan.push(['root', `${origin}/root`, 0x01]);
-  for (const [file, name, type] of plan) await writeKeyFile(keyPath(dir, file), name, type, randomBytes(32));
   return loadKeys(dir);
 }
 
