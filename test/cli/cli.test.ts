@@ -95,6 +95,36 @@ describe('dojang CLI', () => {
     again.child.kill('SIGTERM');
   });
 
+  it('init checks before it writes: a bad origin leaves nothing behind', async () => {
+    const dir = await tmp();
+    const r = run(['init', '--data', dir, '--origin', 'bad\u0001name']);
+    expect(r.status).not.toBe(0);
+    expect(await readdir(dir).then((f) => f.filter((x) => x.startsWith('keys')))).toEqual([]);
+    const ok = run(['init', '--data', dir, '--origin', 'example.com/after-a-bad-try', '--json']);
+    expect(ok.status, ok.stderr).toBe(0);
+  });
+
+  it('serve finishes an interrupted development init, and never mints keys for an existing log', async () => {
+    const dir = await tmp();
+    // keys written, genesis never appended: what a crash in the middle of init leaves
+    const { createKeys } = await import('../../src/ledger/keyfiles.js');
+    await createKeys(dir, 'example.com/interrupted', true);
+    const s = await serve(dir);
+    const log = await (await fetch(`${s.base}/v1/log`)).json();
+    expect(log).toMatchObject({ origin: 'example.com/interrupted', size: 1 });
+    const exit = new Promise((r) => s.child.on('exit', r));
+    s.child.kill('SIGTERM');
+    await exit;
+    // a copy of db/ without keys/: refuse rather than make new keys
+    const copy = await tmp();
+    const { cp } = await import('node:fs/promises');
+    await cp(join(dir, 'db'), join(copy, 'db'), { recursive: true });
+    const r = run(['serve', '--data', copy, '--port', '0']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/restore the keys/);
+    expect(await readdir(copy)).toEqual(['db']);
+  });
+
   it('fails with a one-line reason and non-zero status on bad usage', () => {
     for (const args of [['frobnicate'], ['serve', '--port', 'x'], ['init', '--bogus']]) {
       const r = run(args);
