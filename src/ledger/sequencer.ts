@@ -66,6 +66,7 @@ export const MAX_CLOCK_BEHIND_S = 60;
 export interface CheckpointGuard {
   load(): Promise<Uint8Array | undefined>;
   save(checkpoint: Uint8Array): Promise<void>;
+  close?(): Promise<void>;
 }
 
 export interface SequencerOptions {
@@ -530,6 +531,7 @@ export class Sequencer {
       if (!this.running) break;
       await this.idle;
     }
+    await this.guard?.close?.();
   }
 }
 
