@@ -3,18 +3,9 @@ import fc from 'fast-check';
 import { formatCheckpoint, parseCheckpoint, parseDecimal, type Checkpoint } from '../../src/core/checkpoint.js';
 import { fromBase64, toBase64 } from '../../src/core/bytes.js';
 import { parseNote } from '../../src/core/note.js';
-import { LedgerError } from '../../src/core/errors.js';
 import { readFileSync } from 'node:fs';
+import { code } from '../helpers/vectors.js';
 
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code;
-    return (e as Error).name;
-  }
-  return 'OK';
-}
 
 // c2sp.org/tlog-checkpoint example.
 const C2SP_TEXT = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import {
   COSIGNATURE_V1_SIZE,
@@ -23,20 +22,9 @@ import {
 import { formatCheckpoint } from '../../src/core/checkpoint.js';
 import { concatBytes, fromBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { cryptoBackend, portableBackend } from '../../src/core/crypto.js';
-import { LedgerError } from '../../src/core/errors.js';
+import { code, vector, vectorText } from '../helpers/vectors.js';
 
-const vector = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
-const vectorText = (name: string): string => new TextDecoder().decode(vector(name));
 
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code;
-    return (e as Error).name;
-  }
-  return 'OK';
-}
 
 const backends = [
   ['node:crypto', cryptoBackend()],

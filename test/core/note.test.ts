@@ -9,7 +9,6 @@
  *    them byte for byte.
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
   ed25519Signer,
@@ -31,8 +30,8 @@ import {
 import { concatBytes, toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { cryptoBackend, portableBackend } from '../../src/core/crypto.js';
 import { LedgerError } from '../../src/core/errors.js';
+import { code, vector } from '../helpers/vectors.js';
 
-const vector = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
 
 // golang.org/x/mod/sumdb/note: package documentation and note_test.go.
 const PETER_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
@@ -47,15 +46,6 @@ const backends = [
   ['noble', portableBackend],
 ] as const;
 
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code;
-    return (e as Error).name;
-  }
-  return 'OK';
-}
 
 const bytesOf = (s: string): Uint8Array => utf8(s);
 

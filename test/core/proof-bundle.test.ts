@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import {
@@ -14,20 +13,9 @@ import { ed25519Signer, ed25519Verifier, parseSignerKey, parseVerifierKey, signN
 import { cosignatureSigner } from '../../src/core/cosignature.js';
 import { formatCheckpoint } from '../../src/core/checkpoint.js';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../../src/core/bytes.js';
-import { LedgerError } from '../../src/core/errors.js';
+import { code, vector, vectorText } from '../helpers/vectors.js';
 
-const vector = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
-const vectorText = (name: string): string => new TextDecoder().decode(vector(name));
 
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof LedgerError) return e.code;
-    return (e as Error).name;
-  }
-  return 'OK';
-}
 
 // A slow, obvious RFC 6962 §2.1 reference on node:crypto, independent of src/core/merkle.ts.
 const H = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(createHash('sha256').update(concatBytes(...parts)).digest());
