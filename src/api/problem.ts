@@ -21,6 +21,18 @@ export const STATUS: Record<LedgerErrorCode, number> = {
   OVERLOADED: 503,
   UNAVAILABLE: 503,
   STATE_MISMATCH: 500,
+  BAD_KEY: 400,
+  CLOCK_SKEW: 422,
+  UNKNOWN_ISSUER: 422,
+  ISSUER_RETIRED: 422,
+  DOCTYPE_NOT_ALLOWED: 422,
+  DUPLICATE_CERT: 409,
+  UNKNOWN_CERT: 422,
+  UNKNOWN_PARENT: 422,
+  NOT_HOLDER: 422,
+  NOT_ISSUER: 422,
+  CERT_REVOKED: 422,
+  CERT_EXPIRED: 422,
 };
 
 export const TITLES: Record<LedgerErrorCode, string> = {
@@ -38,6 +50,18 @@ export const TITLES: Record<LedgerErrorCode, string> = {
   OVERLOADED: 'Overloaded',
   UNAVAILABLE: 'Unavailable',
   STATE_MISMATCH: 'Ledger state mismatch',
+  BAD_KEY: 'Unacceptable public key',
+  CLOCK_SKEW: 'Submitter clock too far off',
+  UNKNOWN_ISSUER: 'Unknown issuer',
+  ISSUER_RETIRED: 'Issuer retired',
+  DOCTYPE_NOT_ALLOWED: 'Document type not allowed for this issuer',
+  DUPLICATE_CERT: 'Duplicate certificate id',
+  UNKNOWN_CERT: 'Unknown certificate',
+  UNKNOWN_PARENT: 'Unknown parent event',
+  NOT_HOLDER: 'Not a holder',
+  NOT_ISSUER: 'Not the issuer',
+  CERT_REVOKED: 'Certificate revoked',
+  CERT_EXPIRED: 'Certificate expired',
 };
 
 /** HttpProblemCode names a problem the HTTP layer answers that is not a LedgerError code. */

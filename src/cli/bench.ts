@@ -14,7 +14,7 @@ import { ENTRY_VERSION, encodeEntry } from '../core/entry.js';
 import { LedgerError } from '../core/errors.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../core/merkle.js';
 import { exists, keyPath } from '../ledger/keyfiles.js';
-import type { Ledger } from '../ledger/ledger.js';
+import { BENCH_ORIGIN_PREFIX, type Ledger } from '../ledger/ledger.js';
 import { initLedger, openLedger } from './serve.js';
 import type { Io } from './main.js';
 
@@ -80,8 +80,6 @@ export function machineLimits(quick: boolean): Limits {
   };
 }
 
-/** BENCH_ORIGIN_PREFIX marks the ledgers dojang bench creates (spec §5.2, bench.record). */
-export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
 
 const PAD = new Uint8Array(120);
 const NO_SIG = new Uint8Array(64);

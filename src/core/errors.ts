@@ -24,7 +24,20 @@ export type LedgerErrorCode =
   | 'CONFLICT' // a compare-and-swap on the tree head lost (another writer)
   | 'OVERLOADED' // the write queue is full; retry later
   | 'UNAVAILABLE' // the ledger is closed or not ready
-  | 'UNSUPPORTED'; // a version or type this implementation does not know
+  | 'UNSUPPORTED' // a version or type this implementation does not know
+  // Certificate event rules (spec §5.9)
+  | 'BAD_KEY' // a public key in a body is not an acceptable Ed25519 key
+  | 'CLOCK_SKEW' // the submitter's time is more than 300 s from the batch time
+  | 'UNKNOWN_ISSUER' // the issuer key was never registered (before this point of the log)
+  | 'ISSUER_RETIRED' // the issuer key was retired before this point of the log
+  | 'DOCTYPE_NOT_ALLOWED' // the issuer is not registered for this document type
+  | 'DUPLICATE_CERT' // a certificate with this id exists
+  | 'UNKNOWN_CERT' // no certificate with this id
+  | 'UNKNOWN_PARENT' // the parent event is not in the log, or is of another certificate
+  | 'NOT_HOLDER' // the sender is not a holder of the certificate by the parent event
+  | 'NOT_ISSUER' // the revoker is not the certificate's issuer
+  | 'CERT_REVOKED' // the certificate is revoked
+  | 'CERT_EXPIRED'; // the certificate is past its validUntil (or born expired)
 
 export class LedgerError extends Error {
   constructor(

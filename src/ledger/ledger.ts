@@ -101,7 +101,7 @@ export class Ledger {
       if (genesis[k] !== expected[k]) throw new LedgerError('STATE_MISMATCH', `genesis ${k} ${genesis[k]} does not match the key file (${expected[k]})`);
     }
     if (genesis.origin !== o.keys.log.name) throw new LedgerError('STATE_MISMATCH', 'genesis origin does not match the log key name');
-    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission(o.admit) });
+    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission(genesis.origin, o.admit) });
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
     return new Ledger(o.store, seq, genesis, { log, timestamp }, o.cacheHashes);
@@ -197,18 +197,25 @@ export class Ledger {
   }
 }
 
+/** BENCH_ORIGIN_PREFIX: logs whose origin starts so are bench logs (spec §5.2, bench.record). */
+export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
+
 /**
  * admission is the sequencer's admission rule set: every entry must be a well-formed
  * entry envelope (spec §5.2) — deterministic CBOR, known version, 64-byte signature —
- * and no entry but entry 0 may be a genesis entry; then the caller's rules, if any,
- * judge what passed, at the batch time.
+ * of a type this log accepts (a second genesis: CONFLICT; bench.record only in bench
+ * logs; anything else: UNSUPPORTED until its rules exist); then the caller's rules, if
+ * any, judge what passed, at the batch time.
  */
-export function admission(rules?: Admit): Admit {
+export function admission(origin: string, rules?: Admit): Admit {
+  const bench = origin.startsWith(BENCH_ORIGIN_PREFIX);
   return async (entries, time) => {
     const out: (LedgerError | undefined)[] = entries.map((e) => {
       try {
-        if (decodeEntry(e).type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
-        return undefined;
+        const { type } = decodeEntry(e);
+        if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
+        if (type === 'bench.record' && bench) return undefined;
+        return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
       } catch (err) {
         if (isLedgerError(err)) return err;
         return new LedgerError('MALFORMED', `entry does not decode: ${(err as Error).message}`);

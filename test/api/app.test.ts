@@ -481,7 +481,7 @@ describe('a large entry bundle does not block the event loop (review finding 1)'
   const entries: Uint8Array[] = Array.from({ length: 255 }, (_, n) => signEntry('bench.record', { run: new Uint8Array(16), n, pad: randomBytes(60000) }, seed));
 
   beforeAll(async () => {
-    big = await makeLedger({}, 'big.example/log');
+    big = await makeLedger({}, 'localhost/dojang-bench-big');
     // genesis + 255 entries of ~60 kB: one full bundle of ~15 MB
     await Promise.all(entries.map((e) => big.ledger.append(e)));
     s = await serve(createApp({ ledger: big.ledger }));
@@ -527,7 +527,7 @@ describe('a large entry bundle does not block the event loop (review finding 1)'
 
 describe('/healthz reports a stopped sequencer (review finding 2)', () => {
   it('answers 503 UNAVAILABLE with the reason once the store failed, and reads go on', async () => {
-    const f = await makeLedger({}, 'failing.example/log');
+    const f = await makeLedger({}, 'localhost/dojang-bench-failing');
     await f.ledger.close();
     const store = new LevelStore(join(f.dir, 'db'));
     await store.open();
@@ -565,7 +565,7 @@ describe('/healthz reports a stopped sequencer (review finding 2)', () => {
 
 describe('/healthz reports a clock behind the latest checkpoint (review finding 2)', () => {
   it('answers 503 UNAVAILABLE when the sequencer refuses to sign for the clock', async () => {
-    const f = await makeLedger({}, 'clock.example/log');
+    const f = await makeLedger({}, 'localhost/dojang-bench-clock');
     const s = await serve(createApp({ ledger: await f.reopen({ clock: () => Date.now() - 3600_000 }) }));
     try {
       await expect(f.ledger.append(entry(1))).rejects.toMatchObject({ code: 'UNAVAILABLE' });

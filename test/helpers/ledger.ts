@@ -15,7 +15,7 @@ export interface TestLedger {
 }
 
 /** makeLedger creates a fresh development ledger (LevelDB in a temp dir). */
-export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'test.example/log'): Promise<TestLedger> {
+export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'localhost/dojang-bench-test'): Promise<TestLedger> {
   const dir = await mkdtemp(join(tmpdir(), 'dojang-test-'));
   const keys = await createKeys(dir, origin, true);
   const store = new LevelStore(join(dir, 'db'));

@@ -28,7 +28,7 @@ describe('sequencer', () => {
     expect(l.head.size).toBe(1);
     const [g] = await l.store.readEntries(0, 1);
     const gen = parseGenesis(g);
-    expect(gen.origin).toBe('test.example/log');
+    expect(gen.origin).toBe('localhost/dojang-bench-test');
     expect(gen.logKey).toBe(l.publicKeys.logKey);
     const { note, verified } = openNote(l.head.checkpoint, verifiers(l), { requireAll: true });
     expect(verified).toHaveLength(2);
@@ -153,6 +153,15 @@ describe('sequencer', () => {
     for (const bad of [new Uint8Array([0xa0]), new Uint8Array([0x01]), new Uint8Array([0xff, 0xff])]) {
       await expect(t.ledger.append(bad)).rejects.toHaveProperty('code');
     }
+    expect(t.ledger.head.size).toBe(1);
+  });
+
+  it('accepts bench records only in bench logs, and no type whose rules it does not know', async () => {
+    t = await makeLedger({}, 'example.com/real-log');
+    await expect(t.ledger.append(entry(1))).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    const { signEntry } = await import('../../src/core/entry.js');
+    const issue = signEntry('cert.issue', { id: new Uint8Array(16) }, new Uint8Array(32).fill(1));
+    await expect(t.ledger.append(issue)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     expect(t.ledger.head.size).toBe(1);
   });
 
