@@ -1,12 +1,14 @@
 import { Level } from 'level';
 import { LedgerError } from '../core/errors.js';
 import { storedHashCount } from '../core/merkle.js';
-import type {
-  AppendBatch,
-  LedgerStore,
-  StoreSupports,
-  StoredCheckpoint,
-  StoredHead,
+import {
+  STATE_KEY_MAX,
+  STATE_VALUE_MAX,
+  type AppendBatch,
+  type LedgerStore,
+  type StoreSupports,
+  type StoredCheckpoint,
+  type StoredHead,
 } from './store.js';
 
 /**
@@ -25,16 +27,21 @@ import type {
  *   0x03 ‖ u64(stored-hash index)         → 32-byte stored hash
  *   0x04 ‖ leaf hash (32 bytes)           → u64(index of the FIRST entry with that leaf hash)
  *   0x05 ‖ u64(tree size)                 → checkpoint note as first signed for that size
+ *   0x06 ‖ state key (1–64 bytes)         → state value (0–65,536 bytes; contract rule 11)
  *
  * Only append() and putLatestCheckpoint() write, and each write is one LevelDB
  * WriteBatch committed with `sync: true`, so atomicity (rule 2) and durability (rule 1)
  * come from LevelDB's write-ahead log (a batch is one log record: replayed whole or not
- * at all). Appends and head replacements are serialised in-process (a promise
+ * at all). An append's state writes (rule 11) are puts and deletes in that same batch,
+ * in the caller's order; LevelDB applies a batch in order, so the later write to a key
+ * wins. Appends and head replacements are serialised in-process (a promise
  * chain) and the compare-and-swap on the size is checked inside that critical section
  * against the head size held in memory (exact, because the LOCK file keeps every other
  * process out). A leaf-hash record is written only when that leaf hash has none yet, so
  * findLeaf is one point lookup (LevelDB's bloom filter makes misses cheap) and returns
- * the first index. No record is ever overwritten or deleted, except the head (0x01).
+ * the first index. No record is ever overwritten or deleted, except the head (0x01) and
+ * the state records (0x06), which only appends write. readState is one getMany, which
+ * reads every key from one implicit LevelDB snapshot, so a call never mixes two appends.
  *
  * Returned bytes are plain Uint8Arrays (never Node Buffers, whose slice() and equality
  * differ), zero-copy views of a fresh allocation per value, owned by the caller.
@@ -236,6 +243,30 @@ export class LevelStore implements LedgerStore {
     return vals.map((v) => (v === undefined ? undefined : readU64(v, 0)));
   }
 
+  async readState(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    const db = this.#handle();
+    if (!Array.isArray(keys)) throw new TypeError('readState: keys must be an array');
+    if (keys.length === 0) return [];
+    let total = 0;
+    for (const k of keys) {
+      checkStateKey(k);
+      total += 1 + k.length;
+    }
+    const buf = new Uint8Array(total);
+    const dbKeys = new Array<Uint8Array>(keys.length);
+    for (let i = 0, off = 0; i < keys.length; i++) {
+      dbKeys[i] = stateKey(buf, off, keys[i]);
+      off += dbKeys[i].length;
+    }
+    const vals = await this.#guard(db.getMany(dbKeys));
+    const out = new Array<Uint8Array | undefined>(vals.length);
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      out[i] = v === undefined ? undefined : view(v);
+    }
+    return out;
+  }
+
   async readCheckpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {
     this.#handle();
     checkIndex(fromSize, 'fromSize');
@@ -292,15 +323,25 @@ export class LevelStore implements LedgerStore {
   }
 
   /**
-   * #write commits keys[i] → values[i] as ONE LevelDB write batch with sync (rules 1–2).
+   * #write commits keys[i] → values[i] (null: delete keys[i]) as ONE LevelDB write batch
+   * with sync (rules 1–2), in order.
    * The chained form is the same single WriteBatch as db.batch([...]) but hands each
    * key and value to the binding directly: about 4× faster than the array form for the
    * ~1,000 records of a 256-entry append.
    */
-  async #write(db: Level<Uint8Array, Uint8Array>, keys: Uint8Array[], values: Uint8Array[], newSize: number): Promise<void> {
+  async #write(
+    db: Level<Uint8Array, Uint8Array>,
+    keys: Uint8Array[],
+    values: (Uint8Array | null)[],
+    newSize: number,
+  ): Promise<void> {
     const batch = db.batch();
     try {
-      for (let i = 0; i < keys.length; i++) batch.put(keys[i], values[i]);
+      for (let i = 0; i < keys.length; i++) {
+        const v = values[i];
+        if (v === null) batch.del(keys[i]);
+        else batch.put(keys[i], v);
+      }
       await batch.write({ sync: true });
     } catch (e) {
       await batch.close().catch(() => {}); // idempotent; write() may have closed it
@@ -342,6 +383,7 @@ const P_ENTRY = 0x02;
 const P_HASH = 0x03;
 const P_LEAF = 0x04;
 const P_CHECKPOINT = 0x05;
+const P_STATE = 0x06;
 
 const KEY_META = new Uint8Array([P_META]);
 const KEY_HEAD = new Uint8Array([P_HEAD]);
@@ -353,10 +395,16 @@ const SCAN_CHUNK = 4096;
 const TWO32 = 0x1_0000_0000;
 
 /**
- * buildAppend validates a batch against rule 5 and lays out its writes (all but the
- * leaf-hash records, which depend on what is stored). Keys share one allocation.
+ * buildAppend validates a batch against rules 5 and 11a and lays out its writes (all but
+ * the leaf-hash records, which depend on what is stored; state deletes have value null).
+ * Keys share one allocation, state keys another.
  */
-function buildAppend(b: AppendBatch): { keys: Uint8Array[]; values: Uint8Array[]; leafKeys: Uint8Array[]; newSize: number } {
+function buildAppend(b: AppendBatch): {
+  keys: Uint8Array[];
+  values: (Uint8Array | null)[];
+  leafKeys: Uint8Array[];
+  newSize: number;
+} {
   if (b === null || typeof b !== 'object') throw new TypeError('append: batch must be an object');
   checkIndex(b.expectedSize, 'expectedSize');
   const { entries, leafHashes, hashes, checkpoint } = b;
@@ -382,11 +430,25 @@ function buildAppend(b: AppendBatch): { keys: Uint8Array[]; values: Uint8Array[]
     checkHash(leafHashes[i], 'leaf hash');
   }
   for (let i = 0; i < hashes.length; i++) checkHash(hashes[i], 'stored hash');
+  const state = b.state === undefined ? [] : b.state;
+  if (!Array.isArray(state)) throw new TypeError('append: state must be an array');
+  let stateBytes = 0;
+  for (const w of state) {
+    if (w === null || typeof w !== 'object') throw new TypeError('append: a state write must be an object');
+    checkStateKey(w.key);
+    if (w.value !== null) {
+      checkBytes(w.value, 'state value');
+      if (w.value.length > STATE_VALUE_MAX) {
+        throw new RangeError(`state value must be at most ${STATE_VALUE_MAX} bytes, got ${w.value.length}`);
+      }
+    }
+    stateBytes += 1 + w.key.length;
+  }
 
   const keys = new Uint8Array((n + hashes.length + 1) * 9 + n * (1 + HASH_SIZE));
   let off = 0;
   const ks: Uint8Array[] = [];
-  const vs: Uint8Array[] = [];
+  const vs: (Uint8Array | null)[] = [];
   for (let i = 0; i < n; i++, off += 9) {
     ks.push(numKey(keys, off, P_ENTRY, b.expectedSize + i));
     vs.push(entries[i]);
@@ -404,6 +466,14 @@ function buildAppend(b: AppendBatch): { keys: Uint8Array[]; values: Uint8Array[]
     k[0] = P_LEAF;
     k.set(leafHashes[i], 1);
     leafKeys[i] = k;
+  }
+  // State writes stay in the caller's order: LevelDB applies a batch in order (rule 11b).
+  const sk = new Uint8Array(stateBytes);
+  for (let i = 0, o = 0; i < state.length; i++) {
+    const k = stateKey(sk, o, state[i].key);
+    o += k.length;
+    ks.push(k);
+    vs.push(state[i].value);
   }
   return { keys: ks, values: vs, leafKeys, newSize };
 }
@@ -426,6 +496,14 @@ function leafKey(h: Uint8Array): Uint8Array {
   const k = new Uint8Array(1 + HASH_SIZE);
   k[0] = P_LEAF;
   k.set(h, 1);
+  return k;
+}
+
+/** stateKey writes P_STATE ‖ key into buf at off and returns that view. */
+function stateKey(buf: Uint8Array, off: number, key: Uint8Array): Uint8Array {
+  const k = buf.subarray(off, off + 1 + key.length);
+  k[0] = P_STATE;
+  k.set(key, 1);
   return k;
 }
 
@@ -488,6 +566,13 @@ function checkBytes(b: unknown, what: string): asserts b is Uint8Array {
 function checkHash(b: unknown, what: string): void {
   checkBytes(b, what);
   if (b.length !== HASH_SIZE) throw new RangeError(`${what} must be ${HASH_SIZE} bytes, got ${b.length}`);
+}
+
+function checkStateKey(k: unknown): void {
+  checkBytes(k, 'state key');
+  if (k.length < 1 || k.length > STATE_KEY_MAX) {
+    throw new RangeError(`state key must be 1–${STATE_KEY_MAX} bytes, got ${k.length}`);
+  }
 }
 
 /** storageError maps a LevelDB failure to LedgerError UNAVAILABLE; coded errors pass through. */

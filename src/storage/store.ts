@@ -13,20 +13,22 @@
  *  1. Durability: when append() or putLatestCheckpoint() resolves, the write survives a
  *     crash of the process or the machine (fsync / synchronous commit).
  *  2. Atomicity: an append() is all or nothing: entries, leaf index, stored hashes, the
- *     history checkpoint and the head become visible together, or none of them does,
- *     also across a crash.
+ *     history checkpoint, the head and the batch's state writes (rule 11) become visible
+ *     together, or none of them does, also across a crash.
  *  3. Compare-and-swap: append() and putLatestCheckpoint() take the size the caller
  *     believes is current; when the stored head has another size they reject with
  *     LedgerError CONFLICT and change nothing. (This fences a deposed writer.)
  *  4. Immutability: entries, stored hashes and history checkpoints are never
- *     overwritten or deleted once appended.
+ *     overwritten or deleted once appended. (The state index of rule 11 is the one
+ *     mutable record set besides the head.)
  *  5. Contiguity: append() gets the entries for indices expectedSize.. and the stored
  *     hashes for indices storedHashCount(expectedSize).. in order, with no gaps; a
  *     batch that does not fit is a caller bug (RangeError). So is a batch without
  *     entries, or a leaf hash or stored hash that is not 32 bytes.
- *  6. Reads never see a partial append, and may run concurrently with an append and
- *     with each other. Reads of what is not (yet) stored resolve to undefined / fewer
- *     items as documented per method; they never invent data.
+ *  6. Reads never see a partial append (readState included: rule 11), and may run
+ *     concurrently with an append and with each other. Reads of what is not (yet)
+ *     stored resolve to undefined / fewer items as documented per method; they never
+ *     invent data.
  *  7. A store is used by one process that appends at a time; concurrent appenders are
  *     fenced by rule 3, not by locking.
  *  8. Arguments: indices, sizes and limits are non-negative safe integers; anything else
@@ -37,6 +39,28 @@
  *     given once the call resolves.
  * 10. open() and close() are idempotent; any other call on a store that is not open
  *     rejects with LedgerError UNAVAILABLE.
+ * 11. State index: besides the log, a store keeps a small mutable map from keys to
+ *     values (the state the certificate rules of docs/spec.md §5.9 judge against). It is
+ *     written only by append(), through batch.state, and read only by readState().
+ *     a. Bounds: a key is 1–STATE_KEY_MAX (64) bytes and a value 0–STATE_VALUE_MAX
+ *        (65,536) bytes; anything else is a caller bug (RangeError), as is a write that
+ *        is not { key: Uint8Array, value: Uint8Array | null } or a state that is not an
+ *        array (TypeError). The whole batch is checked before anything is written.
+ *     b. Atomicity: a batch's state writes become visible and durable together with its
+ *        entries (rules 1–2), applied in order, so the later of two writes to one key in
+ *        a batch wins. When the append is refused (CONFLICT, RangeError, TypeError) none
+ *        of them is applied; when it fails, they are applied exactly when its entries
+ *        are (all or nothing, rule 2).
+ *     c. Mutability: unlike entries, a key may be overwritten, and deleted (value null),
+ *        by any later batch; deleting an absent key is no error. A zero-length value is
+ *        present, distinct from a deleted key. Only the current state is kept, no history.
+ *     d. Reads: readState(keys) answers every key in one round trip, in order (repeats
+ *        allowed): the value, or undefined when the key has none. All keys of one call
+ *        are read at one point between appends: they reflect every state write of an
+ *        append or none of them, and at least every append that resolved before the call.
+ *        So a reader that sees a batch's state can then read its entries, and a reader
+ *        that has read a batch's head or entries then sees (at least) its state.
+ *     e. Keys are opaque to the store; they never collide with the log's own records.
  */
 export interface LedgerStore {
   /** Optional behaviour, declared by the backend (never guessed by callers). */
@@ -74,6 +98,15 @@ export interface LedgerStore {
   findLeaves(leafHashes: readonly Uint8Array[]): Promise<(number | undefined)[]>;
 
   /**
+   * readState returns the state-index value of each key (rule 11d), or undefined where
+   * the key has none, in order, in one round trip, as of one point between appends.
+   * A key that is not 1–64 bytes is a RangeError, one that is not a Uint8Array (or keys
+   * that are not an array) a TypeError; a store that is not open rejects with
+   * LedgerError UNAVAILABLE. Values are plain Uint8Arrays owned by the caller (rule 9).
+   */
+  readState(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+
+  /**
    * readCheckpoints returns history checkpoints (one per tree size ever published, as
    * first signed) with size >= fromSize, ascending, at most limit of them.
    */
@@ -106,4 +139,23 @@ export interface AppendBatch {
   readonly hashes: readonly Uint8Array[];
   /** The signed checkpoint of the new size: stored in the history and as the head. */
   readonly checkpoint: Uint8Array;
+  /**
+   * State-index writes applied atomically with this batch, in order: the later of two
+   * writes to one key wins (rule 11). Absent or empty: the state is unchanged.
+   */
+  readonly state?: readonly StateWrite[];
 }
+
+/** StateWrite sets key to value in the state index (rule 11), or deletes it when value is null. */
+export interface StateWrite {
+  /** 1–STATE_KEY_MAX bytes, opaque to the store. */
+  readonly key: Uint8Array;
+  /** 0–STATE_VALUE_MAX bytes; null deletes the key. */
+  readonly value: Uint8Array | null;
+}
+
+/** STATE_KEY_MAX is the longest state-index key in bytes (rule 11a; keys are at least 1 byte). */
+export const STATE_KEY_MAX = 64;
+
+/** STATE_VALUE_MAX is the longest state-index value in bytes (rule 11a; 0 bytes is a value). */
+export const STATE_VALUE_MAX = 65_536;

@@ -1,7 +1,7 @@
 import type { AppendBatch, LedgerStore, StoreSupports, StoredCheckpoint, StoredHead } from '../../src/storage/store.js';
 
 /** The LedgerStore calls a FaultyStore can fail. */
-export type FaultyMethod = 'append' | 'putLatestCheckpoint' | 'findLeaves' | 'readHashes';
+export type FaultyMethod = 'append' | 'putLatestCheckpoint' | 'findLeaves' | 'readHashes' | 'readState';
 
 /**
  * Where an injected fault strikes:
@@ -29,8 +29,8 @@ interface Armed {
 
 /**
  * FaultyStore wraps a real LedgerStore and fails chosen future calls of append,
- * putLatestCheckpoint, findLeaves or readHashes. Every other call, and every call not
- * chosen, goes straight to the inner store. A fault strikes once; when the inner call of
+ * putLatestCheckpoint, findLeaves, readHashes or readState. Every other call, and every
+ * call not chosen, goes straight to the inner store. A fault strikes once; when the inner call of
  * a 'after' fault fails by itself, that error is passed on and the fault is spent.
  *
  *   store.failBefore('append');             // the next append fails, persisting nothing
@@ -38,7 +38,13 @@ interface Armed {
  */
 export class FaultyStore implements LedgerStore {
   /** Calls of each faultable method so far (fired faults included). */
-  readonly calls: Record<FaultyMethod, number> = { append: 0, putLatestCheckpoint: 0, findLeaves: 0, readHashes: 0 };
+  readonly calls: Record<FaultyMethod, number> = {
+    append: 0,
+    putLatestCheckpoint: 0,
+    findLeaves: 0,
+    readHashes: 0,
+    readState: 0,
+  };
   /** Faults that have struck, in order. */
   readonly fired: FiredFault[] = [];
   #armed: Armed[] = [];
@@ -101,6 +107,10 @@ export class FaultyStore implements LedgerStore {
 
   findLeaves(leafHashes: readonly Uint8Array[]): Promise<(number | undefined)[]> {
     return this.#call('findLeaves', [leafHashes], () => this.inner.findLeaves(leafHashes));
+  }
+
+  readState(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#call('readState', [keys], () => this.inner.readState(keys));
   }
 
   readCheckpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {

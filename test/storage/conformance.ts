@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { toBase64 } from '../../src/core/bytes.js';
+import { toBase64, u64be, utf8 } from '../../src/core/bytes.js';
 import { leafHash, storedHashCount, TreeEdge } from '../../src/core/merkle.js';
-import type { AppendBatch, LedgerStore, StoredCheckpoint, StoredHead } from '../../src/storage/store.js';
+import {
+  STATE_KEY_MAX,
+  STATE_VALUE_MAX,
+  type AppendBatch,
+  type LedgerStore,
+  type StateWrite,
+  type StoredCheckpoint,
+  type StoredHead,
+} from '../../src/storage/store.js';
 
 /**
  * storeConformance registers the shared LedgerStore suite: every MUST rule of
@@ -298,7 +306,7 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       it('putLatestCheckpoint replaces the head note but not the history', async () => {
         await withStore(factory, async ({ store }) => {
           const log = new LogBuilder(16);
-          await log.append(store, 3);
+          await log.append(store, 3, { state: [put('a', '1')] });
           const first = log.checkpoints[0].checkpoint;
           const re1 = note(3, 'recosigned 1');
           await store.putLatestCheckpoint(3, re1);
@@ -363,6 +371,265 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       });
     });
 
+    describe('state index (rule 11)', () => {
+      it('starts empty: every key reads undefined, in order, in one call', async () => {
+        await withStore(factory, async ({ store }) => {
+          expect(await store.readState([])).toStrictEqual([]);
+          expect(await store.readState([k('a'), k('b'), k('a')])).toStrictEqual([undefined, undefined, undefined]);
+          const log = new LogBuilder(30);
+          await log.append(store, 2); // a batch without state writes none
+          expect(await store.readState([k('a')])).toStrictEqual([undefined]);
+        });
+      });
+
+      it('writes state with its batch and reads it back in order, repeats included', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(31);
+          await log.append(store, 3, { state: [put('a', '1'), put('b', '2'), put('c', new Uint8Array(0))] });
+          const got = await store.readState([k('c'), k('a'), k('x'), k('a'), k('b')]);
+          expect(got.map(hexOrUndefined)).toStrictEqual(['', hex(k('1')), undefined, hex(k('1')), hex(k('2'))]);
+          // A zero-length value is present, not deleted.
+          expect(got[0]).toBeInstanceOf(Uint8Array);
+          expect(got[0]!.length).toBe(0);
+          await expectState(store, log);
+          // No state, or an empty one, leaves the state as it was.
+          await log.append(store, 1);
+          await log.append(store, 2, { state: [] });
+          await expectState(store, log);
+        });
+      });
+
+      it('overwrites and deletes across batches; the later of two writes to a key in a batch wins', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(32);
+          await log.append(store, 1, { state: [put('a', '1'), put('b', '1'), put('c', '1')] });
+          await expectState(store, log);
+          // overwrite; delete; delete an absent key; two puts to one key
+          await log.append(store, 2, { state: [put('a', '2'), del('b'), del('d'), put('c', 'x'), put('c', 'y')] });
+          await expectState(store, log);
+          expect((await store.readState([k('a'), k('b'), k('c'), k('d')])).map(hexOrUndefined)).toStrictEqual([
+            hex(k('2')),
+            undefined,
+            hex(k('y')),
+            undefined,
+          ]);
+          // a deleted key written again; put then delete; delete then put
+          await log.append(store, 3, { state: [put('b', '3'), put('e', '1'), del('e'), del('f'), put('f', '2')] });
+          await expectState(store, log);
+          expect((await store.readState([k('b'), k('e'), k('f')])).map(hexOrUndefined)).toStrictEqual([hex(k('3')), undefined, hex(k('2'))]);
+        });
+      });
+
+      it('takes keys of 1 to 64 bytes and values of 0 to 65,536 bytes, and keys are opaque', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(33);
+          await log.append(store, 2);
+          const big = new Uint8Array(STATE_VALUE_MAX).map((_, i) => (i * 13) & 255);
+          const longKey = new Uint8Array(STATE_KEY_MAX).fill(0xff);
+          // Keys shaped like the log's own records in some backends, and keys that prefix each other.
+          const odd = [
+            new Uint8Array([0]),
+            new Uint8Array([1]),
+            new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0]),
+            new Uint8Array([5, 0, 0, 0, 0, 0, 0, 0, 2]),
+            new Uint8Array([6]),
+            new Uint8Array([6, 0]),
+            new Uint8Array([6, 0, 0]),
+          ];
+          await log.append(store, 2, {
+            state: [put(longKey, big), put(new Uint8Array([0xff]), new Uint8Array(0)), ...odd.map((key, i) => put(key, `v${i}`))],
+          });
+          await expectState(store, log);
+          expect(await store.readState([longKey.subarray(1), new Uint8Array([6, 0, 0, 0]), new Uint8Array([3])])).toStrictEqual([
+            undefined,
+            undefined,
+            undefined,
+          ]);
+          const [back] = await store.readState([longKey]);
+          expect(hex(back!)).toBe(hex(big));
+          await log.append(store, 1, { state: [del(new Uint8Array([6, 0])), put(longKey, new Uint8Array([1]))] });
+          await expectState(store, log);
+        });
+      });
+
+      it('rejects state writes out of bounds (RangeError) or of the wrong type (TypeError), applying nothing of the batch', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(34);
+          await log.append(store, 2, { state: [put('a', '1'), put('b', '1')] });
+          const good = log.batch(3, { state: [put('a', '2'), del('b'), put('c', '1')] });
+          const withWrite = (w: unknown): AppendBatch => ({ ...good, state: [...good.state!, w as StateWrite] });
+          const ranges: AppendBatch[] = [
+            withWrite(put(new Uint8Array(0), '1')),
+            withWrite(put(new Uint8Array(STATE_KEY_MAX + 1), '1')),
+            withWrite(del(new Uint8Array(STATE_KEY_MAX + 1))),
+            withWrite(put('z', new Uint8Array(STATE_VALUE_MAX + 1))),
+          ];
+          for (const b of ranges) {
+            await expect(store.append(b)).rejects.toBeInstanceOf(RangeError);
+            await expectState(store, log);
+          }
+          const types: AppendBatch[] = [
+            withWrite({ key: 'z', value: k('1') }),
+            withWrite({ key: [1, 2], value: k('1') }),
+            withWrite({ key: k('z'), value: 'one' }),
+            withWrite({ key: k('z'), value: undefined }),
+            withWrite({ key: k('z') }),
+            withWrite(null),
+            { ...good, state: 'a' as unknown as StateWrite[] },
+            { ...good, state: { length: 0 } as unknown as StateWrite[] },
+            { ...good, state: null as unknown as StateWrite[] },
+          ];
+          for (const b of types) {
+            await expect(store.append(b)).rejects.toBeInstanceOf(TypeError);
+            await expectState(store, log);
+          }
+          await store.append(good);
+          log.commit(good);
+          await expectState(store, log);
+        });
+      });
+
+      it('readState rejects keys out of bounds (RangeError) or of the wrong type (TypeError)', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(35);
+          await log.append(store, 1, { state: [put('a', '1')] });
+          for (const bad of [new Uint8Array(0), new Uint8Array(STATE_KEY_MAX + 1)]) {
+            await expect(store.readState([k('a'), bad])).rejects.toBeInstanceOf(RangeError);
+          }
+          for (const bad of ['a', [97], undefined, null, new ArrayBuffer(1)]) {
+            await expect(store.readState([k('a'), bad as unknown as Uint8Array])).rejects.toBeInstanceOf(TypeError);
+          }
+          for (const bad of ['a', undefined, { length: 1, 0: k('a') }]) {
+            await expect(store.readState(bad as unknown as Uint8Array[])).rejects.toBeInstanceOf(TypeError);
+          }
+          await expectState(store, log);
+        });
+      });
+
+      it('a refused append (CONFLICT or RangeError) leaves the state untouched', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(36);
+          await log.append(store, 3, { state: [put('a', '1'), put('b', '1')] });
+          await log.append(store, 2, { state: [put('c', '1')] });
+          const writes = [put('a', 'changed'), del('b'), put('new', 'x'), del('c')];
+          for (const at of [0, 3, 6, 100]) {
+            const b = at === 0 ? new LogBuilder(97).batch(1, { state: writes }) : shapedBatch(at, 2, writes);
+            await expectCode(store.append(b), 'CONFLICT');
+            await expectState(store, log);
+            expect(await store.readState([k('new')])).toStrictEqual([undefined]);
+          }
+          const good = log.batch(2, { state: writes });
+          await expect(store.append({ ...good, hashes: good.hashes.slice(1) })).rejects.toBeInstanceOf(RangeError);
+          await expect(store.append({ ...good, entries: [], leafHashes: [], hashes: [] })).rejects.toBeInstanceOf(RangeError);
+          await expectState(store, log);
+          // The next accepted batch carries only its own writes.
+          await log.append(store, 1, { state: [put('d', '1')] });
+          await expectState(store, log);
+          expect(await store.readState([k('new')])).toStrictEqual([undefined]);
+        });
+      });
+
+      it('applies the state of only the winner of two concurrent appends at one size', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(37);
+          await log.append(store, 2, { state: [put('shared', '0'), put('gone', '0')] });
+          const a = log.batch(3, { tag: 'a', state: [put('shared', 'a'), put('only-a', '1'), del('gone')] });
+          const b = log.batch(5, { tag: 'b', seed: 81, state: [put('shared', 'b'), put('only-b', '1')] });
+          const [ra, rb] = await Promise.allSettled([store.append(a), store.append(b)]);
+          expect([ra, rb].filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          log.commit(ra.status === 'fulfilled' ? a : b);
+          await expectState(store, log);
+          const loserKey = ra.status === 'fulfilled' ? 'only-b' : 'only-a';
+          expect(await store.readState([k(loserKey)])).toStrictEqual([undefined]);
+        });
+      });
+
+      it('returns plain Uint8Arrays owned by the caller, and copies the writes it is given', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(38);
+          const b = log.batch(2, { state: [put('a', '1'), put('b', 'two'), put('c', new Uint8Array(0))] });
+          await store.append(b);
+          log.commit(b);
+          // Reuse the caller's arrays after append resolved: the stored state must not change.
+          for (const w of b.state!) {
+            w.key.fill(0xee);
+            w.value?.fill(0xee);
+          }
+          const keys = [k('a'), k('b'), k('c'), k('a')];
+          const got = await store.readState(keys);
+          for (const g of got) expect(Object.getPrototypeOf(g)).toBe(Uint8Array.prototype);
+          // Each answer is the caller's own, even for a key asked twice in one call.
+          got[0]!.fill(0xdd);
+          expect(hex(got[3]!)).toBe(hex(k('1')));
+          for (const g of got) g!.fill(0xdd);
+          keys[0].fill(0xdd); // the request array is the caller's too
+          await expectState(store, log);
+        });
+      });
+
+      it('writes the state of a 256-entry batch (two writes per entry) in the same append', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(39);
+          await log.append(store, 1, { state: [put('genesis', '1')] });
+          const state: StateWrite[] = [];
+          for (let i = 0; i < 256; i++) state.push(put(`cert/${i}`, u64be(i)), put(`holder/${i % 17}`, u64be(i)));
+          await log.append(store, 256, { state });
+          await expectState(store, log);
+          const many = await store.readState(Array.from({ length: 256 }, (_, i) => k(`cert/${i}`)));
+          expect(many.map((v) => readU64(v!))).toStrictEqual(Array.from({ length: 256 }, (_, i) => i));
+        });
+      });
+
+      it('readers concurrent with appends see the state and the entries of the same appends', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(40);
+          const sizes = [1, 17, 3, 64, 1, 30, 5, 40, 2, 33, 7, 16, 9, 60, 4, 1, 25, 12];
+          // Every batch writes u64(its new size) to 24 keys, and writes or deletes 'odd' by parity.
+          const keys = Array.from({ length: 24 }, (_, i) => k(`k${i}`));
+          const ODD = k('odd');
+          const batchAt = new Map<number, number>([[0, -1]]); // state size → batch number
+          const batches: AppendBatch[] = [];
+          sizes.forEach((n, j) => {
+            const v = u64be(log.size + n);
+            const b = log.batch(n, { state: [...keys.map((key) => put(key, v)), j % 2 === 1 ? put(ODD, v) : del(ODD)] });
+            log.commit(b);
+            batches.push(b);
+            batchAt.set(log.size, j);
+          });
+          let done = false;
+          const writer = (async () => {
+            try {
+              for (const b of batches) await store.append(b);
+            } finally {
+              done = true;
+            }
+          })();
+          let observed = 0;
+          const reader = async () => {
+            while (!done) {
+              const before = (await store.readHead())?.size ?? 0;
+              const got = await store.readState([...keys, ODD]);
+              const after = (await store.readHead())?.size ?? 0;
+              const s = got[0] === undefined ? 0 : readU64(got[0]);
+              // One call reads one point between appends: every key from the same batch.
+              for (const g of got.slice(0, keys.length)) expect(hexOrUndefined(g)).toBe(hexOrUndefined(got[0]));
+              expect(batchAt.has(s)).toBe(true);
+              expect(hexOrUndefined(got[keys.length])).toBe(batchAt.get(s)! % 2 === 1 ? hex(got[0]!) : undefined);
+              // Not older than entries already seen, not newer than entries readable after.
+              expect(s).toBeGreaterThanOrEqual(before);
+              expect(s).toBeLessThanOrEqual(after);
+              if (s > 0) expect(await store.readEntries(s - 1, s + 1)).toContainEqual(log.entries[s - 1]);
+              if (s > 0) observed++;
+              else await new Promise((r) => setTimeout(r, 0));
+            }
+          };
+          await Promise.all([writer, reader(), reader()]);
+          expect(observed).toBeGreaterThan(0);
+          await expectState(store, log);
+        });
+      });
+    });
+
     describe('lifecycle', () => {
       it('is idempotent to open and close, and rejects calls when closed with UNAVAILABLE', async () => {
         await withStore(factory, async ({ store }) => {
@@ -376,7 +643,10 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           await expectCode(store.readEntries(0, 1), 'UNAVAILABLE');
           await expectCode(store.findLeaf(log.leaves[0]), 'UNAVAILABLE');
           await expectCode(store.readCheckpoints(0, 1), 'UNAVAILABLE');
+          await expectCode(store.readState([k('a')]), 'UNAVAILABLE');
+          await expectCode(store.readState([]), 'UNAVAILABLE');
           await expectCode(store.append(log.batch(1)), 'UNAVAILABLE');
+          await expectCode(store.append(log.batch(1, { state: [put('a', '1')] })), 'UNAVAILABLE');
           await expectCode(store.putLatestCheckpoint(2, note(2, 'x')), 'UNAVAILABLE');
         });
       });
@@ -386,7 +656,9 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
         try {
           if (!h.reopen) return ctx.skip();
           const log = new LogBuilder(19);
-          for (const n of [1, 9, 22]) await log.append(h.store, n);
+          await log.append(h.store, 1, { state: [put('a', '1'), put('b', '1'), put('empty', new Uint8Array(0))] });
+          await log.append(h.store, 9, { state: [put('a', '2'), del('b'), put('c', new Uint8Array(STATE_VALUE_MAX))] });
+          await log.append(h.store, 22);
           const re = note(32, 'recosigned');
           await h.store.putLatestCheckpoint(32, re);
           log.headNote = re;
@@ -396,8 +668,8 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           try {
             await expectState(s2, log);
             // The CAS size comes from what was stored, not from the old instance.
-            await expectCode(s2.append(new LogBuilder(98).batch(1)), 'CONFLICT');
-            await log.append(s2, 5);
+            await expectCode(s2.append(new LogBuilder(98).batch(1, { state: [put('a', 'stale')] })), 'CONFLICT');
+            await log.append(s2, 5, { state: [put('b', '3'), del('c'), put('d', '1')] });
             await expectState(s2, log);
           } finally {
             await s2.close();
@@ -468,17 +740,24 @@ async function expectState(store: LedgerStore, log: LogBuilder): Promise<void> {
       expect(await store.findLeaf(l)).toBe(firstIndex.get(hex(l)));
     }
   }
+  // The state index: every key ever written, deleted ones included (they read undefined).
+  const tracked = [...log.state.values()];
+  const got = await store.readState(tracked.map((t) => t.key));
+  expect(got.map(hexOrUndefined)).toStrictEqual(tracked.map((t) => hexOrUndefined(t.value)));
 }
 
 /**
  * LogBuilder is the suite's model of a log: it makes valid AppendBatches (stored hashes
- * from core/merkle.ts TreeEdge) and records what a store must hold once they are committed.
+ * from core/merkle.ts TreeEdge) and records what a store must hold once they are committed,
+ * the state index included.
  */
 export class LogBuilder {
   readonly entries: Uint8Array[] = [];
   readonly leaves: Uint8Array[] = [];
   readonly hashes: Uint8Array[] = [];
   readonly checkpoints: StoredCheckpoint[] = [];
+  /** Every state key ever written, by hex: its current value, undefined once deleted. */
+  readonly state = new Map<string, { key: Uint8Array; value: Uint8Array | undefined }>();
   headNote: Uint8Array = new Uint8Array(0);
   #rand: () => number;
 
@@ -490,13 +769,11 @@ export class LogBuilder {
     return this.entries.length;
   }
 
-  /** batch makes (without committing) the next batch of count entries at the current size. */
-  batch(count: number, opts: { entries?: Uint8Array[]; tag?: string; seed?: number } = {}): AppendBatch & {
-    entries: Uint8Array[];
-    leafHashes: Uint8Array[];
-    hashes: Uint8Array[];
-    checkpoint: Uint8Array;
-  } {
+  /**
+   * batch makes (without committing) the next batch of count entries at the current size,
+   * with copies of the given state writes (no `state` field when none are given).
+   */
+  batch(count: number, opts: { entries?: Uint8Array[]; tag?: string; seed?: number; state?: readonly StateWrite[] } = {}): TestBatch {
     const rand = opts.seed === undefined ? this.#rand : rng(opts.seed);
     const entries = opts.entries?.map((e) => e.slice()) ?? Array.from({ length: count }, () => randomEntry(rand));
     if (entries.length !== count) throw new Error('LogBuilder: entries.length !== count');
@@ -509,7 +786,9 @@ export class LogBuilder {
     if (hashes.length !== storedHashCount(size) - storedHashCount(this.size)) {
       throw new Error('LogBuilder: TreeEdge returned an unexpected number of stored hashes');
     }
-    return { expectedSize: this.size, entries, leafHashes, hashes, checkpoint: note(size, opts.tag ?? 'first', edge.root()) };
+    const b: TestBatch = { expectedSize: this.size, entries, leafHashes, hashes, checkpoint: note(size, opts.tag ?? 'first', edge.root()) };
+    if (opts.state) b.state = opts.state.map((w) => ({ key: w.key.slice(), value: w.value === null ? null : w.value.slice() }));
+    return b;
   }
 
   /** commit records a batch the store has accepted. */
@@ -520,18 +799,30 @@ export class LogBuilder {
     this.hashes.push(...b.hashes.map((e) => e.slice()));
     this.headNote = b.checkpoint.slice();
     this.checkpoints.push({ size: this.size, checkpoint: this.headNote });
+    for (const w of b.state ?? []) {
+      this.state.set(hex(w.key), { key: w.key.slice(), value: w.value === null ? undefined : w.value.slice() });
+    }
   }
 
   /** append builds, appends and commits the next batch. */
-  async append(store: LedgerStore, count: number, opts: { entries?: Uint8Array[] } = {}): Promise<void> {
+  async append(store: LedgerStore, count: number, opts: { entries?: Uint8Array[]; state?: readonly StateWrite[] } = {}): Promise<void> {
     const b = this.batch(count, opts);
     await store.append(b);
     this.commit(b);
   }
 }
 
+/** TestBatch is an AppendBatch whose arrays a test may change. */
+export type TestBatch = AppendBatch & {
+  entries: Uint8Array[];
+  leafHashes: Uint8Array[];
+  hashes: Uint8Array[];
+  checkpoint: Uint8Array;
+  state?: { key: Uint8Array; value: Uint8Array | null }[];
+};
+
 /** shapedBatch is a batch that passes the contiguity rule at expectedSize (content arbitrary). */
-function shapedBatch(expectedSize: number, count: number): AppendBatch {
+function shapedBatch(expectedSize: number, count: number, state?: readonly StateWrite[]): AppendBatch {
   const rand = rng(expectedSize * 31 + count);
   const entries = Array.from({ length: count }, () => randomEntry(rand));
   const n = storedHashCount(expectedSize + count) - storedHashCount(expectedSize);
@@ -541,6 +832,7 @@ function shapedBatch(expectedSize: number, count: number): AppendBatch {
     leafHashes: entries.map((e) => leafHash(e)),
     hashes: Array.from({ length: n }, () => randomBytes(rand, 32)),
     checkpoint: note(expectedSize + count, 'shaped'),
+    ...(state ? { state } : {}),
   };
 }
 
@@ -581,4 +873,26 @@ function range(n: number): number[] {
 
 function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+function hexOrUndefined(b: Uint8Array | undefined): string | undefined {
+  return b === undefined ? undefined : hex(b);
+}
+
+/** k is a state key (or value) from text. */
+function k(text: string): Uint8Array {
+  return utf8(text);
+}
+
+/** put and del are state writes. */
+function put(key: Uint8Array | string, value: Uint8Array | string): StateWrite {
+  return { key: typeof key === 'string' ? k(key) : key, value: typeof value === 'string' ? k(value) : value };
+}
+
+function del(key: Uint8Array | string): StateWrite {
+  return { key: typeof key === 'string' ? k(key) : key, value: null };
+}
+
+function readU64(b: Uint8Array): number {
+  return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0));
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { leafHash } from '../../src/core/merkle.js';
 import { LevelStore } from '../../src/storage/level.js';
 import { LogBuilder, storeConformance } from './conformance.js';
@@ -18,6 +18,7 @@ async function freshDir(): Promise<string> {
 }
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   while (dirs.length > 0) await rm(dirs.pop()!, { recursive: true, force: true });
 });
 
@@ -140,6 +141,87 @@ describe('LevelStore (LevelDB only)', () => {
       expect(hex(value('05' + u64(2)))).toBe(hex(log.checkpoints[0].checkpoint));
     } finally {
       await db.close();
+    }
+  });
+
+  it('lays out the state index as 0x06 ‖ key → value, deletes leaving no record (docs/spec.md §8.4)', async () => {
+    const dir = await freshDir();
+    const store = new LevelStore(dir);
+    await store.open();
+    const log = new LogBuilder(5);
+    const key = (s: string) => new TextEncoder().encode(s);
+    await log.append(store, 1, {
+      state: [
+        { key: key('b'), value: key('1') },
+        { key: key('a'), value: new Uint8Array(0) },
+        { key: key('gone'), value: key('x') },
+        { key: new Uint8Array([0xff, 0]), value: key('2') },
+      ],
+    });
+    await log.append(store, 1, { state: [{ key: key('gone'), value: null }, { key: key('b'), value: key('3') }] });
+    await store.close();
+
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    try {
+      const rows = await db.iterator({ gte: new Uint8Array([6]) }).all();
+      expect(rows.map(([k, v]) => [hex(k), hex(v)])).toEqual([
+        ['06' + hex(key('a')), ''],
+        ['06' + hex(key('b')), hex(key('3'))],
+        ['06ff00', hex(key('2'))],
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reads any number of state keys with one LevelDB getMany', async () => {
+    const dir = await freshDir();
+    const store = new LevelStore(dir);
+    await store.open();
+    try {
+      const log = new LogBuilder(6);
+      const keys = Array.from({ length: 300 }, (_, i) => new TextEncoder().encode(`cert/${i}`));
+      await log.append(store, 2, { state: keys.filter((_, i) => i % 2 === 0).map((key) => ({ key, value: key })) });
+      const getMany = vi.spyOn(Level.prototype, 'getMany');
+      const get = vi.spyOn(Level.prototype, 'get');
+      const got = await store.readState(keys);
+      expect(getMany).toHaveBeenCalledTimes(1);
+      expect(get).not.toHaveBeenCalled();
+      expect(got.map((v, i) => (v === undefined ? undefined : hex(v)))).toEqual(keys.map((k, i) => (i % 2 === 0 ? hex(k) : undefined)));
+      expect(await store.readState([])).toEqual([]);
+      expect(getMany).toHaveBeenCalledTimes(1); // no keys, no round trip
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('applies no state when the LevelDB write of an append fails (UNAVAILABLE), and appends after it', async () => {
+    const dir = await freshDir();
+    const store = new LevelStore(dir);
+    await store.open();
+    try {
+      const log = new LogBuilder(7);
+      const a = new TextEncoder().encode('a');
+      await log.append(store, 2, { state: [{ key: a, value: a }] });
+      const batch = Level.prototype.batch;
+      vi.spyOn(Level.prototype, 'batch').mockImplementationOnce(function (this: Level<Uint8Array, Uint8Array>) {
+        const chained = (batch as () => ReturnType<Level<Uint8Array, Uint8Array>['batch']>).call(this);
+        chained.write = async () => {
+          await chained.close();
+          throw new Error('injected: disk full');
+        };
+        return chained;
+      } as never);
+      const failed = log.batch(3, { state: [{ key: a, value: null }, { key: new TextEncoder().encode('b'), value: a }] });
+      await expect(store.append(failed)).rejects.toMatchObject({ name: 'LedgerError', code: 'UNAVAILABLE' });
+      expect((await store.readHead())!.size).toBe(2);
+      expect((await store.readState([a, new TextEncoder().encode('b')])).map((v) => v && hex(v))).toEqual([hex(a), undefined]);
+      await log.append(store, 1, { state: [{ key: a, value: null }] });
+      expect(await store.readState([a])).toEqual([undefined]);
+      expect((await store.readHead())!.size).toBe(3);
+    } finally {
+      await store.close();
     }
   });
 
