@@ -15,7 +15,7 @@ import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { LedgerError } from '../core/errors.js';
 import { toBase64 } from '../core/bytes.js';
-import { parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
+import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -47,6 +47,33 @@ export interface AppDeps {
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** The methods of the read API (the Allow header of 405 and OPTIONS answers). */
 const ALLOW = 'GET, HEAD, OPTIONS';
+/** The write endpoint: signed entries, application/cbor (spec §8.6). */
+const WRITE_PATH = '/v1/entries';
+const WRITE_ALLOW = 'POST, OPTIONS';
+
+/**
+ * readBody reads a request body of at most `limit` bytes; TOO_LARGE beyond (by
+ * Content-Length at once, or while reading), MALFORMED if the client stops early.
+ */
+async function readBody(ctx: Koa.Context, limit: number): Promise<Uint8Array> {
+  const declared = ctx.get('Content-Length');
+  if (declared !== '' && Number(declared) > limit) {
+    ctx.set('Connection', 'close');
+    throw new LedgerError('TOO_LARGE', `the body is ${declared} bytes, limit ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      ctx.set('Connection', 'close');
+      throw new LedgerError('TOO_LARGE', `the body is over ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks, total);
+  return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+}
 /** How long a browser may cache a preflight answer, in seconds. */
 const PREFLIGHT_MAX_AGE = '86400';
 
@@ -183,12 +210,14 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   app.use(async (ctx, next) => {
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') return next();
-    ctx.set('Allow', ALLOW);
+    const write = ctx.path === WRITE_PATH;
+    if (write ? ctx.method === 'POST' : ctx.method === 'GET' || ctx.method === 'HEAD') return next();
+    ctx.set('Allow', write ? WRITE_ALLOW : ALLOW);
     if (ctx.method === 'OPTIONS') {
       // A CORS preflight (or a plain OPTIONS): say what a browser may send here.
       ctx.state.route = 'preflight';
-      ctx.set('Access-Control-Allow-Methods', 'GET, HEAD');
+      ctx.set('Access-Control-Allow-Methods', write ? 'POST' : 'GET, HEAD');
+      if (write) ctx.set('Access-Control-Allow-Headers', 'Content-Type');
       ctx.set('Access-Control-Max-Age', PREFLIGHT_MAX_AGE);
       ctx.status = 204;
       return;
@@ -320,6 +349,30 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   // Healthy means the sequencer takes writes; reads go on either way.
+  // Signed entries (spec §8.6): 201 with the receipt once durable and covered by a
+  // cosigned checkpoint; 200 with the same receipt for an entry already in the log.
+  router.post(WRITE_PATH, async (ctx) => {
+    ctx.state.route = 'submit';
+    if (ctx.querystring !== '') throw new LedgerError('BAD_REQUEST', `${WRITE_PATH} takes no query string`);
+    if (ctx.is('application/cbor') !== 'application/cbor') {
+      sendCodedProblem(ctx, 'UNSUPPORTED_MEDIA_TYPE', 'entries are sent as application/cbor');
+      return;
+    }
+    const entry = await readBody(ctx, MAX_ENTRY_SIZE);
+    const r = await ledger.append(entry);
+    const receipt = await ledger.receipt(r.index);
+    ctx.status = r.duplicate ? 200 : 201;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      index: receipt.index,
+      leafHash: toBase64(receipt.leafHash),
+      size: receipt.size,
+      time: receipt.time,
+      checkpoint: Buffer.from(receipt.checkpoint).toString('utf8'),
+      proof: receipt.proof,
+    };
+  });
+
   router.get('/healthz', (ctx) => {
     ctx.state.route = 'healthz';
     const failure = ledger.sequencer.failure;

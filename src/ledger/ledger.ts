@@ -6,9 +6,10 @@
  */
 import { LedgerError } from '../core/errors.js';
 
-import { proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
-import { formatVerifierKey, ed25519Signer, type NoteVerifier, parseVerifierKey } from '../core/note.js';
-import { cosignatureSigner } from '../core/cosignature.js';
+import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
+import { equalBytes } from '../core/bytes.js';
+import { formatVerifierKey, ed25519Signer, openNote, type NoteVerifier, parseVerifierKey } from '../core/note.js';
+import { cosignatureSigner, cosignedTime } from '../core/cosignature.js';
 import { encodeEntryBundle, tileHashIndices, TILE_WIDTH } from '../core/tiles.js';
 import { formatProofBundle } from '../core/proof-bundle.js';
 import { decodeEntry, genesisBody, parseGenesis, signEntry, type Genesis } from '../core/entry.js';
@@ -16,6 +17,9 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
+import { CertificateRules } from './rules.js';
+import { VerifyPool } from './verify-pool.js';
+import { isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
 export interface LedgerOptions {
@@ -28,6 +32,21 @@ export interface LedgerOptions {
   sequencer?: Pick<SequencerOptions, 'maxBatch' | 'maxDelayMs' | 'maxQueue' | 'recosignMs'>;
   /** Capacity of the stored-hash cache, in hashes. */
   cacheHashes?: number;
+  /** Signature-verification worker threads (default: one per core; 0 verifies inline). */
+  verifyThreads?: number;
+}
+
+/** EntryReceipt is what a writer gets for an acknowledged entry (spec §8.6). */
+export interface EntryReceipt {
+  readonly index: number;
+  readonly leafHash: Uint8Array;
+  /** Size of the checkpoint that first covered the entry. */
+  readonly size: number;
+  /** That checkpoint's cosignature time (the batch time T), Unix seconds. */
+  readonly time: number;
+  readonly checkpoint: Uint8Array;
+  /** c2sp.org/tlog-proof@v1 bundle of the entry against that checkpoint. */
+  readonly proof: string;
 }
 
 export interface PublicKeys {
@@ -52,6 +71,7 @@ export class Ledger {
     readonly sequencer: Sequencer,
     readonly genesis: Genesis,
     readonly verifiers: { log: NoteVerifier; timestamp: NoteVerifier },
+    private readonly admission: { rootKey: Uint8Array; verified: WeakMap<Uint8Array, ParsedEvent>; pool: VerifyPool },
     cacheHashes = DEFAULT_CACHE_HASHES,
   ) {
     this.cache = new HashCache((ix) => store.readHashes(ix), cacheHashes, 4);
@@ -101,10 +121,14 @@ export class Ledger {
       if (genesis[k] !== expected[k]) throw new LedgerError('STATE_MISMATCH', `genesis ${k} ${genesis[k]} does not match the key file (${expected[k]})`);
     }
     if (genesis.origin !== o.keys.log.name) throw new LedgerError('STATE_MISMATCH', 'genesis origin does not match the log key name');
-    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission(genesis.origin, o.admit) });
+    const rootKey = parseVerifierKey(genesis.rootKey).publicKey;
+    const verified = new WeakMap<Uint8Array, ParsedEvent>();
+    const rules = new CertificateRules(o.store);
+    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, verified, extra: o.admit }) });
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
-    return new Ledger(o.store, seq, genesis, { log, timestamp }, o.cacheHashes);
+    const pool = new VerifyPool({ threads: o.verifyThreads });
+    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, verified, pool }, o.cacheHashes);
   }
 
   get origin(): string {
@@ -123,7 +147,27 @@ export class Ledger {
     return h;
   }
 
-  append(entry: Uint8Array): Promise<Receipt> {
+  /**
+   * append submits an entry and resolves with its receipt once it is durable and
+   * covered by a cosigned checkpoint (spec §8.2). A certificate event is parsed and its
+   * signature verified here, on the worker pool, before it is queued, so that the
+   * sequencer never waits on signature checks. Rejects with the refusal's LedgerError.
+   */
+  async append(entry: Uint8Array): Promise<Receipt> {
+    if (!(entry instanceof Uint8Array)) throw new TypeError('append: entry must be a Uint8Array');
+    let type: string | undefined;
+    try {
+      type = decodeEntry(entry).type;
+    } catch {
+      type = undefined; // the sequencer refuses it with its code
+    }
+    if (type !== undefined && isEventType(type)) {
+      const parsed = parseEvent(entry);
+      const key = parsed.signer === 'root' ? this.admission.rootKey : parsed.signer;
+      const [ok] = await this.admission.pool.verify([{ publicKey: key, message: parsed.signingInput, signature: parsed.sig }]);
+      if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${type} does not verify under the key it names`);
+      this.admission.verified.set(entry, parsed);
+    }
     return this.sequencer.add(entry);
   }
 
@@ -164,6 +208,31 @@ export class Ledger {
   }
 
   /**
+   * receipt returns the receipt of entry `index` (spec §8.6): its leaf hash, the first
+   * checkpoint that covered it (from the history, as first signed) with that
+   * checkpoint's trusted time, and a tlog-proof@v1 bundle against it. It depends only
+   * on the index, so a resubmitted entry gets exactly the receipt it got the first time.
+   */
+  async receipt(index: number): Promise<EntryReceipt> {
+    checkIndex(index, 'index');
+    if (index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
+    const [cp] = await this.store.readCheckpoints(index + 1, 1);
+    if (cp === undefined) throw new LedgerError('STATE_MISMATCH', `no history checkpoint covers entry ${index}`);
+    const [entry] = await this.store.readEntries(index, index + 1);
+    const proof = await this.inclusionProof(index, cp.size);
+    const { note } = openNote(cp.checkpoint, [this.verifiers.log, this.verifiers.timestamp], { requireAll: true });
+    const ts = note.sigs.find((g) => g.name === this.verifiers.timestamp.name && equalBytes(g.keyId, this.verifiers.timestamp.keyId))!;
+    return {
+      index,
+      leafHash: leafHash(entry),
+      size: cp.size,
+      time: cosignedTime(ts),
+      checkpoint: cp.checkpoint,
+      proof: formatProofBundle({ index, proof, checkpoint: cp.checkpoint }),
+    };
+  }
+
+  /**
    * hashTile returns the hash tile at (level, index) of `width` hashes, or undefined if
    * the tree is not that large yet. Tiles are immutable once they exist.
    */
@@ -193,6 +262,7 @@ export class Ledger {
   /** close drains the sequencer and closes the store. */
   async close(): Promise<void> {
     await this.sequencer.close();
+    await this.admission.pool.close();
     await this.store.close();
   }
 }
@@ -201,31 +271,63 @@ export class Ledger {
 export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
 
 /**
- * admission is the sequencer's admission rule set: every entry must be a well-formed
- * entry envelope (spec §5.2) — deterministic CBOR, known version, 64-byte signature —
- * of a type this log accepts (a second genesis: CONFLICT; bench.record only in bench
- * logs; anything else: UNSUPPORTED until its rules exist); then the caller's rules, if
- * any, judge what passed, at the batch time.
+ * admission is the sequencer's admission rule set (spec §5.2, §5.9), judged at the
+ * batch time:
+ *  1. every entry must be a well-formed entry envelope — deterministic CBOR, known
+ *     version, 64-byte signature — of a type this log accepts: no second genesis
+ *     (CONFLICT), bench.record only in bench logs, the certificate events, nothing
+ *     else (UNSUPPORTED);
+ *  2. a certificate event must parse strictly and carry a valid signature by the key
+ *     its type names (normally verified on worker threads before the entry reached
+ *     the sequencer, see Ledger.append; verified here otherwise);
+ *  3. the `extra` hook (tests) judges what passed;
+ *  4. the certificate rules judge what is left, in order, and return the state writes
+ *     the sequencer stores with the batch.
  */
-export function admission(origin: string, rules?: Admit): Admit {
-  const bench = origin.startsWith(BENCH_ORIGIN_PREFIX);
-  return async (entries, time) => {
-    const out: (LedgerError | undefined)[] = entries.map((e) => {
+export function admission(o: {
+  origin: string;
+  rootKey: Uint8Array;
+  rules: CertificateRules;
+  verified: WeakMap<Uint8Array, ParsedEvent>;
+  extra?: Admit;
+}): Admit {
+  const bench = o.origin.startsWith(BENCH_ORIGIN_PREFIX);
+  return async (entries, time, ctx) => {
+    const events: (ParsedEvent | undefined)[] = new Array(entries.length);
+    const out: (LedgerError | undefined)[] = entries.map((e, i) => {
       try {
         const { type } = decodeEntry(e);
         if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
         if (type === 'bench.record' && bench) return undefined;
-        return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
+        if (!isEventType(type)) return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
+        let parsed = o.verified.get(e);
+        if (parsed === undefined) {
+          parsed = parseEvent(e);
+          verifyEventSignature(parsed, parsed.signer === 'root' ? o.rootKey : parsed.signer);
+        }
+        events[i] = parsed;
+        return undefined;
       } catch (err) {
         if (isLedgerError(err)) return err;
         return new LedgerError('MALFORMED', `entry does not decode: ${(err as Error).message}`);
       }
     });
-    if (rules === undefined) return out;
-    const passed = out.flatMap((v, i) => (v === undefined ? [i] : []));
-    const verdicts = await rules(passed.map((i) => entries[i]), time);
-    passed.forEach((i, k) => (out[i] = verdicts[k]));
-    return out;
+    let passed = out.flatMap((v, i) => (v === undefined ? [i] : []));
+    if (o.extra !== undefined && passed.length > 0) {
+      const r = await o.extra(passed.map((i) => entries[i]), time, { firstIndex: ctx.firstIndex, leafHashes: passed.map((i) => ctx.leafHashes[i]) });
+      const verdicts = Array.isArray(r) ? r : r.verdicts;
+      passed.forEach((i, k) => (out[i] = verdicts[k]));
+      passed = passed.filter((i) => out[i] === undefined);
+    }
+    if (passed.length === 0) return out;
+    const j = await o.rules.judge({
+      events: passed.map((i) => events[i]),
+      leafHashes: passed.map((i) => ctx.leafHashes[i]),
+      time,
+      firstIndex: ctx.firstIndex,
+    });
+    passed.forEach((i, k) => (out[i] = j.verdicts[k]));
+    return { verdicts: out, state: j.state, persisted: () => o.rules.persisted(j.state) };
   };
 }
 

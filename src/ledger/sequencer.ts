@@ -39,7 +39,7 @@ import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignat
 import { cosignatureVerifier, cosignedTime } from '../core/cosignature.js';
 import { MAX_ENTRY_SIZE } from '../core/tiles.js';
 import { equalBytes, toHex, utf8 } from '../core/bytes.js';
-import type { LedgerStore } from '../storage/store.js';
+import type { LedgerStore, StateWrite } from '../storage/store.js';
 
 /** Clock returns the current time in milliseconds since the Unix epoch. */
 export type Clock = () => number;
@@ -52,9 +52,24 @@ export interface TimestampSigner {
 /**
  * Admit judges a batch of fresh entries at batch time T (unix seconds) and returns,
  * per entry, undefined to accept or the LedgerError that refuses it. Entries are
- * judged in order: an entry may depend on the ones accepted before it in the batch.
+ * judged in order: an entry may depend on the ones accepted before it in the batch
+ * (accepted entries take the indices ctx.firstIndex, ctx.firstIndex + 1, …). It may
+ * also return state writes for the store's certificate-state index, which the
+ * sequencer appends atomically with the batch, and a callback run once they are
+ * durable.
  */
-export type Admit = (entries: readonly Uint8Array[], time: number) => Promise<(LedgerError | undefined)[]>;
+export type Admit = (entries: readonly Uint8Array[], time: number, ctx: AdmitContext) => Promise<(LedgerError | undefined)[] | AdmitResult>;
+
+export interface AdmitContext {
+  readonly firstIndex: number;
+  readonly leafHashes: readonly Uint8Array[];
+}
+
+export interface AdmitResult {
+  verdicts: (LedgerError | undefined)[];
+  state?: StateWrite[];
+  persisted?: () => void;
+}
 
 /** MAX_CLOCK_BEHIND_S: how far the clock may lag the latest checkpoint time (seconds). */
 export const MAX_CLOCK_BEHIND_S = 60;
@@ -111,6 +126,8 @@ interface Prepared {
   note: Uint8Array;
   time: number;
   size: number;
+  state?: StateWrite[];
+  persisted?: () => void;
 }
 
 interface Pending {
@@ -394,9 +411,20 @@ export class Sequencer {
       return undefined;
     }
     // 3. Admission, at T.
+    let state: StateWrite[] | undefined;
+    let persisted: (() => void) | undefined;
     try {
       if (this.admit !== undefined && fresh.length > 0) {
-        const verdicts = await this.admit(fresh.map((p) => p.entry), time);
+        const result = await this.admit(
+          fresh.map((p) => p.entry),
+          time,
+          { firstIndex: this.edge.size, leafHashes: fresh.map((p) => p.leafHash) },
+        );
+        const verdicts = Array.isArray(result) ? result : result.verdicts;
+        if (!Array.isArray(result)) {
+          state = result.state;
+          persisted = result.persisted;
+        }
         if (verdicts.length !== fresh.length) throw new RangeError('admit returned the wrong number of verdicts');
         const ok: Pending[] = [];
         fresh.forEach((p, i) => {
@@ -429,7 +457,7 @@ export class Sequencer {
     this.edge = edge;
     this.preparedTime = time;
     for (const p of fresh) this.inflight.set(p.key, p);
-    return { fresh, followers, firstIndex, hashes, root, note, time, size: edge.size };
+    return { fresh, followers, firstIndex, hashes, root, note, time, size: edge.size, state, persisted };
   }
 
   /** persist appends a prepared batch, moves the guard, and only then answers its writers. */
@@ -441,7 +469,9 @@ export class Sequencer {
         leafHashes: b.fresh.map((p) => p.leafHash),
         hashes: b.hashes,
         checkpoint: b.note,
+        state: b.state,
       });
+      b.persisted?.();
       // The guard moves only after the store holds the tree it names (spec §8.2).
       if (this.guard !== undefined) await this.guard.save(b.note);
     } catch (e) {

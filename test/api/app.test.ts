@@ -167,7 +167,7 @@ describe('read API', () => {
       ['/v1/checkpoints?from=-1', 400, 'BAD_REQUEST'],
       ['/v1/checkpoints?from=abc', 400, 'BAD_REQUEST'],
       ['/nope', 404, 'NOT_FOUND'],
-      ['/v1/entries', 404, 'NOT_FOUND'],
+      ['/v1/entries', 405, 'METHOD_NOT_ALLOWED'], // a POST-only resource
       ['/v1/entries/5/proof/extra', 404, 'NOT_FOUND'],
     ];
     for (const [path, status, code] of cases) {

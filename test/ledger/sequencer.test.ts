@@ -156,12 +156,14 @@ describe('sequencer', () => {
     expect(t.ledger.head.size).toBe(1);
   });
 
-  it('accepts bench records only in bench logs, and no type whose rules it does not know', async () => {
+  it('accepts bench records only in bench logs, and no type it does not know', async () => {
     t = await makeLedger({}, 'example.com/real-log');
     await expect(t.ledger.append(entry(1))).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     const { signEntry } = await import('../../src/core/entry.js');
-    const issue = signEntry('cert.issue', { id: new Uint8Array(16) }, new Uint8Array(32).fill(1));
-    await expect(t.ledger.append(issue)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    const unknown = signEntry('cert.frobnicate', { id: new Uint8Array(16) }, new Uint8Array(32).fill(1));
+    await expect(t.ledger.append(unknown)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    const badIssue = signEntry('cert.issue', { id: new Uint8Array(16) }, new Uint8Array(32).fill(1));
+    await expect(t.ledger.append(badIssue)).rejects.toMatchObject({ code: 'MALFORMED' });
     expect(t.ledger.head.size).toBe(1);
   });
 

@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { createApp } from '../../src/api/app.js';
+import { loadKeys } from '../../src/ledger/keyfiles.js';
+import { encodeEvent, newCertId } from '../../src/core/events.js';
+import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
+import { parseVerifierKey } from '../../src/core/note.js';
+import { parseProofBundle, verifyProofBundle } from '../../src/core/proof-bundle.js';
+import { fromBase64, toBase64 } from '../../src/core/bytes.js';
+import { leafHash } from '../../src/core/merkle.js';
+import { signEntry } from '../../src/core/entry.js';
+
+// POST /v1/entries (spec §8.6): signed certificate events over HTTP, durable receipts.
+let t: TestLedger;
+let server: Server;
+let base: string;
+let root: Uint8Array;
+const now = () => Math.floor(Date.now() / 1000);
+
+async function start() {
+  server = createServer(createApp({ ledger: t.ledger }).callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  t = await makeLedger({}, 'example.com/write-api');
+  root = (await loadKeys(t.dir)).root!.seed;
+  await start();
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await t.cleanup();
+});
+
+const post = (body: Uint8Array, type = 'application/cbor', path = '/v1/entries') =>
+  fetch(base + path, { method: 'POST', headers: { 'content-type': type }, body });
+
+const register = (time = now()) => {
+  const seed = randomBytes(32);
+  return { seed, pub: ed25519PublicKey(seed), bytes: encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(seed), name: 'Jongno-gu Office', docTypes: ['kr.gov.resident-registration.copy'], time }, root) };
+};
+
+function verifiers() {
+  const k = t.ledger.publicKeys;
+  return [parseVerifierKey(k.logKey), parseVerifierKey(k.timestampKey)];
+}
+
+describe('POST /v1/entries', () => {
+  it('answers 201 with a receipt whose proof verifies, and 200 with the same receipt again', async () => {
+    const r = register();
+    const res = await post(r.bytes);
+    expect(res.status).toBe(201);
+    const receipt = await res.json();
+    expect(receipt.index).toBe(1);
+    expect(receipt.leafHash).toBe(toBase64(leafHash(r.bytes)));
+    const { checkpoint } = verifyProofBundle(parseProofBundle(receipt.proof), r.bytes, verifiers(), { requireAll: true });
+    expect(checkpoint.size).toBe(receipt.size);
+    expect(Math.abs(receipt.time - now())).toBeLessThan(10);
+    const again = await post(r.bytes);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(receipt);
+  });
+
+  it('gives concurrent submissions of one entry one index: one 201, the rest 200', async () => {
+    const r = register();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(r.bytes)));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(5);
+    const bodies = await Promise.all(answers.map((a) => a.json()));
+    expect(new Set(bodies.map((b) => b.index)).size).toBe(1);
+    expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+  });
+
+  it('refuses with a coded problem and appends nothing', async () => {
+    const before = t.ledger.head.size;
+    const office = randomBytes(32);
+    const unknownIssuer = encodeEvent(
+      { type: 'cert.issue', id: newCertId(), docType: 'kr.gov.resident-registration.copy', issuer: ed25519PublicKey(office), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() },
+      office,
+    );
+    const forged = register().bytes.slice();
+    forged[30] ^= 1;
+    const canonical = register().bytes;
+    const nonCanonical = new Uint8Array([canonical[0], 0x18, ...canonical.subarray(1)]); // not a valid re-encoding either way
+    const cases: [Uint8Array, string, number, string][] = [
+      [unknownIssuer, 'application/cbor', 422, 'UNKNOWN_ISSUER'],
+      [forged, 'application/cbor', 422, 'BAD_SIGNATURE'],
+      [canonical.subarray(0, canonical.length - 3), 'application/cbor', 400, 'MALFORMED'],
+      [nonCanonical, 'application/cbor', 400, 'MALFORMED'],
+      [signEntry('cert.frobnicate', { a: 1 }, root), 'application/cbor', 400, 'UNSUPPORTED'],
+      [new Uint8Array(65_536), 'application/cbor', 413, 'TOO_LARGE'],
+      [canonical, 'application/json', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [new Uint8Array(0), 'application/cbor', 400, 'MALFORMED'],
+    ];
+    for (const [body, type, status, code] of cases) {
+      const res = await post(body, type);
+      expect(res.status, code).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect((await res.json()).code).toBe(code);
+    }
+    const q = await post(canonical, 'application/cbor', '/v1/entries?x=1');
+    expect(q.status).toBe(400);
+    const get = await fetch(base + '/v1/entries');
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+    const pre = await fetch(base + '/v1/entries', { method: 'OPTIONS' });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-methods')).toBe('POST');
+    expect(t.ledger.head.size).toBe(before);
+  });
+
+  it('returns the same receipt after a restart', async () => {
+    const r = register();
+    const first = await (await post(r.bytes)).json();
+    await new Promise((res) => server.close(res));
+    await t.reopen();
+    await start();
+    const res = await post(r.bytes);
+    expect(res.status).toBe(200);
+    const again = await res.json();
+    expect(again).toEqual(first);
+    expect(fromBase64(again.leafHash)).toEqual(leafHash(r.bytes));
+  });
+});
