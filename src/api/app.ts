@@ -14,7 +14,7 @@ import Router from '@koa/router';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { LedgerError } from '../core/errors.js';
-import { toBase64 } from '../core/bytes.js';
+import { fromHex, toBase64 } from '../core/bytes.js';
 import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
@@ -370,6 +370,21 @@ export function createApp(deps: AppDeps): Koa {
       time: receipt.time,
       checkpoint: Buffer.from(receipt.checkpoint).toString('utf8'),
       proof: receipt.proof,
+    };
+  });
+
+  // Status statements (spec §8.7).
+  router.get('/v1/certificates/:id', async (ctx) => {
+    ctx.state.route = 'certificate';
+    const hex = ctx.params.id;
+    if (!/^[0-9a-f]{32}$/.test(hex)) throw new LedgerError('BAD_REQUEST', 'a certificate id is 32 lowercase hex digits');
+    const st = await ledger.certificateStatus(fromHex(hex));
+    if (st === undefined) throw new LedgerError('NOT_FOUND', `no certificate ${hex} in the log`);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = {
+      statement: Buffer.from(st.statement).toString('utf8'),
+      checkpoint: Buffer.from(st.checkpoint).toString('utf8'),
+      events: st.events.map((e) => ({ index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) })),
     };
   });
 

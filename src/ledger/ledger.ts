@@ -7,8 +7,9 @@
 import { LedgerError } from '../core/errors.js';
 
 import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
-import { equalBytes } from '../core/bytes.js';
-import { formatVerifierKey, ed25519Signer, openNote, type NoteVerifier, parseVerifierKey } from '../core/note.js';
+import { equalBytes, toBase64, toHex } from '../core/bytes.js';
+import { formatVerifierKey, ed25519Signer, openNote, signNote, type NoteSigner, type NoteVerifier, parseVerifierKey } from '../core/note.js';
+import { decodeCbor } from '../core/cbor.js';
 import { cosignatureSigner, cosignedTime } from '../core/cosignature.js';
 import { encodeEntryBundle, tileHashIndices, TILE_WIDTH } from '../core/tiles.js';
 import { formatProofBundle } from '../core/proof-bundle.js';
@@ -17,9 +18,9 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules } from './rules.js';
+import { CertificateRules, certKey, type CertRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
-import { isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
+import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
 export interface LedgerOptions {
@@ -34,6 +35,16 @@ export interface LedgerOptions {
   cacheHashes?: number;
   /** Signature-verification worker threads (default: one per core; 0 verifies inline). */
   verifyThreads?: number;
+}
+
+/** CertificateStatus is the answer of GET /v1/certificates/<id> (spec §8.7). */
+export interface CertificateStatus {
+  readonly state: 'active' | 'revoked' | 'expired';
+  /** The signed statement note. */
+  readonly statement: Uint8Array;
+  /** The checkpoint the statement is bound to. */
+  readonly checkpoint: Uint8Array;
+  readonly events: readonly { index: number; entry: Uint8Array; proof: Uint8Array[] }[];
 }
 
 /** EntryReceipt is what a writer gets for an acknowledged entry (spec §8.6). */
@@ -72,6 +83,7 @@ export class Ledger {
     readonly genesis: Genesis,
     readonly verifiers: { log: NoteVerifier; timestamp: NoteVerifier },
     private readonly admission: { rootKey: Uint8Array; verified: WeakMap<Uint8Array, ParsedEvent>; pool: VerifyPool },
+    private readonly statusSigner: NoteSigner,
     cacheHashes = DEFAULT_CACHE_HASHES,
   ) {
     this.cache = new HashCache((ix) => store.readHashes(ix), cacheHashes, 4);
@@ -128,7 +140,8 @@ export class Ledger {
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
     const pool = new VerifyPool({ threads: o.verifyThreads });
-    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, verified, pool }, o.cacheHashes);
+    const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
+    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, verified, pool }, statusSigner, o.cacheHashes);
   }
 
   get origin(): string {
@@ -230,6 +243,35 @@ export class Ledger {
       checkpoint: cp.checkpoint,
       proof: formatProofBundle({ index, proof, checkpoint: cp.checkpoint }),
     };
+  }
+
+  /**
+   * certificateStatus makes the signed status statement of a certificate as of the
+   * latest checkpoint (spec §8.7), with every event of the certificate and its
+   * inclusion proof in that checkpoint. Undefined for an unknown id.
+   */
+  async certificateStatus(id: Uint8Array): Promise<CertificateStatus | undefined> {
+    if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
+    const head = this.head;
+    const [raw] = await this.store.readState([certKey(id)]);
+    if (raw === undefined) return undefined;
+    const rec = decodeCbor(raw) as unknown as CertRecord;
+    // The state index may already hold a batch whose checkpoint is not served yet.
+    const events = rec.events.filter((i) => i < head.size);
+    if (events.length === 0) return undefined;
+    const revoked = rec.revoked !== null && rec.revoked < head.size;
+    const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
+    const text =
+      `dojang/v1/status\norigin ${this.origin}\nid ${toHex(id)}\nstate ${state}\n` +
+      `size ${head.size}\nroot ${toBase64(head.root)}\ntime ${head.time}\nevents ${events.join(' ')}\n`;
+    const statement = signNote(text, [this.statusSigner]);
+    const proved = await Promise.all(
+      events.map(async (index) => {
+        const [entry] = await this.store.readEntries(index, index + 1);
+        return { index, entry, proof: await this.inclusionProof(index, head.size) };
+      }),
+    );
+    return { state, statement, checkpoint: head.checkpoint, events: proved };
   }
 
   /**

@@ -125,3 +125,62 @@ describe('POST /v1/entries', () => {
     expect(fromBase64(again.leafHash)).toEqual(leafHash(r.bytes));
   });
 });
+
+describe('GET /v1/certificates/<id>', () => {
+  it('answers a statement signed by the status key, bound to the checkpoint, with every event proved', async () => {
+    const { openNote } = await import('../../src/core/note.js');
+    const { parseCheckpoint } = await import('../../src/core/checkpoint.js');
+    const { verifyInclusion } = await import('../../src/core/merkle.js');
+    const { toHex } = await import('../../src/core/bytes.js');
+    const { newNonce, newSalt, recipientCommitment } = await import('../../src/core/events.js');
+    const office = register();
+    await post(office.bytes);
+    const holder = randomBytes(32);
+    const id = newCertId();
+    const issue = encodeEvent(
+      { type: 'cert.issue', id, docType: 'kr.gov.resident-registration.copy', issuer: office.pub, holder: ed25519PublicKey(holder), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() },
+      office.seed,
+    );
+    const issued = await (await post(issue)).json();
+    const status = async () => {
+      const res = await fetch(`${base}/v1/certificates/${toHex(id)}`);
+      expect(res.status).toBe(200);
+      const j = await res.json();
+      const k = t.ledger.publicKeys;
+      const cp = parseCheckpoint(openNote(new TextEncoder().encode(j.checkpoint), [parseVerifierKey(k.logKey), parseVerifierKey(k.timestampKey)], { requireAll: true }).note.text);
+      const st = openNote(new TextEncoder().encode(j.statement), [parseVerifierKey(k.statusKey)]).note.text;
+      const lines = Object.fromEntries(st.trim().split('\n').slice(1).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+      expect(st.startsWith('dojang/v1/status\n')).toBe(true);
+      expect(lines).toMatchObject({ origin: k.origin, id: toHex(id), size: String(cp.size), root: toBase64(cp.root) });
+      for (const e of j.events) verifyInclusion(leafHash(fromBase64(e.entry)), e.index, cp.size, e.proof.map(fromBase64), cp.root);
+      expect(lines.events.split(' ').map(Number)).toEqual(j.events.map((e: { index: number }) => e.index));
+      return lines;
+    };
+    expect(await status()).toMatchObject({ state: 'active', events: String(issued.index) });
+    const salt = newSalt();
+    const tr = encodeEvent({ type: 'cert.transfer', id, parent: leafHash(issue), sender: ed25519PublicKey(holder), senderSalt: null, recipient: recipientCommitment(salt, ed25519PublicKey(randomBytes(32))), nonce: newNonce(), time: now() }, holder);
+    const sent = await (await post(tr)).json();
+    const rv = await (await post(encodeEvent({ type: 'cert.revoke', id, issuer: office.pub, reason: 'lost', time: now() }, office.seed))).json();
+    expect(await status()).toMatchObject({ state: 'revoked', events: `${issued.index} ${sent.index} ${rv.index}` });
+    expect((await fetch(`${base}/v1/certificates/${'0'.repeat(32)}`)).status).toBe(404);
+    for (const bad of ['xyz', '0'.repeat(31), 'A'.repeat(32), '0'.repeat(33)]) expect((await fetch(`${base}/v1/certificates/${bad}`)).status, bad).toBe(400);
+  });
+
+  it('says expired once the checkpoint time passes validUntil', async () => {
+    let clock = 1_800_000_000;
+    const l = await makeLedger({ clock: () => clock * 1000 }, 'example.com/expiry');
+    try {
+      const rootSeed = (await loadKeys(l.dir)).root!.seed;
+      const office = randomBytes(32);
+      await l.ledger.append(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(office), name: 'Office', docTypes: ['kr.gov.resident-registration.copy'], time: clock }, rootSeed));
+      const id = newCertId();
+      await l.ledger.append(encodeEvent({ type: 'cert.issue', id, docType: 'kr.gov.resident-registration.copy', issuer: ed25519PublicKey(office), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: clock, validUntil: clock + 90 * 86_400, time: clock }, office));
+      expect((await l.ledger.certificateStatus(id))!.state).toBe('active');
+      clock += 90 * 86_400;
+      await l.ledger.sequencer.recosign(); // the checkpoint time moves on
+      expect((await l.ledger.certificateStatus(id))!.state).toBe('expired');
+    } finally {
+      await l.cleanup();
+    }
+  });
+});
