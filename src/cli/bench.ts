@@ -5,12 +5,16 @@
  */
 import * as nc from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
 import { toHex } from '../core/bytes.js';
-import { ENTRY_VERSION, encodeEntry } from '../core/entry.js';
+import { encodeEvent } from '../core/events.js';
+import { ed25519PublicKey, sha256, signEd25519 } from '../core/crypto.js';
+import { VerifyPool } from '../ledger/verify-pool.js';
+import { loadKeys } from '../ledger/keyfiles.js';
 import { LedgerError } from '../core/errors.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../core/merkle.js';
 import { exists, keyPath } from '../ledger/keyfiles.js';
@@ -81,16 +85,60 @@ export function machineLimits(quick: boolean): Limits {
 }
 
 
-const PAD = new Uint8Array(120);
-const NO_SIG = new Uint8Array(64);
-
 /**
- * benchEntry makes the i-th bench record of a run: a well-formed entry envelope of type
- * bench.record (spec §5.2), about 200 bytes, unique per (run, i), unsigned (zero sig).
+ * Workload makes the bench's entries: real certificate events (spec §5.7). On start it
+ * registers a fresh issuer with the development root key of the bench ledger; entry(i)
+ * is then the i-th cert.issue of this run, signed by that issuer, with its own id and a
+ * holder key from a small pool (about 300 bytes an entry).
  */
-export function benchEntry(run: Uint8Array, i: number): Uint8Array {
-  return encodeEntry({ v: ENTRY_VERSION, type: 'bench.record', body: { run, n: i, pad: PAD }, sig: NO_SIG });
+export class Workload {
+  private readonly run = nc.randomBytes(8);
+  private readonly holders: Uint8Array[];
+  private readonly time: number;
+  private readonly issuer: Uint8Array;
+
+  private constructor(private readonly issuerSeed: Uint8Array) {
+    this.issuer = ed25519PublicKey(issuerSeed);
+    this.holders = Array.from({ length: 64 }, () => ed25519PublicKey(nc.randomBytes(32)));
+    this.time = Math.floor(Date.now() / 1000);
+  }
+
+  static async start(ledger: Ledger, dir: string): Promise<Workload> {
+    const root = (await loadKeys(dir)).root;
+    if (root === undefined) throw new LedgerError('UNAVAILABLE', `${dir} has no development root key: bench cannot register its issuer`);
+    const w = new Workload(new Uint8Array(nc.randomBytes(32)));
+    const issuer = ed25519PublicKey(w.issuerSeed);
+    await ledger.append(encodeEvent({ type: 'issuer.register', issuer, name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: w.time }, root.seed));
+    return w;
+  }
+
+  entry(i: number): Uint8Array {
+    const id = new Uint8Array(16);
+    id.set(this.run, 0);
+    new DataView(id.buffer).setBigUint64(8, BigInt(i));
+    return encodeEvent(
+      {
+        type: 'cert.issue',
+        id,
+        docType: BENCH_DOC_TYPE,
+        issuer: this.issuer,
+        holder: this.holders[i % this.holders.length],
+        commitment: sha256(id),
+        issuedAt: this.time,
+        validUntil: this.time + 90 * 86_400,
+        time: Math.floor(Date.now() / 1000),
+      },
+      this.issuerSeed,
+    );
+  }
+
+  entries(n: number, from = 0): Uint8Array[] {
+    return Array.from({ length: n }, (_, k) => this.entry(from + k));
+  }
 }
+
+/** BENCH_DOC_TYPE is the document type of the bench's certificates. */
+export const BENCH_DOC_TYPE = 'dev.dojang.bench';
 
 /** openOrInit opens a bench ledger in dir, or creates one; refuses any other ledger. */
 async function openOrInit(dir: string): Promise<Ledger> {
@@ -112,20 +160,23 @@ interface AppendFigures {
   p99Ms: number;
 }
 
-/** closedLoop appends n entries keeping `window` in flight; throughput and ack latency. */
-async function closedLoop(ledger: Ledger, n: number, window: number, run: Uint8Array, onAck?: (i: number, idx: number, lh: Uint8Array) => void): Promise<AppendFigures> {
-  // The crash-test writer runs without end: keep no per-entry latencies, and make
-  // entries as it goes; otherwise make them all first so that only the ledger is timed.
+/**
+ * closedLoop appends n entries keeping `window` in flight; throughput and ack latency.
+ * The crash-test writer (onAck) runs without end: it keeps no latencies and makes its
+ * entries as it goes; otherwise all entries are made first so that only the ledger is
+ * timed.
+ */
+async function closedLoop(ledger: Ledger, n: number, window: number, w: Workload, onAck?: (i: number, idx: number, lh: Uint8Array) => void): Promise<AppendFigures> {
   const streaming = onAck !== undefined;
   const lat: number[] = streaming ? [] : new Array(n);
-  const made: Uint8Array[] = streaming ? [] : Array.from({ length: n }, (_, i) => benchEntry(run, i));
+  const made: Uint8Array[] = streaming ? [] : w.entries(n);
   let next = 0;
   const t0 = now();
   async function worker() {
     while (next < n) {
       const i = next++;
       const t = now();
-      const r = await ledger.append(streaming ? benchEntry(run, i) : made[i]);
+      const r = await ledger.append(streaming ? w.entry(i) : made[i]);
       if (onAck === undefined) lat[i] = now() - t;
       else onAck(i, r.index, r.leafHash);
     }
@@ -137,9 +188,9 @@ async function closedLoop(ledger: Ledger, n: number, window: number, run: Uint8A
 }
 
 /** openLoop submits at a fixed rate for `secs` seconds; ack latency at that load. */
-async function openLoop(ledger: Ledger, perSec: number, secs: number, run: Uint8Array, base: number): Promise<{ ratePerSec: number; sent: number; p50Ms: number; p99Ms: number }> {
+async function openLoop(ledger: Ledger, perSec: number, secs: number, w: Workload, base: number): Promise<{ ratePerSec: number; sent: number; p50Ms: number; p99Ms: number }> {
   const total = Math.floor(perSec * secs);
-  const made = Array.from({ length: total }, (_, k) => benchEntry(run, base + k));
+  const made = w.entries(total, base);
   const lat: number[] = [];
   const pending: Promise<void>[] = [];
   const t0 = now();
@@ -226,9 +277,9 @@ async function proofRates(ledger: Ledger, secs: number): Promise<ProofFigures> {
 }
 
 /** merkletreejsPeer builds the same leaves into merkletreejs and times build and proofs. */
-function merkletreejsPeer(n: number, run: Uint8Array, secs: number): { leaves: number; buildMs: number; proofsPerSec: number } {
+function merkletreejsPeer(n: number, w: Workload, secs: number): { leaves: number; buildMs: number; proofsPerSec: number } {
   const sha = (d: Buffer) => nc.createHash('sha256').update(d).digest();
-  const leaves = Array.from({ length: n }, (_, i) => Buffer.from(leafHash(benchEntry(run, i))));
+  const leaves = w.entries(n).map((e) => Buffer.from(leafHash(e)));
   const t0 = now();
   const tree = new MerkleTree(leaves, sha, { sortPairs: false });
   const buildMs = now() - t0;
@@ -242,6 +293,143 @@ function merkletreejsPeer(n: number, run: Uint8Array, secs: number): { leaves: n
   return { leaves: n, buildMs, proofsPerSec: (k * 1000) / (now() - t1) };
 }
 
+/** poolVerifyRate measures Ed25519 verification on all cores through the worker pool (the two-core limit). */
+async function poolVerifyRate(quick: boolean): Promise<number> {
+  const pool = new VerifyPool();
+  try {
+    const seed = nc.randomBytes(32);
+    const pub = ed25519PublicKey(seed);
+    const items = Array.from({ length: 256 }, (_, i) => {
+      const message = nc.randomBytes(200 + (i % 7));
+      return { publicKey: pub, message, signature: signEd25519(seed, message) };
+    });
+    await pool.verify(items);
+    const out: number[] = [];
+    for (let r = 0; r < (quick ? 3 : 5); r++) {
+      let k = 0;
+      const t0 = now();
+      while (now() - t0 < (quick ? 300 : 600)) {
+        await Promise.all(Array.from({ length: 8 }, () => pool.verify(items)));
+        k += 8 * items.length;
+      }
+      out.push((k * 1000) / (now() - t0));
+    }
+    return median(out);
+  } finally {
+    await pool.close();
+  }
+}
+
+interface HttpFigures {
+  clients: number;
+  events: number;
+  eventsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  at2500PerSec: { p50Ms: number; p99Ms: number; sent: number };
+}
+
+/**
+ * httpWritePath starts `dojang serve` on a fresh ledger in a child process and drives
+ * POST /v1/entries over keep-alive connections from this process (so the load
+ * generator shares the machine, as the goal says): a closed loop for throughput, then
+ * an open loop at 2,500 events/s for latency. Every answer must be 201.
+ */
+async function httpWritePath(quick: boolean): Promise<HttpFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'dojang-http-'));
+  const child = spawn(process.execPath, [process.argv[1], 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const base = await new Promise<string>((res, rej) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) res(m[1]);
+      });
+      child.once('exit', (c) => rej(new Error(`serve exited with ${c}`)));
+    });
+    const root = (await loadKeys(dir)).root!.seed;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const post = (body: Uint8Array) =>
+      new Promise<number>((res, rej) => {
+        const req = http.request(`${base}/v1/entries`, { method: 'POST', agent, headers: { 'content-type': 'application/cbor', 'content-length': body.length } }, (r) => {
+          r.resume();
+          r.on('end', () => res(r.statusCode ?? 0));
+        });
+        req.on('error', rej);
+        req.end(body);
+      });
+    const issuerSeed = new Uint8Array(nc.randomBytes(32));
+    const t0s = Math.floor(Date.now() / 1000);
+    const reg = encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(issuerSeed), name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: t0s }, root);
+    if ((await post(reg)) !== 201) throw new Error('issuer registration over HTTP failed');
+    const mk = (i: number) => {
+      const id = new Uint8Array(16);
+      new DataView(id.buffer).setBigUint64(8, BigInt(i));
+      id.set(nc.randomBytes(8), 0);
+      return encodeEvent(
+        { type: 'cert.issue', id, docType: BENCH_DOC_TYPE, issuer: ed25519PublicKey(issuerSeed), holder: ed25519PublicKey(issuerSeed), commitment: sha256(id), issuedAt: t0s, validUntil: t0s + 86_400, time: t0s },
+        issuerSeed,
+      );
+    };
+    const n = quick ? 2_000 : 20_000;
+    const clients = 256;
+    const made = Array.from({ length: n }, (_, i) => mk(i));
+    const lat: number[] = new Array(n);
+    let next = 0;
+    let bad = 0;
+    const t0 = now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (next < n) {
+          const i = next++;
+          const t = now();
+          if ((await post(made[i])) !== 201) bad++;
+          lat[i] = now() - t;
+        }
+      }),
+    );
+    const secs = (now() - t0) / 1000;
+    if (bad > 0) throw new Error(`${bad} events were not accepted`);
+    lat.sort((a, b) => a - b);
+    // Open loop at 2,500/s.
+    const rate = 2500;
+    const total = rate * (quick ? 1 : 4);
+    const more = Array.from({ length: total }, (_, i) => mk(n + i));
+    const lat2: number[] = [];
+    const pending: Promise<void>[] = [];
+    let sent = 0;
+    const t1 = now();
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((now() - t1) / 1000) * rate) + 1);
+      while (sent < due) {
+        const t = now();
+        pending.push(post(more[sent++]).then((st) => {
+          if (st !== 201) bad++;
+          lat2.push(now() - t);
+        }));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(pending);
+    if (bad > 0) throw new Error(`${bad} events were not accepted`);
+    lat2.sort((a, b) => a - b);
+    agent.destroy();
+    return {
+      clients,
+      events: n,
+      eventsPerSec: n / secs,
+      p50Ms: quantile(lat, 0.5),
+      p99Ms: quantile(lat, 0.99),
+      at2500PerSec: { p50Ms: quantile(lat2, 0.5), p99Ms: quantile(lat2, 0.99), sent },
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function proofsInChild(dir: string, quick: boolean): ProofFigures {
   const args = [process.argv[1], 'bench', '--data', dir, '--proofs-only', ...(quick ? ['--quick'] : [])];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -250,7 +438,6 @@ function proofsInChild(dir: string, quick: boolean): ProofFigures {
 }
 
 export async function runBench(o: BenchOptions, io: Io): Promise<number> {
-  const run = nc.randomBytes(16);
   const dir = o.data ?? (await mkdtemp(join(tmpdir(), 'dojang-bench-')));
   const keep = o.data !== undefined;
   const ledger = await openOrInit(dir);
@@ -260,8 +447,9 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       // stdout is a pipe: writes are synchronous on Linux, so a printed ack was made
       // only after the entry was durable and checkpointed.
       const n = o.entries ?? Number.MAX_SAFE_INTEGER;
+      const w = await Workload.start(ledger, dir);
       io.out(`start ${ledger.head.size}`);
-      await closedLoop(ledger, n, 256, run, (_i, idx, lh) => io.out(`ack ${idx} ${toHex(lh)}`));
+      await closedLoop(ledger, n, 256, w, (_i, idx, lh) => io.out(`ack ${idx} ${toHex(lh)}`));
       return 0;
     }
     if (o.proofsOnly) {
@@ -270,17 +458,20 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
     }
     const n = o.entries ?? (o.quick ? 20_000 : 100_000);
     const limits = machineLimits(o.quick);
-    const appends = await closedLoop(ledger, n, 4096, run);
-    const at5000 = await openLoop(ledger, 5000, o.quick ? 1 : 3, run, n);
+    const poolLimit = await poolVerifyRate(o.quick);
+    const w = await Workload.start(ledger, dir);
+    const appends = await closedLoop(ledger, n, 4096, w);
+    const at5000 = await openLoop(ledger, 5000, o.quick ? 1 : 3, w, n);
     const proofs = await proofRates(ledger, o.quick ? 1.5 : 3);
-    const peer = merkletreejsPeer(Math.min(n, 100_000), run, o.quick ? 0.5 : 1);
+    const peer = merkletreejsPeer(Math.min(n, 100_000), w, o.quick ? 0.5 : 1);
+    const http = await httpWritePath(o.quick);
     const scale: ProofFigures[] = [];
     for (const s of o.scale ?? []) {
       const sdir = await mkdtemp(join(tmpdir(), 'dojang-scale-'));
       const sl = await openOrInit(sdir);
       try {
-        const srun = nc.randomBytes(16);
-        if (sl.head.size < s) await closedLoop(sl, s - sl.head.size, 4096, srun);
+        const sw = await Workload.start(sl, sdir);
+        if (sl.head.size < s) await closedLoop(sl, s - sl.head.size, 4096, sw);
         await sl.close();
         // Measure proofs and memory in a fresh process, as a server that just started would.
         scale.push(proofsInChild(sdir, o.quick));
@@ -296,12 +487,15 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       at5000PerSec: at5000,
       proofs,
       merkletreejs: peer,
+      twoCoreVerifyPerSec: poolLimit,
+      http,
       scale,
       ratios: {
         appendsPerSha256: appends.appendsPerSec / limits.sha256PerSec,
         appendsPerEd25519Sign: appends.appendsPerSec / limits.ed25519SignPerSec,
         inclusionProofsPerSha256: proofs.inclusionPerSec / limits.sha256PerSec,
         inclusionProofsVsMerkletreejs: proofs.inclusionPerSec / peer.proofsPerSec,
+        httpEventsPerTwoCoreVerify: http.eventsPerSec / poolLimit,
       },
       data: keep ? dir : undefined,
       size: ledger.head.size,
@@ -326,6 +520,8 @@ function formatBench(r: {
   at5000PerSec: { ratePerSec: number; sent: number; p50Ms: number; p99Ms: number };
   proofs: ProofFigures;
   merkletreejs: { leaves: number; buildMs: number; proofsPerSec: number };
+  twoCoreVerifyPerSec: number;
+  http: HttpFigures;
   scale: ProofFigures[];
   ratios: Record<string, number>;
   size: number;
@@ -338,15 +534,19 @@ function formatBench(r: {
     `machine limits (raw node:crypto, one core)`,
     `  SHA-256 (65 bytes)        ${f(L.sha256PerSec).padStart(12)} /s`,
     `  Ed25519 sign              ${f(L.ed25519SignPerSec).padStart(12)} /s`,
-    `  Ed25519 verify            ${f(L.ed25519VerifyPerSec).padStart(12)} /s`,
+    `  Ed25519 verify            ${f(L.ed25519VerifyPerSec).padStart(12)} /s   (all cores, worker pool: ${f(r.twoCoreVerifyPerSec)} /s)`,
     ``,
-    `durable appends (LevelDB, sync, signed + cosigned checkpoint per batch)`,
+    `durable appends in-process (signed cert.issue events: parsed, verified, judged, synced, checkpointed)`,
     `  ${f(r.appends.entries)} entries       ${f(r.appends.appendsPerSec).padStart(12)} /s   ack p50 ${f(r.appends.p50Ms, 1)} ms, p99 ${f(r.appends.p99Ms, 1)} ms   (${f(r.ratios.appendsPerSha256, 3)} × SHA-256 rate)`,
     `  at ${f(r.at5000PerSec.ratePerSec)}/s offered     ack p50 ${f(r.at5000PerSec.p50Ms, 1)} ms, p99 ${f(r.at5000PerSec.p99Ms, 1)} ms`,
     ``,
     `proofs from storage (random indices, tree of ${f(r.proofs.size)}, bounded cache)`,
     `  inclusion                 ${f(r.proofs.inclusionPerSec).padStart(12)} /s   p50 ${f(r.proofs.inclusionP50Us)} µs   (${f(r.ratios.inclusionProofsPerSha256, 3)} × SHA-256 rate)`,
     `  consistency               ${f(r.proofs.consistencyPerSec).padStart(12)} /s`,
+    ``,
+    `signed events over HTTP (POST /v1/entries, ${r.http.clients} keep-alive clients, server in a child process)`,
+    `  ${f(r.http.events)} cert.issue events  ${f(r.http.eventsPerSec).padStart(8)} /s   receipt p50 ${f(r.http.p50Ms, 1)} ms, p99 ${f(r.http.p99Ms, 1)} ms   (${f(r.ratios.httpEventsPerTwoCoreVerify, 3)} × all-core verify rate)`,
+    `  at 2,500/s offered        receipt p50 ${f(r.http.at2500PerSec.p50Ms, 1)} ms, p99 ${f(r.http.at2500PerSec.p99Ms, 1)} ms`,
     ``,
     `peer: merkletreejs, same ${f(r.merkletreejs.leaves)} leaves in memory`,
     `  build                     ${f(r.merkletreejs.buildMs).padStart(12)} ms`,

@@ -61,12 +61,22 @@ const sha256: (data: Uint8Array) => Uint8Array =
     ? (data) => u8(nc.hash('sha256', data, 'buffer'))
     : (data) => u8(nc.createHash('sha256').update(data).digest());
 
+const pubOfSeed = new Map<string, Uint8Array>();
+
 export const nodeBackend: CryptoBackend = {
   name: 'node:crypto',
   sha256,
   ed25519PublicKey(seed) {
-    const der = nc.createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' });
-    return u8(der.subarray(SPKI_PREFIX.length));
+    // Deriving exports a KeyObject (~50 µs): signers derive the same key over and over.
+    const id = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('latin1');
+    let pub = pubOfSeed.get(id);
+    if (pub === undefined) {
+      const der = nc.createPublicKey(privateKey(seed)).export({ format: 'der', type: 'spki' });
+      pub = u8(der.subarray(SPKI_PREFIX.length));
+      if (pubOfSeed.size >= MAX_CACHED) pubOfSeed.delete(pubOfSeed.keys().next().value as string);
+      pubOfSeed.set(id, pub);
+    }
+    return pub.slice();
   },
   ed25519Sign: (seed, msg) => u8(nc.sign(null, msg, privateKey(seed))),
   ed25519VerifyRaw(pub, msg, sig) {

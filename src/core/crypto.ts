@@ -130,13 +130,21 @@ export function checkEd25519PublicKey(pub: Uint8Array): string | undefined {
   if (pub.length !== 32) return 'public key is not 32 bytes';
   if (!isCanonicalPointEncoding(pub)) return 'public key encoding is not canonical';
   if (isSmallOrderEncoding(pub)) return 'public key has small order';
+  // Decoding a point takes a square root (~100 µs in JavaScript); keys recur (issuers,
+  // holders sending on), so remember the ones already found good.
+  const id = String.fromCharCode.apply(null, pub as unknown as number[]);
+  if (goodKeys.has(id)) return undefined;
   try {
     ed.Point.fromBytes(pub, false);
   } catch {
     return 'public key is not a curve point';
   }
+  if (goodKeys.size >= 65_536) goodKeys.delete(goodKeys.values().next().value as string);
+  goodKeys.add(id);
   return undefined;
 }
+
+const goodKeys = new Set<string>();
 
 /** The cheap rule checks shared by both backends (see the module comment). */
 function passesStrictRules(pub: Uint8Array, sig: Uint8Array): boolean {

@@ -168,17 +168,18 @@ export class Ledger {
    */
   async append(entry: Uint8Array): Promise<Receipt> {
     if (!(entry instanceof Uint8Array)) throw new TypeError('append: entry must be a Uint8Array');
-    let type: string | undefined;
+    let parsed: ParsedEvent | undefined;
     try {
-      type = decodeEntry(entry).type;
-    } catch {
-      type = undefined; // the sequencer refuses it with its code
+      parsed = parseEvent(entry);
+    } catch (e) {
+      // A well-formed entry of another type goes on to the sequencer, which judges it;
+      // anything else is refused here with its code.
+      if (!isLedgerError(e, 'UNSUPPORTED')) throw e;
     }
-    if (type !== undefined && isEventType(type)) {
-      const parsed = parseEvent(entry);
+    if (parsed !== undefined) {
       const key = parsed.signer === 'root' ? this.admission.rootKey : parsed.signer;
       const [ok] = await this.admission.pool.verify([{ publicKey: key, message: parsed.signingInput, signature: parsed.sig }]);
-      if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${type} does not verify under the key it names`);
+      if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
       this.admission.verified.set(entry, parsed);
     }
     return this.sequencer.add(entry);
@@ -338,12 +339,12 @@ export function admission(o: {
     const events: (ParsedEvent | undefined)[] = new Array(entries.length);
     const out: (LedgerError | undefined)[] = entries.map((e, i) => {
       try {
-        const { type } = decodeEntry(e);
-        if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
-        if (type === 'bench.record' && bench) return undefined;
-        if (!isEventType(type)) return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
-        let parsed = o.verified.get(e);
+        let parsed = o.verified.get(e); // parsed and verified by Ledger.append already
         if (parsed === undefined) {
+          const { type } = decodeEntry(e);
+          if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
+          if (type === 'bench.record' && bench) return undefined;
+          if (!isEventType(type)) return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
           parsed = parseEvent(e);
           verifyEventSignature(parsed, parsed.signer === 'root' ? o.rootKey : parsed.signer);
         }
