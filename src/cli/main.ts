@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The dojang command (docs/cli.md). Exit status 0 means success; anything else is a
+ * The dojang command (README "The command", docs/api.md). Exit status 0 means success; anything else is a
  * failure with a one-line reason on stderr. --json prints machine-readable output.
  */
 import { parseArgs } from 'node:util';
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { runInit, runServe } from './serve.js';
 import { runBench } from './bench.js';
+import { EVENT_COMMANDS, EVENTS_USAGE } from './events.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -17,6 +18,7 @@ const USAGE = `usage: dojang <command> [options]
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          measure the ledger beside this machine's own limits; --scale also
          measures proofs and memory on fresh logs of each size
+${EVENTS_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -71,6 +73,12 @@ async function main(argv: string[]): Promise<number> {
         io,
       );
     }
+    case 'keygen':
+    case 'issuer':
+    case 'issue':
+    case 'send':
+    case 'revoke':
+      return EVENT_COMMANDS[cmd](rest, io);
     default:
       io.err(`dojang: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
       return 2;

@@ -1,0 +1,388 @@
+/**
+ * The event commands of dojang: keygen, issuer register|retire, issue, send, revoke.
+ * Each signs one certificate event (spec §5.7) with a key file, submits it to a log
+ * (--url) through the SDK (src/client/sdk.ts) and prints its verified receipt (spec
+ * §8.6); --json prints one JSON object instead. Exit status 0 on success; otherwise the
+ * error propagates to main.ts, which prints one line on stderr and exits non-zero.
+ *
+ * Key files are Go note signer keys (spec §4.3), as `dojang keygen` and `dojang init`
+ * write them. Public keys on the command line are 64 hex digits, base64 of 32 bytes, or
+ * a vkey (src/client/keys.ts). The log's keys are fetched from --url on first use (trust
+ * on first use) unless pinned with --log-key, --timestamp-key and --status-key.
+ *
+ * `issue` writes the holder's document (src/client/document.ts: the claims with their
+ * salts, the digests, the cert.issue entry and its proof bundle) to --out, 0600, never
+ * overwriting. The file is created before the entry is sent; if the log refuses the
+ * entry (a 4xx problem) the file is removed; if the outcome is unknown (network
+ * failure, 5xx, a receipt that does not verify) it is kept with a null proof, since the
+ * certificate may be in the log and its salts exist nowhere else.
+ */
+import { parseArgs } from 'node:util';
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { LedgerError, isLedgerError } from '../core/errors.js';
+import { fromBase64, fromHex, toBase64, toHex } from '../core/bytes.js';
+import { randomBytes } from '../core/crypto.js';
+import type { CborValue } from '../core/cbor.js';
+import { newClaim, type Claim } from '../core/commitment.js';
+import { isValidKeyName, parseSignerKey, SIG_TYPE_ED25519 } from '../core/note.js';
+import { readKeyFile, writeKeyFile, type KeyFile } from '../ledger/keyfiles.js';
+import { DojangClient, httpProblemOf, type Receipt } from '../client/sdk.js';
+import { parsePublicKey, publicKeyForms } from '../client/keys.js';
+import { encodeDocument } from '../client/document.js';
+import type { Io } from './main.js';
+
+/** Usage lines of these commands, for main.ts. */
+export const EVENTS_USAGE = `  keygen --out FILE [--name NAME] [--json]
+         write a new Ed25519 signer key file (0600) and print its public key
+  issuer register --url URL --root-key FILE --issuer-key KEY --name NAME
+         --doc-type T [--doc-type T ...] [--json]
+  issuer retire --url URL --root-key FILE --issuer-key KEY [--json]
+         register or retire an issuing office's key (signed by the root key)
+  issue  --url URL --issuer-key FILE --holder PUBKEY --doc-type T
+         --claims FILE.json --valid-days N --out FILE [--json]
+         issue a certificate; the holder's document (claims and salts) goes to
+         FILE; claims FILE.json is an object name -> value (integers, text,
+         true/false/null, arrays, objects)
+  send   --url URL --key FILE --id HEX --parent LEAFHASH [--sender-salt HEX]
+         --to PUBKEY [--json]
+         share a copy of a certificate held by the key in FILE; --parent is the
+         leaf hash of the event that made it a holder, --sender-salt the salt it
+         received with the copy (none for the issuance); prints the recipient's salt
+  revoke --url URL --issuer-key FILE --id HEX [--reason TEXT] [--json]
+         revoke a certificate (by its issuer)
+
+  PUBKEY is 64 hex digits, base64 of 32 bytes, or a vkey; KEY is a PUBKEY or a
+  key file. The event commands take --log-key, --timestamp-key and --status-key
+  VKEY to pin the log's keys; otherwise they are fetched from URL (trust on
+  first use).`;
+
+const NET = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  'log-key': { type: 'string' },
+  'timestamp-key': { type: 'string' },
+  'status-key': { type: 'string' },
+} as const;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function badRequest(msg: string, cause?: unknown): LedgerError {
+  return new LedgerError('BAD_REQUEST', msg, cause === undefined ? undefined : { cause });
+}
+
+/** need returns a required string option, or BAD_REQUEST. */
+function need(v: Values, name: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || x === '') throw badRequest(`--${name} is required`);
+  return x;
+}
+
+/** clientFor makes the SDK client of --url, with pinned keys when given. */
+function clientFor(v: Values): DojangClient {
+  const url = need(v, 'url');
+  try {
+    return new DojangClient(url, {
+      logKey: v['log-key'] as string | undefined,
+      timestampKey: v['timestamp-key'] as string | undefined,
+      statusKey: v['status-key'] as string | undefined,
+    });
+  } catch (e) {
+    throw badRequest(`--url ${JSON.stringify(url)} is not an http(s) URL`, e);
+  }
+}
+
+/** prefixed rethrows a LedgerError with the option it came from named first. */
+function prefixed<T>(flag: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isLedgerError(e)) throw new LedgerError(e.code, `--${flag}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** signerFile reads an Ed25519 (type 0x01) signer key file (spec §4.3). */
+async function signerFile(path: string, flag: string): Promise<KeyFile> {
+  let k: KeyFile;
+  try {
+    k = await readKeyFile(path);
+  } catch (e) {
+    if (isLedgerError(e)) throw new LedgerError(e.code, `--${flag} ${path}: ${e.message}`, { cause: e });
+    throw badRequest(`--${flag}: cannot read ${path}: ${(e as Error).message}`, e);
+  }
+  if (k.type !== SIG_TYPE_ED25519) throw badRequest(`--${flag} ${path} is not an Ed25519 (type 0x01) signer key`);
+  return k;
+}
+
+/** publicKeyOrFile reads a public key given as text, or from a key file (signer key or public key). */
+async function publicKeyOrFile(value: string, flag: string): Promise<Uint8Array> {
+  try {
+    return parsePublicKey(value);
+  } catch (e) {
+    if (isLedgerError(e) && e.code !== 'MALFORMED') throw new LedgerError(e.code, `--${flag}: ${e.message}`, { cause: e });
+  }
+  let text: string;
+  try {
+    text = (await readFile(value, 'utf8')).trim();
+  } catch (e) {
+    throw badRequest(`--${flag} ${JSON.stringify(value)} is neither a public key nor a readable key file`, e);
+  }
+  return prefixed(flag, () => (text.startsWith('PRIVATE+KEY+') ? parseSignerKey(text).publicKey : parsePublicKey(text)));
+}
+
+function hexArg(v: Values, flag: string, bytes: number): Uint8Array {
+  const s = need(v, flag);
+  if (!new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(s)) throw badRequest(`--${flag} must be ${2 * bytes} hex digits`);
+  return fromHex(s);
+}
+
+/** leafHashArg reads a leaf hash as base64 (as receipts print it) or 64 hex digits. */
+function leafHashArg(v: Values, flag: string): Uint8Array {
+  const s = need(v, flag);
+  if (/^[0-9a-fA-F]{64}$/.test(s)) return fromHex(s);
+  try {
+    const b = fromBase64(s);
+    if (b.length === 32) return b;
+  } catch {
+    // fall through
+  }
+  throw badRequest(`--${flag} must be a leaf hash: base64 of 32 bytes or 64 hex digits`);
+}
+
+function positiveInt(v: Values, flag: string, max: number): number {
+  const s = need(v, flag);
+  const n = Number(s);
+  if (!/^[1-9][0-9]*$/.test(s) || !Number.isSafeInteger(n) || n > max) throw badRequest(`--${flag} must be an integer from 1 to ${max}`);
+  return n;
+}
+
+/** jsonClaimValue turns a JSON value into a CBOR value of spec §5.1 (integers only). */
+function jsonClaimValue(v: unknown, where: string): CborValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw badRequest(`${where}: ${v} is not an integer of at most 2^53 - 1 (the data model has no fractions)`);
+    return v === 0 ? 0 : v; // -0 is 0
+  }
+  if (Array.isArray(v)) return v.map((x, i) => jsonClaimValue(x, `${where}[${i}]`));
+  if (typeof v === 'object') {
+    const out: { [k: string]: CborValue } = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      Object.defineProperty(out, k, { value: jsonClaimValue(x, `${where}.${k}`), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  throw badRequest(`${where}: not a JSON value`);
+}
+
+/** readClaims reads --claims: a JSON object name → value, each made a salted claim (spec §5.8). */
+async function readClaims(path: string): Promise<Claim[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw badRequest(`--claims ${path}: ${(e as Error).message}`, e);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badRequest(`--claims ${path} must hold a JSON object: claim name -> value`);
+  return Object.entries(parsed as Record<string, unknown>).map(([name, value]) => {
+    const v = jsonClaimValue(value, `claim ${JSON.stringify(name)}`);
+    try {
+      return newClaim(name, v);
+    } catch (e) {
+      throw badRequest(`--claims ${path}: ${(e as Error).message}`, e);
+    }
+  });
+}
+
+/** receiptJson is the receipt as POST /v1/entries answers it (spec §8.6). */
+function receiptJson(r: Receipt) {
+  return { index: r.index, leafHash: toBase64(r.leafHash), size: r.size, time: r.time, checkpoint: new TextDecoder().decode(r.checkpoint), proof: r.proof };
+}
+
+function receiptLines(r: Receipt): string[] {
+  return [
+    `  index ${r.index}, leaf hash ${toBase64(r.leafHash)}`,
+    `  proved in the checkpoint of size ${r.size}, cosigned at ${new Date(r.time * 1000).toISOString()} (${r.time})`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** dojang keygen --out FILE [--name NAME] [--json] */
+export async function runKeygen(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const out = need(values, 'out');
+  const name = values.name ?? 'dojang-key';
+  if (!isValidKeyName(name)) throw badRequest(`--name ${JSON.stringify(name)} is not a key name (no spaces, '+' or control characters)`);
+  const seed = randomBytes(32);
+  try {
+    await writeKeyFile(out, name, SIG_TYPE_ED25519, seed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `${out} exists: refusing to overwrite a key file`, { cause: e });
+    throw badRequest(`cannot write ${out}: ${(e as Error).message}`, e);
+  }
+  const k = await readKeyFile(out);
+  const f = publicKeyForms(name, k.publicKey);
+  if (values.json) io.out(JSON.stringify({ file: out, name, publicKey: f.base64, publicKeyHex: f.hex, vkey: f.vkey }));
+  else {
+    io.out(`wrote ${out} (keep it secret)`);
+    io.out(`public key (base64): ${f.base64}`);
+    io.out(`public key (hex):    ${f.hex}`);
+    io.out(`vkey:                ${f.vkey}`);
+  }
+  return 0;
+}
+
+/** dojang issuer register|retire ... */
+export async function runIssuer(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'register' && sub !== 'retire') throw badRequest(`dojang issuer: expected register or retire, not ${JSON.stringify(sub ?? '')}`);
+  const { values } = parseArgs({
+    args: rest,
+    options: { ...NET, 'root-key': { type: 'string' }, 'issuer-key': { type: 'string' }, ...(sub === 'register' ? { name: { type: 'string' }, 'doc-type': { type: 'string', multiple: true } } : {}) },
+    strict: true,
+  });
+  const client = clientFor(values);
+  const root = await signerFile(need(values, 'root-key'), 'root-key');
+  const issuer = await publicKeyOrFile(need(values, 'issuer-key'), 'issuer-key');
+  let receipt: Receipt;
+  if (sub === 'register') {
+    const name = need(values, 'name');
+    const docTypes = (values as Values)['doc-type'] as string[] | undefined;
+    if (docTypes === undefined || docTypes.length === 0) throw badRequest('--doc-type is required (once per document type)');
+    receipt = await client.registerIssuer(root.seed, issuer, name, docTypes).catch(rangeToBadRequest);
+  } else {
+    receipt = await client.retireIssuer(root.seed, issuer).catch(rangeToBadRequest);
+  }
+  if (values.json) io.out(JSON.stringify({ issuer: toBase64(issuer), receipt: receiptJson(receipt) }));
+  else {
+    io.out(`${sub === 'register' ? 'registered' : 'retired'} issuer ${toBase64(issuer)}`);
+    for (const l of receiptLines(receipt)) io.out(l);
+  }
+  return 0;
+}
+
+/** rangeToBadRequest turns the SDK's RangeError for a value the spec refuses into BAD_REQUEST. */
+function rangeToBadRequest(e: unknown): never {
+  if (e instanceof RangeError) throw badRequest(e.message, e);
+  throw e;
+}
+
+/** dojang issue ... --out FILE */
+export async function runIssue(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...NET, 'issuer-key': { type: 'string' }, holder: { type: 'string' }, 'doc-type': { type: 'string' }, claims: { type: 'string' }, 'valid-days': { type: 'string' }, out: { type: 'string' } },
+    strict: true,
+  });
+  const client = clientFor(values);
+  const issuer = await signerFile(need(values, 'issuer-key'), 'issuer-key');
+  const holder = prefixed('holder', () => parsePublicKey(need(values, 'holder')));
+  const docType = need(values, 'doc-type');
+  const validDays = positiveInt(values, 'valid-days', 36_500);
+  const claims = await readClaims(need(values, 'claims'));
+  const out = need(values, 'out');
+  const { origin } = await client.keys(); // reach the log before creating anything
+  const now = client.now();
+  let built;
+  try {
+    built = client.issueEntry(issuer.seed, { docType, holder, claims, issuedAt: now, validUntil: now + validDays * 86_400 });
+  } catch (e) {
+    rangeToBadRequest(e);
+  }
+  const { entry, id, digests } = built;
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(out, 'wx', 0o600); // the document holds personal data
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `--out ${out} exists: refusing to overwrite a document`, { cause: e });
+    throw badRequest(`--out: cannot create ${out}: ${(e as Error).message}`, e);
+  }
+  let receipt: Receipt;
+  try {
+    try {
+      receipt = await client.submit(entry);
+    } catch (e) {
+      const p = httpProblemOf(e);
+      if (p !== undefined && p.status >= 400 && p.status < 500) {
+        await fh.close();
+        fh = undefined;
+        await rm(out, { force: true }); // refused: nothing was appended
+        throw e;
+      }
+      await fh.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: null }));
+      await fh.sync();
+      const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
+      throw new LedgerError(code, `${(e as Error).message}; the certificate may be in the log: its document is kept in ${out} without a proof`, { cause: e });
+    }
+    await fh.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: receipt.proof }));
+    await fh.sync();
+  } finally {
+    await fh?.close();
+  }
+  const j = {
+    id: toHex(id),
+    docType,
+    holder: toBase64(holder),
+    issuedAt: now,
+    validUntil: now + validDays * 86_400,
+    document: out,
+    leafHash: toBase64(receipt.leafHash),
+    receipt: receiptJson(receipt),
+  };
+  if (values.json) io.out(JSON.stringify(j));
+  else {
+    io.out(`issued certificate ${j.id} (${docType}) to ${j.holder}, valid until ${new Date(j.validUntil * 1000).toISOString()}`);
+    for (const l of receiptLines(receipt)) io.out(l);
+    io.out(`  the holder's first send names --parent ${j.leafHash}`);
+    io.out(`document (claims, salts, proof) written to ${out}`);
+  }
+  return 0;
+}
+
+/** dojang send ... */
+export async function runSend(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...NET, key: { type: 'string' }, id: { type: 'string' }, parent: { type: 'string' }, 'sender-salt': { type: 'string' }, to: { type: 'string' } },
+    strict: true,
+  });
+  const client = clientFor(values);
+  const key = await signerFile(need(values, 'key'), 'key');
+  const id = hexArg(values, 'id', 16);
+  const parent = leafHashArg(values, 'parent');
+  const senderSalt = values['sender-salt'] === undefined ? null : hexArg(values, 'sender-salt', 16);
+  const to = prefixed('to', () => parsePublicKey(need(values, 'to')));
+  const r = await client.transfer(key.seed, { id, parent, senderSalt, recipientKey: to }).catch(rangeToBadRequest);
+  if (values.json) io.out(JSON.stringify({ id: toHex(id), to: toBase64(to), recipientSalt: toHex(r.recipientSalt), leafHash: toBase64(r.leafHash), receipt: receiptJson(r.receipt) }));
+  else {
+    io.out(`sent certificate ${toHex(id)} to ${toBase64(to)}`);
+    for (const l of receiptLines(r.receipt)) io.out(l);
+    io.out(`recipient salt ${toHex(r.recipientSalt)}`);
+    io.out(`  give it to the recipient with the document: it sends on with --parent ${toBase64(r.leafHash)} --sender-salt ${toHex(r.recipientSalt)}`);
+  }
+  return 0;
+}
+
+/** dojang revoke ... */
+export async function runRevoke(args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...NET, 'issuer-key': { type: 'string' }, id: { type: 'string' }, reason: { type: 'string' } }, strict: true });
+  const client = clientFor(values);
+  const issuer = await signerFile(need(values, 'issuer-key'), 'issuer-key');
+  const id = hexArg(values, 'id', 16);
+  const receipt = await client.revoke(issuer.seed, id, values.reason ?? '').catch(rangeToBadRequest);
+  if (values.json) io.out(JSON.stringify({ id: toHex(id), receipt: receiptJson(receipt) }));
+  else {
+    io.out(`revoked certificate ${toHex(id)}`);
+    for (const l of receiptLines(receipt)) io.out(l);
+  }
+  return 0;
+}
+
+/** EVENT_COMMANDS maps each command name to its runner, for main.ts. */
+export const EVENT_COMMANDS: Readonly<Record<string, (args: string[], io: Io) => Promise<number>>> = {
+  keygen: runKeygen,
+  issuer: runIssuer,
+  issue: runIssue,
+  send: runSend,
+  revoke: runRevoke,
+};

@@ -1,0 +1,187 @@
+/**
+ * Status statements (spec §8.7): the answer of GET /v1/certificates/<id>, verified
+ * against the checkpoint it is bound to. Presence is proved (every event's inclusion
+ * proof, and the chain of events replayed); absence — "no event is missing" — is the
+ * status key's signed word as of the checkpoint, which an auditor can hold against the
+ * operator. Pure: no I/O.
+ */
+import { LedgerError } from '../core/errors.js';
+import { equalBytes, toHex, utf8 } from '../core/bytes.js';
+import { parseDecimal } from '../core/checkpoint.js';
+import { openNote, parseVerifierKey, SIG_TYPE_ED25519, type NoteVerifier } from '../core/note.js';
+import { leafHash, verifyInclusion } from '../core/merkle.js';
+import { parseEvent, recipientCommitment, verifyEventSignature, type CertIssue, type CertRevoke, type CertTransfer } from '../core/events.js';
+import { isObject, malformed, readBase64, readText, readUint } from './http.js';
+import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from './receipt.js';
+
+export type CertState = 'active' | 'revoked' | 'expired';
+
+/** One proved event of a certificate. */
+export interface StatusEvent {
+  index: number;
+  /** The entry bytes, proved at `index` in the statement's checkpoint. */
+  entry: Uint8Array;
+  leafHash: Uint8Array;
+  event: CertIssue | CertTransfer | CertRevoke;
+}
+
+/** A verified status statement (spec §8.7). */
+export interface StatusStatement {
+  origin: string;
+  id: Uint8Array;
+  state: CertState;
+  /** The checkpoint the statement is bound to: its size, root and cosignature time T. */
+  size: number;
+  root: Uint8Array;
+  time: number;
+  /** Every event of the certificate, ascending: the issuance first. */
+  events: StatusEvent[];
+  /** The statement note, signed by the status key. */
+  statement: Uint8Array;
+  /** The checkpoint note, signed by the log key and the timestamp key. */
+  checkpoint: Uint8Array;
+}
+
+/** The verifiers of a status answer. */
+export interface StatusVerifiers extends CheckpointVerifiers {
+  status: NoteVerifier;
+}
+
+/** statusVerifiers parses the three vkeys (the status key: type 0x01). MALFORMED otherwise. */
+export function statusVerifiers(keys: { logKey: string; timestampKey: string; statusKey: string }): StatusVerifiers {
+  const status = parseVerifierKey(keys.statusKey);
+  if (status.type !== SIG_TYPE_ED25519) throw malformed('the status key must be an Ed25519 (0x01) key');
+  return { ...checkpointVerifiers(keys), status };
+}
+
+const invalid = (msg: string) => new LedgerError('INVALID_PROOF', msg);
+
+interface StatusText {
+  origin: string;
+  id: string;
+  state: CertState;
+  size: number;
+  root: Uint8Array;
+  time: number;
+  events: number[];
+}
+
+const FIELDS = ['origin', 'id', 'state', 'size', 'root', 'time', 'events'] as const;
+
+/**
+ * parseStatusText parses the text of a statement (spec §8.7) strictly: the header line,
+ * then exactly the seven lines in order, single spaces, canonical decimals, canonical
+ * base64, ascending event indices. MALFORMED otherwise.
+ */
+export function parseStatusText(s: string): StatusText {
+  const lines = s.split('\n');
+  if (lines.length !== FIELDS.length + 2 || lines[0] !== 'dojang/v1/status' || lines[lines.length - 1] !== '') {
+    throw malformed('a status statement is "dojang/v1/status" and seven lines');
+  }
+  const f: Record<string, string> = {};
+  FIELDS.forEach((n, i) => {
+    const line = lines[i + 1];
+    if (!line.startsWith(n + ' ')) throw malformed(`status statement line ${i + 2} must start with "${n} "`);
+    f[n] = line.slice(n.length + 1);
+  });
+  if (!/^[0-9a-f]{32}$/.test(f.id)) throw malformed('status statement id must be 32 lowercase hex digits');
+  const state = f.state;
+  if (state !== 'active' && state !== 'revoked' && state !== 'expired') throw malformed(`status statement state ${JSON.stringify(state)} is not known`);
+  const size = parseDecimal(f.size);
+  const time = parseDecimal(f.time);
+  if (size === undefined || time === undefined) throw malformed('status statement size and time must be canonical decimals');
+  const root = readBase64(f.root, 'status statement root', 32);
+  const events = f.events.split(' ').map((x) => {
+    const n = parseDecimal(x);
+    if (n === undefined) throw malformed('status statement events must be canonical decimals separated by single spaces');
+    return n;
+  });
+  for (let i = 1; i < events.length; i++) if (events[i] <= events[i - 1]) throw malformed('status statement events must ascend');
+  return { origin: f.origin, id: f.id, state, size, root, time, events };
+}
+
+/**
+ * checkChain replays what the events of one certificate must satisfy (spec §5.7, §5.9):
+ * all of this id; the issuance first and only there; every transfer's parent an earlier
+ * issuance or transfer of it, by which the sender is a holder (the issuance's holder
+ * with no salt, or the key and salt the parent transfer committed to); at most one
+ * revocation, last, by the issuer. INVALID_PROOF otherwise.
+ */
+function checkChain(id: Uint8Array, events: StatusEvent[]): void {
+  const parents = new Map<string, CertIssue | CertTransfer>();
+  let issue: CertIssue | undefined;
+  events.forEach((e, i) => {
+    const ev = e.event;
+    if (!equalBytes(ev.id, id)) throw invalid(`event ${e.index} is of another certificate`);
+    if ((ev.type === 'cert.issue') !== (i === 0)) throw invalid('the issuance must be the first event, and the only one');
+    if (ev.type === 'cert.issue') issue = ev;
+    else if (ev.type === 'cert.transfer') {
+      const parent = parents.get(toHex(ev.parent));
+      if (parent === undefined) throw invalid(`transfer ${e.index} names a parent that is not an earlier event of this certificate`);
+      const holds =
+        parent.type === 'cert.issue'
+          ? ev.senderSalt === null && equalBytes(parent.holder, ev.sender)
+          : ev.senderSalt !== null && equalBytes(parent.recipient, recipientCommitment(ev.senderSalt, ev.sender));
+      if (!holds) throw invalid(`the sender of transfer ${e.index} is not a holder by its parent`);
+    } else {
+      if (i !== events.length - 1) throw invalid('a revocation must be the last event');
+      if (!equalBytes(ev.issuer, issue!.issuer)) throw invalid(`revocation ${e.index} is not by the issuer`);
+    }
+    if (ev.type !== 'cert.revoke') parents.set(toHex(e.leafHash), ev);
+  });
+}
+
+/**
+ * verifyStatus checks the answer of GET /v1/certificates/<id> (spec §8.7: the JSON
+ * { statement, checkpoint, events: [{ index, entry, proof }] }) for the certificate
+ * `id`:
+ *  - the checkpoint: log key and timestamp key, the origin (openCheckpoint);
+ *  - the statement: signed by the status key (BAD_SIGNATURE, UNKNOWN_KEY), exactly the
+ *    text of §8.7 (MALFORMED), naming this id, the checkpoint's origin, size, root and
+ *    cosignature time T, and exactly the events the answer proves, in order;
+ *  - every event: its inclusion proof in the checkpoint, a certificate event of this id
+ *    signed by the key its body names (BAD_SIGNATURE), the chain (checkChain);
+ *  - the state: `revoked` iff a revocation is proved, else `expired` iff T ≥ validUntil,
+ *    else `active`.
+ * INVALID_PROOF for any mismatch; MALFORMED for JSON of another shape. `keys` are vkeys
+ * or verifiers made by statusVerifiers.
+ */
+export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: string; timestampKey: string; statusKey: string } | StatusVerifiers): StatusStatement {
+  const v = 'log' in keys ? keys : statusVerifiers(keys);
+  if (!isObject(json) || !Array.isArray(json.events)) throw malformed('a status answer is { statement, checkpoint, events: [] }');
+  const checkpoint = utf8(readText(json.checkpoint, 'status checkpoint'));
+  const statement = utf8(readText(json.statement, 'status statement'));
+  const { checkpoint: cp, time } = openCheckpoint(checkpoint, v);
+  const st = parseStatusText(openNote(statement, [v.status]).note.text);
+  if (st.origin !== cp.origin) throw invalid('the statement is about another log than its checkpoint');
+  if (st.id !== toHex(id)) throw invalid(`the statement is about certificate ${st.id}, not ${toHex(id)}`);
+  if (st.size !== cp.size || !equalBytes(st.root, cp.root)) throw invalid('the statement names another tree than its checkpoint');
+  if (st.time !== time) throw invalid(`the statement says time ${st.time}, its checkpoint was cosigned at ${time}`);
+  const raw = json.events as unknown[];
+  if (raw.length !== st.events.length) throw invalid(`the statement names ${st.events.length} events, the answer proves ${raw.length}`);
+  const events = raw.map((r, i): StatusEvent => {
+    if (!isObject(r) || !Array.isArray(r.proof)) throw malformed('a status event is { index, entry, proof: [] }');
+    const index = readUint(r.index, 'status event index');
+    if (index !== st.events[i]) throw invalid(`the statement names event ${st.events[i]}, the answer proves ${index}`);
+    const entry = readBase64(r.entry, 'status event entry');
+    const proof = r.proof.map((h) => readBase64(h, 'status event proof hash', 32));
+    const leaf = leafHash(entry);
+    verifyInclusion(leaf, index, cp.size, proof, cp.root); // INVALID_PROOF
+    let parsed;
+    try {
+      parsed = parseEvent(entry);
+    } catch (e) {
+      throw new LedgerError('INVALID_PROOF', `entry ${index} is not a certificate event: ${(e as Error).message}`, { cause: e });
+    }
+    const ev = parsed.event;
+    if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
+    verifyEventSignature(parsed, parsed.signer as Uint8Array); // BAD_SIGNATURE: the log would hold a forged event
+    return { index, entry, leafHash: leaf, event: ev };
+  });
+  checkChain(id, events);
+  const issue = events[0].event as CertIssue;
+  const revoked = events.some((e) => e.event.type === 'cert.revoke');
+  const state: CertState = revoked ? 'revoked' : time >= issue.validUntil ? 'expired' : 'active';
+  if (st.state !== state) throw invalid(`the statement says ${st.state}, the proved events say ${state}`);
+  return { origin: st.origin, id: id.slice(), state, size: cp.size, root: cp.root, time, events, statement, checkpoint };
+}

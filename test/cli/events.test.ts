@@ -1,0 +1,325 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSignerKey, parseVerifierKey } from '../../src/core/note.js';
+import { parseProofBundle, verifyProofBundle } from '../../src/core/proof-bundle.js';
+import { verifyDisclosure } from '../../src/core/commitment.js';
+import { fromBase64, toBase64, toHex } from '../../src/core/bytes.js';
+import { leafHash } from '../../src/core/merkle.js';
+import { decodeDocument } from '../../src/client/document.js';
+import { DojangClient } from '../../src/client/sdk.js';
+
+// The event commands through the build (npm test builds first; else run `npx tsc -p .`),
+// against `dojang serve` on a free port.
+const MAIN = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+const DOC = 'kr.gov.resident-registration.copy';
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const servers: Server[] = [];
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'dojang-events-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** run runs the CLI without blocking this process (a test server may live here). */
+function run(args: string[], cwd?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function ok(args: string[]): Promise<any> {
+  const r = await run(args);
+  expect(r.status, `${args.join(' ')}\n${r.stderr}`).toBe(0);
+  expect(r.stderr).toBe('');
+  return args.includes('--json') ? JSON.parse(r.stdout) : r.stdout;
+}
+
+/** fails expects a non-zero exit with one line on stderr naming the code (any line when undefined). */
+async function fails(args: string[], code?: string): Promise<string> {
+  const r = await run(args);
+  expect(r.status, `${args.join(' ')} should fail; stdout ${r.stdout}`).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(code === undefined ? /^dojang: \S/ : new RegExp(`^dojang: ${code}: `));
+  expect(r.stdout).toBe('');
+  return lines[0];
+}
+
+function serve(dir: string): Promise<string> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+let dir: string;
+let work: string;
+let url: string;
+let rootKey: string;
+let log: { logKey: string; timestampKey: string; statusKey: string; origin: string };
+
+beforeAll(async () => {
+  dir = await tmp();
+  work = await tmp();
+  url = await serve(dir);
+  rootKey = join(dir, 'keys', 'root.key');
+  log = await (await fetch(`${url}/v1/log`)).json();
+});
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const s of servers) await new Promise((r) => s.close(r));
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const file = (name: string) => join(work, name);
+
+async function keygen(name: string): Promise<{ file: string; publicKey: string; publicKeyHex: string; vkey: string; name: string }> {
+  return ok(['keygen', '--out', file(name), '--json']);
+}
+
+async function claimsFile(name: string, claims: unknown): Promise<string> {
+  await writeFile(file(name), JSON.stringify(claims));
+  return file(name);
+}
+
+async function registeredIssuer(name: string, docTypes = [DOC]) {
+  const k = await keygen(name);
+  await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k.file, '--name', `${name} office`, ...docTypes.flatMap((d) => ['--doc-type', d]), '--json']);
+  return k;
+}
+
+describe('dojang keygen', () => {
+  it('writes a 0600 signer key file, prints its public key three ways, and never overwrites', async () => {
+    const j = await ok(['keygen', '--out', file('k1.key'), '--name', 'jongno-office', '--json']);
+    expect(j.file).toBe(file('k1.key'));
+    expect((await stat(file('k1.key'))).mode & 0o777).toBe(0o600);
+    const text = await readFile(file('k1.key'), 'utf8');
+    expect(text).toMatch(/^PRIVATE\+KEY\+jongno-office\+[0-9a-f]{8}\+\S+\n$/);
+    const k = parseSignerKey(text.trim());
+    expect(toBase64(k.publicKey)).toBe(j.publicKey);
+    expect(toHex(k.publicKey)).toBe(j.publicKeyHex);
+    expect(parseVerifierKey(j.vkey)).toMatchObject({ name: 'jongno-office', type: 1, publicKey: k.publicKey });
+    await fails(['keygen', '--out', file('k1.key')], 'CONFLICT');
+    expect(await readFile(file('k1.key'), 'utf8')).toBe(text);
+    const human = await ok(['keygen', '--out', file('k2.key')]);
+    expect(human).toMatch(/public key \(base64\): \S+=\n/);
+    expect(human).toMatch(/vkey: +dojang-key\+[0-9a-f]{8}\+/);
+    await fails(['keygen', '--out', file('k3.key'), '--name', 'two words'], 'BAD_REQUEST');
+    await fails(['keygen'], 'BAD_REQUEST');
+    await fails(['keygen', '--out', join(work, 'no', 'such', 'dir.key')], 'BAD_REQUEST');
+  });
+});
+
+describe('dojang issuer, issue, send, revoke', () => {
+  it('tells the whole story with verified receipts and a document the holder can prove', async () => {
+    const issuer = await keygen('story-issuer.key');
+    // --issuer-key as a public key (the root operator need not hold the issuer's file)
+    const reg = await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.vkey, '--name', 'Jongno-gu Office', '--doc-type', DOC, '--doc-type', 'kr.gov.family-relation.basic', '--json']);
+    expect(reg.issuer).toBe(issuer.publicKey);
+    expect(reg.receipt.index).toBeGreaterThan(0);
+    expect(parseProofBundle(reg.receipt.proof).index).toBe(reg.receipt.index);
+    const verifiers = [parseVerifierKey(log.logKey), parseVerifierKey(log.timestampKey)];
+
+    const holder = await keygen('story-holder.key');
+    const claims = await claimsFile('story-claims.json', { name: '홍길동', birthYear: 1980, household: [{ relation: 'self', birthYear: 1980 }, { relation: 'child', birthYear: 2010 }], verified: true, note: null });
+    const out = file('story.dojang');
+    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', DOC, '--claims', claims, '--valid-days', '90', '--out', out, '--json']);
+    expect(issued.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(issued.validUntil - issued.issuedAt).toBe(90 * 86_400);
+    expect(issued.holder).toBe(holder.publicKey);
+    expect(issued.document).toBe(out);
+    expect(issued.leafHash).toBe(issued.receipt.leafHash);
+    expect(issued.receipt.index).toBeGreaterThan(reg.receipt.index);
+
+    // The document: 0600, the exact entry, proved by its bundle, claims that commit.
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    const doc = decodeDocument(new Uint8Array(await readFile(out)));
+    expect(doc.origin).toBe(log.origin);
+    expect(toHex(doc.event.id)).toBe(issued.id);
+    expect(toBase64(doc.event.holder)).toBe(holder.publicKey);
+    expect(doc.event.docType).toBe(DOC);
+    expect(toBase64(leafHash(doc.issue))).toBe(issued.leafHash);
+    const proved = verifyProofBundle(parseProofBundle(doc.proof!), doc.issue, verifiers, { requireAll: true, origin: log.origin });
+    expect(proved.checkpoint.size).toBe(issued.receipt.size);
+    expect(verifyDisclosure({ claims: doc.claims, digests: doc.digests }, doc.event.commitment)).toEqual({
+      name: '홍길동',
+      birthYear: 1980,
+      household: [
+        { relation: 'self', birthYear: 1980 },
+        { relation: 'child', birthYear: 2010 },
+      ],
+      verified: true,
+      note: null,
+    });
+
+    // The holder sends a copy; the recipient sends it on with the salt it received.
+    const alice = await keygen('story-alice.key');
+    const sent = await ok(['send', '--url', url, '--key', holder.file, '--id', issued.id, '--parent', issued.leafHash, '--to', alice.vkey, '--json']);
+    expect(sent.recipientSalt).toMatch(/^[0-9a-f]{32}$/);
+    expect(sent.to).toBe(alice.publicKey);
+    expect(sent.receipt.index).toBeGreaterThan(issued.receipt.index);
+    const bob = await keygen('story-bob.key');
+    const human = await ok(['send', '--url', url, '--key', alice.file, '--id', issued.id, '--parent', toHex(fromBase64(sent.leafHash)), '--sender-salt', sent.recipientSalt, '--to', bob.publicKey]);
+    expect(human).toMatch(/^sent certificate [0-9a-f]{32} to /);
+    expect(human).toMatch(/recipient salt [0-9a-f]{32}\n/);
+    expect(human).toMatch(/index \d+, leaf hash \S+\n/);
+    // Alice without her salt is not a holder.
+    await fails(['send', '--url', url, '--key', alice.file, '--id', issued.id, '--parent', sent.leafHash, '--to', bob.publicKey], 'NOT_HOLDER');
+
+    const revoked = await ok(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--reason', 'lost wallet', '--json']);
+    expect(revoked.id).toBe(issued.id);
+    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--reason', 'again'], 'CERT_REVOKED');
+    await fails(['send', '--url', url, '--key', holder.file, '--id', issued.id, '--parent', issued.leafHash, '--to', bob.publicKey], 'CERT_REVOKED');
+
+    const st = await new DojangClient(url, log).status(fromHexId(issued.id));
+    expect(st.state).toBe('revoked');
+    expect(st.events.map((e) => e.index)).toHaveLength(4);
+    expect(st.events[3].index).toBe(revoked.receipt.index);
+  });
+
+  it('retires an issuer, which then issues nothing', async () => {
+    const issuer = await registeredIssuer('retiring.key');
+    const human = await ok(['issuer', 'retire', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.file]);
+    expect(human).toMatch(/^retired issuer \S+=\n/);
+    const holder = await keygen('retiring-holder.key');
+    const claims = await claimsFile('retiring.json', { a: 1 });
+    await fails(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', claims, '--valid-days', '1', '--out', file('retired.dojang')], 'ISSUER_RETIRED');
+    await expect(stat(file('retired.dojang'))).rejects.toThrow(); // refused: no document left behind
+    await fails(['issuer', 'retire', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.publicKey], 'ISSUER_RETIRED');
+  });
+
+  it('pins the log keys with --log-key, --timestamp-key and --status-key', async () => {
+    const pins = ['--log-key', log.logKey, '--timestamp-key', log.timestampKey, '--status-key', log.statusKey];
+    const k = await keygen('pinned.key');
+    await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k.publicKey, '--name', 'Pinned', '--doc-type', DOC, ...pins, '--json']);
+    const other = await tmp();
+    const otherLog = await (await fetch(`${await serve(other)}/v1/log`)).json();
+    const wrong = ['--log-key', log.logKey, '--timestamp-key', otherLog.timestampKey];
+    const k2 = await keygen('pinned2.key');
+    await fails(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k2.publicKey, '--name', 'Pinned', '--doc-type', DOC, ...wrong], 'UNKNOWN_KEY');
+    await fails(['revoke', '--url', url, '--issuer-key', k.file, '--id', '0'.repeat(32), '--log-key', 'not a vkey'], 'MALFORMED');
+  });
+});
+
+function fromHexId(h: string): Uint8Array {
+  return Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
+}
+
+describe('failure exits', () => {
+  let issuer: Awaited<ReturnType<typeof keygen>>;
+  let holder: Awaited<ReturnType<typeof keygen>>;
+  let claims: string;
+
+  beforeAll(async () => {
+    issuer = await registeredIssuer('fail-issuer.key');
+    holder = await keygen('fail-holder.key');
+    claims = await claimsFile('fail.json', { name: 'x' });
+  });
+
+  const issueArgs = (over: Record<string, string | undefined>) => {
+    const a: Record<string, string | undefined> = { url, 'issuer-key': issuer.file, holder: holder.publicKey, 'doc-type': DOC, claims, 'valid-days': '30', out: file(`fail-${Math.random()}.dojang`), ...over };
+    return ['issue', ...Object.entries(a).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, v]))];
+  };
+
+  it('refuses bad arguments before sending anything', async () => {
+    const before = (await (await fetch(`${url}/v1/log`)).json()).size;
+    await fails(issueArgs({ url: undefined }), 'BAD_REQUEST');
+    await fails(issueArgs({ url: 'ftp://example.com' }), 'BAD_REQUEST');
+    await fails(issueArgs({ holder: 'nope' }), 'MALFORMED');
+    await fails(issueArgs({ holder: toHex(new Uint8Array(32)) }), 'BAD_KEY');
+    await fails(issueArgs({ 'valid-days': '0' }), 'BAD_REQUEST');
+    await fails(issueArgs({ 'valid-days': '1.5' }), 'BAD_REQUEST');
+    await fails(issueArgs({ 'doc-type': 'Not A Doc Type' }), 'BAD_REQUEST');
+    await fails(issueArgs({ claims: await claimsFile('float.json', { height: 172.5 }) }), 'BAD_REQUEST');
+    await fails(issueArgs({ claims: await claimsFile('array.json', [1, 2]) }), 'BAD_REQUEST');
+    await fails(issueArgs({ claims: await claimsFile('longname.json', { ['n'.repeat(65)]: 1 }) }), 'BAD_REQUEST');
+    await fails(issueArgs({ claims: file('missing.json') }), 'BAD_REQUEST');
+    await fails(issueArgs({ 'issuer-key': file('missing.key') }), 'BAD_REQUEST');
+    await fails(issueArgs({ 'issuer-key': join(dir, 'keys', 'timestamp.key') }), 'BAD_REQUEST'); // a 0x04 key signs no events
+    await writeFile(file('taken.dojang'), 'mine');
+    await fails(issueArgs({ out: file('taken.dojang') }), 'CONFLICT');
+    expect(await readFile(file('taken.dojang'), 'utf8')).toBe('mine');
+    await fails(['issue', '--url', url, '--bogus']);
+    await fails(['send', '--url', url, '--key', holder.file, '--id', 'xyz', '--parent', toBase64(new Uint8Array(32)), '--to', holder.publicKey], 'BAD_REQUEST');
+    await fails(['send', '--url', url, '--key', holder.file, '--id', '0'.repeat(32), '--parent', 'short', '--to', holder.publicKey], 'BAD_REQUEST');
+    await fails(['send', '--url', url, '--key', holder.file, '--id', '0'.repeat(32), '--parent', toBase64(new Uint8Array(32)), '--sender-salt', 'ab', '--to', holder.publicKey], 'BAD_REQUEST');
+    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', '0'.repeat(32), '--reason', 'x'.repeat(129)], 'BAD_REQUEST');
+    await fails(['issuer', 'frobnicate'], 'BAD_REQUEST');
+    await fails(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', holder.publicKey, '--name', 'No types'], 'BAD_REQUEST');
+    expect((await (await fetch(`${url}/v1/log`)).json()).size).toBe(before);
+  });
+
+  it("passes on the log's refusals and removes the refused document", async () => {
+    const out = file('refused.dojang');
+    await fails(issueArgs({ 'doc-type': 'kr.gov.not-registered.doc', out }), 'DOCTYPE_NOT_ALLOWED');
+    await expect(stat(out)).rejects.toThrow();
+    await fails(['issuer', 'register', '--url', url, '--root-key', holder.file, '--issuer-key', holder.publicKey, '--name', 'Not by the root', '--doc-type', DOC], 'BAD_SIGNATURE');
+    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', '0'.repeat(32)], 'UNKNOWN_CERT');
+  });
+
+  it('says UNAVAILABLE when the log cannot be reached', async () => {
+    await fails(issueArgs({ url: 'http://127.0.0.1:1' }), 'UNAVAILABLE');
+  });
+
+  it('keeps the document, without a proof, when the outcome is unknown (a receipt that does not verify)', async () => {
+    // A server in front of the log that corrupts the receipt's leaf hash.
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const up = await fetch(url + req.url, { method: req.method, headers: req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+      let text = await up.text();
+      if (req.method === 'POST' && up.ok) {
+        const r = JSON.parse(text);
+        r.leafHash = toBase64(new Uint8Array(32));
+        text = JSON.stringify(r);
+      }
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+      res.end(text);
+    });
+    servers.push(proxy);
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const bad = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const out = file('unknown.dojang');
+    const line = await fails(issueArgs({ url: bad, out }), 'INVALID_PROOF');
+    expect(line).toContain(out);
+    const doc = decodeDocument(new Uint8Array(await readFile(out)));
+    expect(doc.proof).toBeNull();
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    // The entry did reach the log: resubmitted, it gets its (verified) receipt.
+    const receipt = await new DojangClient(url, log).submit(doc.issue);
+    expect(receipt.leafHash).toEqual(leafHash(doc.issue));
+  });
+});
