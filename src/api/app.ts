@@ -360,7 +360,7 @@ export function createApp(deps: AppDeps): Koa {
     }
     const entry = await readBody(ctx, MAX_ENTRY_SIZE);
     const r = await ledger.append(entry);
-    const receipt = await ledger.receipt(r.index);
+    const receipt = await ledger.receipt(r.index, r);
     ctx.status = r.duplicate ? 200 : 201;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
