@@ -4,6 +4,7 @@ import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNote, parseVerifierKey } from '../../src/core/note.js';
+import { serveCli } from '../helpers/cli.js';
 import { parseCheckpoint } from '../../src/core/checkpoint.js';
 
 // The CLI runs from the build (npm test builds first: "pretest").
@@ -22,21 +23,7 @@ function run(args: string[]) {
 }
 
 /** serve starts `dojang serve` on a free port and resolves with its base URL. */
-function serve(dir: string): Promise<{ child: ChildProcess; base: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, base: m[1], stderr: () => err });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
+const serve = (dir: string) => serveCli(dir, children);
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');

@@ -12,6 +12,7 @@ import { fromBase64, toBase64, toHex } from '../../src/core/bytes.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { decodeDocument } from '../../src/client/document.js';
 import { DojangClient } from '../../src/client/sdk.js';
+import { serveCli } from '../helpers/cli.js';
 
 // The event commands through the build (npm test builds first; else run `npx tsc -p .`),
 // against `dojang serve` on a free port.
@@ -68,21 +69,7 @@ async function fails(args: string[], code?: string): Promise<string> {
   return lines[0];
 }
 
-function serve(dir: string): Promise<string> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
+const serve = async (dir: string): Promise<string> => (await serveCli(dir, children)).base;
 
 let dir: string;
 let work: string;
