@@ -72,6 +72,9 @@ export interface PublicKeys {
 /** MAX_CHECKPOINTS_PAGE bounds every history read that an HTTP request can cause. */
 export const MAX_CHECKPOINTS_PAGE = 1000;
 
+/** Sizes of checkpoint notes already parsed, by note object (receipts of one batch). */
+const sizeOfNote = new WeakMap<Uint8Array, number>();
+
 /** DEFAULT_CACHE_HASHES bounds the proof cache: 2^18 hashes (about 40 MiB with overheads). */
 export const DEFAULT_CACHE_HASHES = 1 << 18;
 
@@ -238,7 +241,13 @@ export class Ledger {
       // A fresh entry's batch checkpoint is the first that covers it (and is in the history).
       checkpoint = fresh.checkpoint;
       time = fresh.time;
-      size = parseCheckpoint(parseNote(checkpoint).text).size;
+      // One batch's receipts share one checkpoint object: parse it once.
+      let known = sizeOfNote.get(checkpoint);
+      if (known === undefined) {
+        known = parseCheckpoint(parseNote(checkpoint).text).size;
+        sizeOfNote.set(checkpoint, known);
+      }
+      size = known;
     } else {
       const [cp] = await this.store.readCheckpoints(index + 1, 1);
       if (cp === undefined) throw new LedgerError('STATE_MISMATCH', `no history checkpoint covers entry ${index}`);
