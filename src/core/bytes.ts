@@ -85,6 +85,14 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * byteKey turns bytes into a string with one character per byte: a compact key for a
+ * Map or Set (hashes, ids, public keys). Not for display: use toHex.
+ */
+export function byteKey(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;

@@ -12,9 +12,9 @@
  */
 import { LedgerError } from './errors.js';
 import { concatBytes, fromUtf8, u64be, utf8 } from './bytes.js';
-import { checkEd25519PublicKey, ed25519PublicKey, signEd25519, verifyEd25519, type CryptoBackend } from './crypto.js';
+import { ed25519PublicKey, signEd25519, verifyEd25519, type CryptoBackend } from './crypto.js';
 import { parseCheckpoint } from './checkpoint.js';
-import { isValidKeyName, keyId, SIG_TYPE_COSIGNATURE_V1, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.js';
+import { isValidKeyName, keyId, verifierKeyCopy, SIG_TYPE_COSIGNATURE_V1, type NoteSignature, type NoteSigner, type NoteVerifier } from './note.js';
 
 /** The length of a cosignature/v1 signature after the key ID: u64 time and 64 bytes. */
 export const COSIGNATURE_V1_SIZE = 8 + 64;
@@ -94,10 +94,7 @@ export function cosignatureVerifier(
   publicKey: Uint8Array,
   backend?: CryptoBackend,
 ): NoteVerifier & { timeOf(sig: NoteSignature): number } {
-  if (!isValidKeyName(name)) throw new RangeError(`invalid note key name ${JSON.stringify(name)}`);
-  const why = checkEd25519PublicKey(publicKey);
-  if (why !== undefined) throw new RangeError(why);
-  const pub = publicKey.slice();
+  const pub = verifierKeyCopy(name, publicKey);
   return {
     name,
     keyId: keyId(name, SIG_TYPE_COSIGNATURE_V1, pub),

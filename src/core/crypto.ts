@@ -33,7 +33,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, equalBytes } from './bytes.js';
+import { byteKey, concatBytes, equalBytes } from './bytes.js';
 
 ed.hashes.sha512 = nobleSha512;
 
@@ -132,7 +132,7 @@ export function checkEd25519PublicKey(pub: Uint8Array): string | undefined {
   if (isSmallOrderEncoding(pub)) return 'public key has small order';
   // Decoding a point takes a square root (~100 µs in JavaScript); keys recur (issuers,
   // holders sending on), so remember the ones already found good.
-  const id = String.fromCharCode.apply(null, pub as unknown as number[]);
+  const id = byteKey(pub);
   if (goodKeys.has(id)) return undefined;
   try {
     ed.Point.fromBytes(pub, false);

@@ -215,15 +215,23 @@ export function ed25519Signer(name: string, seed: Uint8Array, backend?: CryptoBa
 }
 
 /**
+ * verifierKeyCopy checks a verifier's key name and Ed25519 public key (spec §4.1, §2.2)
+ * and returns a private copy of the key; RangeError when either is unacceptable.
+ */
+export function verifierKeyCopy(name: string, publicKey: Uint8Array): Uint8Array {
+  if (!isValidKeyName(name)) throw new RangeError(`invalid note key name ${JSON.stringify(name)}`);
+  const why = checkEd25519PublicKey(publicKey);
+  if (why !== undefined) throw new RangeError(why);
+  return publicKey.slice();
+}
+
+/**
  * ed25519Verifier makes a verifier of type 0x01 with the strict RFC 8032 rules of
  * crypto.ts. RangeError if the public key is unacceptable (wrong length, non-canonical,
  * small order).
  */
 export function ed25519Verifier(name: string, publicKey: Uint8Array, backend?: CryptoBackend): NoteVerifier {
-  if (!isValidKeyName(name)) throw new RangeError(`invalid note key name ${JSON.stringify(name)}`);
-  const why = checkEd25519PublicKey(publicKey);
-  if (why !== undefined) throw new RangeError(why);
-  const pub = publicKey.slice();
+  const pub = verifierKeyCopy(name, publicKey);
   return {
     name,
     keyId: keyId(name, SIG_TYPE_ED25519, pub),

@@ -22,7 +22,7 @@
  */
 import { LedgerError } from '../core/errors.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../core/cbor.js';
-import { concatBytes, equalBytes } from '../core/bytes.js';
+import { byteKey, concatBytes, equalBytes } from '../core/bytes.js';
 import { MAX_CLOCK_SKEW_S, recipientCommitment, type ParsedEvent } from '../core/events.js';
 import type { StateWrite } from '../storage/store.js';
 
@@ -90,19 +90,20 @@ export class CertificateRules {
    */
   async judge(input: JudgeInput): Promise<Judgement> {
     const keys = new Map<string, Uint8Array>();
-    for (const p of input.events) if (p !== undefined) for (const k of keysOf(p)) keys.set(hex(k), k);
+    for (const p of input.events) if (p !== undefined) for (const k of keysOf(p)) keys.set(byteKey(k), k);
     const values = await this.read([...keys.values()]);
     const local = new Map<string, Uint8Array | undefined>();
     [...keys.keys()].forEach((h, i) => local.set(h, values[i]));
     const written = new Map<string, { key: Uint8Array; value: Uint8Array }>();
     const get = <T extends Rec>(k: Uint8Array): T | undefined => {
-      const v = local.get(hex(k));
+      const v = local.get(byteKey(k));
       return v === undefined ? undefined : (fromCbor(v) as T);
     };
     const put = (k: Uint8Array, r: Rec): void => {
       const v = encodeCbor(toCbor(r));
-      local.set(hex(k), v);
-      written.set(hex(k), { key: k, value: v });
+      const id = byteKey(k);
+      local.set(id, v);
+      written.set(id, { key: k, value: v });
     };
 
     const verdicts: (LedgerError | undefined)[] = [];
@@ -118,14 +119,14 @@ export class CertificateRules {
       if (err === undefined) index++;
     });
     const state = [...written.values()].map((w) => ({ key: w.key, value: w.value }));
-    for (const w of state) this.overlay.set(hex(w.key), w.value);
+    for (const w of state) this.overlay.set(byteKey(w.key), w.value);
     return { verdicts, state };
   }
 
   /** persisted drops overlay entries the store now holds (unless a later batch rewrote them). */
   persisted(writes: readonly StateWrite[]): void {
     for (const w of writes) {
-      const h = hex(w.key);
+      const h = byteKey(w.key);
       if (this.overlay.get(h) === w.value) this.overlay.delete(h);
     }
   }
@@ -134,7 +135,7 @@ export class CertificateRules {
     const out = new Array<Uint8Array | undefined>(keys.length);
     const miss: number[] = [];
     keys.forEach((k, i) => {
-      const h = hex(k);
+      const h = byteKey(k);
       if (this.overlay.has(h)) out[i] = this.overlay.get(h) ?? undefined;
       else miss.push(i);
     });
@@ -232,10 +233,6 @@ function keysOf(p: ParsedEvent): Uint8Array[] {
     case 'cert.revoke':
       return [certKey(e.id), issuerKey(e.issuer)];
   }
-}
-
-function hex(b: Uint8Array): string {
-  return String.fromCharCode.apply(null, b as unknown as number[]);
 }
 
 function toCbor(r: Rec): CborValue {

@@ -38,7 +38,7 @@ import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../core/chec
 import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignature } from '../core/note.js';
 import { cosignatureVerifier, cosignedTime } from '../core/cosignature.js';
 import { MAX_ENTRY_SIZE } from '../core/tiles.js';
-import { equalBytes, toHex, utf8 } from '../core/bytes.js';
+import { byteKey, equalBytes, toHex, utf8 } from '../core/bytes.js';
 import type { LedgerStore, StateWrite } from '../storage/store.js';
 
 /** Clock returns the current time in milliseconds since the Unix epoch. */
@@ -287,7 +287,7 @@ export class Sequencer {
     if (this.queue.length >= this.maxQueue) return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
     return new Promise<Receipt>((resolve, reject) => {
       const lh = leafHash(entry);
-      this.queue.push({ entry, leafHash: lh, key: hashKey(lh), resolve, reject });
+      this.queue.push({ entry, leafHash: lh, key: byteKey(lh), resolve, reject });
       this.schedule();
     });
   }
@@ -563,11 +563,6 @@ export class Sequencer {
     }
     await this.guard?.close?.();
   }
-}
-
-/** hashKey makes a compact map key of a 32-byte hash. */
-function hashKey(h: Uint8Array): string {
-  return String.fromCharCode.apply(null, h as unknown as number[]);
 }
 
 function errorMessage(e: unknown): string {

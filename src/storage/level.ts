@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import { LedgerError } from '../core/errors.js';
 import { storedHashCount } from '../core/merkle.js';
+import { byteKey, equalBytes } from '../core/bytes.js';
 import {
   STATE_KEY_MAX,
   STATE_VALUE_MAX,
@@ -120,7 +121,7 @@ export class LevelStore implements LedgerStore {
   async #checkFormat(db: Level<Uint8Array, Uint8Array>): Promise<void> {
     const marker = await db.get(KEY_META);
     if (marker !== undefined) {
-      if (!equal(marker, FORMAT)) {
+      if (!equalBytes(marker, FORMAT)) {
         throw new LedgerError('UNSUPPORTED', `ledger directory ${this.#dir} holds an unknown storage format`);
       }
       return;
@@ -172,7 +173,7 @@ export class LevelStore implements LedgerStore {
       const seen = new Set<string>();
       for (let i = 0; i < ops.leafKeys.length; i++) {
         if (known[i] !== undefined) continue;
-        const id = latin1(batch.leafHashes[i]);
+        const id = byteKey(batch.leafHashes[i]);
         if (seen.has(id)) continue;
         seen.add(id);
         ops.keys.push(ops.leafKeys[i]);
@@ -543,16 +544,6 @@ function readU64(b: Uint8Array, off: number): number {
 /** view returns the bytes as a plain Uint8Array over the same memory (no copy). */
 function view(b: Uint8Array): Uint8Array {
   return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function latin1(b: Uint8Array): string {
-  return String.fromCharCode.apply(null, b as unknown as number[]);
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function checkIndex(n: number, what: string): void {
