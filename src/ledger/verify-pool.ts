@@ -10,7 +10,8 @@
  *    signature is `false`, never an error. The bytes must not change until the promise
  *    settles (they are read when dispatched, and again if a batch is retried).
  *  - Queued items are coalesced across calls into batches of up to 512 items (1 MiB) per
- *    message, packed into one buffer that is transferred, not cloned; a single large
+ *    message (dispatch waits for the end of the event loop's turn, so the calls of
+ *    requests that arrive together share a message), packed into one buffer that is transferred, not cloned; a single large
  *    call is split evenly across the workers. Each worker has at most two batches in
  *    flight, so it never idles for a round trip.
  *  - Bounded: a call whose items, added to those accepted and not yet answered, exceed
@@ -167,6 +168,7 @@ export class VerifyPool {
   private readonly calls = new Set<Call>();
   private outstanding = 0; // items of unsettled calls not yet answered
   private nextId = 1;
+  private dispatchPending = false;
   private failedStarts = 0;
   private failure: LedgerError | undefined;
   private closing: Promise<void> | undefined;
@@ -214,7 +216,7 @@ export class VerifyPool {
       this.calls.add(call);
       this.outstanding += items.length;
       this.queue.push({ call, start: 0, end: items.length, retried: false });
-      this.dispatch();
+      this.scheduleDispatch();
     });
   }
 
@@ -291,7 +293,7 @@ export class VerifyPool {
       }
       k += n;
     }
-    this.dispatch();
+    this.scheduleDispatch();
   }
 
   private onExit(slot: Slot, code: number): void {
@@ -340,6 +342,20 @@ export class VerifyPool {
     for (const call of [...this.calls]) this.fail(call, e);
     while (this.queue.shift() !== undefined);
     while (this.retry.shift() !== undefined);
+  }
+
+  /**
+   * scheduleDispatch dispatches once the event loop has run the I/O callbacks of this
+   * turn, so that calls made by many requests arriving together share one message
+   * (a message per call costs more than a signature check).
+   */
+  private scheduleDispatch(): void {
+    if (this.dispatchPending) return;
+    this.dispatchPending = true;
+    setImmediate(() => {
+      this.dispatchPending = false;
+      this.dispatch();
+    });
   }
 
   /** dispatch fills every worker's first in-flight slot, then the second, while items wait. */

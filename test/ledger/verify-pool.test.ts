@@ -175,6 +175,7 @@ describe('VerifyPool on workers', () => {
     const p = pool({ threads: 2 });
     const items = pick(3000, 11);
     const pending = p.verify(items);
+    await turn(); // dispatch waits for the end of the event loop's turn
     expect(await p.terminateWorkerForTest(0)).toBeGreaterThan(0);
     expect(await pending).toEqual(direct(items));
     // the pool is whole again: both workers take a split call
@@ -187,6 +188,7 @@ describe('VerifyPool on workers', () => {
     const items = pick(3000, 13);
     const pending = p.verify(items);
     const bystander = rejection(pending);
+    await turn();
     expect(await p.terminateWorkerForTest(0)).toBeGreaterThan(0);
     expect(await p.terminateWorkerForTest(0)).toBeGreaterThan(0); // the replacement, holding the retries
     expect(await bystander).toBe('UNAVAILABLE');
@@ -288,3 +290,8 @@ describe('VerifyPool compiled (dist/), in a process of its own', () => {
     expect(out.trim()).toBe('verified 2000');
   });
 });
+
+/** turn resolves after the event loop's current turn (when the pool dispatches). */
+function turn(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
