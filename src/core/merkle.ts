@@ -264,6 +264,27 @@ export class TreeEdge {
     return this.#root;
   }
 
+  /**
+   * readerWith returns a HashReader over this edge's hashes and `added`, the stored
+   * hashes created by appending leaves to a tree of this size (what append returned,
+   * concatenated, in order). That is every stored hash an inclusion proof of an appended
+   * leaf needs, in any tree up to the grown size: a complete subtree on such a proof
+   * either lies wholly in the old tree, and is then one of its edge subtrees, or holds an
+   * appended leaf, and was created by the appends. So the sequencer proves a batch's
+   * entries without reading the store. Any other index throws NOT_FOUND.
+   */
+  readerWith(added: readonly Uint8Array[]): HashReader {
+    const edge = new Map<number, Uint8Array>();
+    TreeEdge.indices(this.#size).forEach((ix, k) => edge.set(ix, this.#hashes[k]));
+    const base = storedHashCount(this.#size);
+    return async (indices) =>
+      indices.map((ix) => {
+        const h = ix >= base ? added[ix - base] : edge.get(ix);
+        if (h === undefined) throw new LedgerError('NOT_FOUND', `stored hash ${ix} is neither on the edge of the tree of size ${this.#size} nor appended`);
+        return h;
+      });
+  }
+
   /** clone returns an independent copy (hashes are shared: they are never mutated). */
   clone(): TreeEdge {
     const c = new TreeEdge(this.#size, this.#hashes);

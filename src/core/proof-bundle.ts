@@ -43,18 +43,28 @@ function malformed(message: string, cause?: unknown): LedgerError {
  * non-negative safe integer, a proof hash that is not 32 bytes, more than
  * MAX_PROOF_HASHES hashes, or a checkpoint that is not a well-formed signed note.
  */
+/**
+ * The checkpoints formatProofBundle has checked, with their text: a batch's receipts
+ * share one checkpoint object, checked once. Callers must not change a checkpoint's
+ * bytes after formatting a bundle with it (the ledger never does).
+ */
+const checkedNotes = new WeakMap<Uint8Array, string>();
+
 export function formatProofBundle(b: ProofBundle): string {
   if (!Number.isSafeInteger(b.index) || b.index < 0) throw new RangeError(`proof index must be a non-negative safe integer, not ${b.index}`);
   if (b.proof.length > MAX_PROOF_HASHES) throw new RangeError(`an inclusion proof has at most ${MAX_PROOF_HASHES} hashes`);
   for (const h of b.proof) {
     if (!(h instanceof Uint8Array) || h.length !== 32) throw new RangeError('proof hashes must be 32 bytes');
   }
-  let note: string;
-  try {
-    parseNote(b.checkpoint);
-    note = strictUtf8.decode(b.checkpoint);
-  } catch (e) {
-    throw new RangeError('proof bundle checkpoint is not a well-formed signed note', { cause: e });
+  let note = checkedNotes.get(b.checkpoint);
+  if (note === undefined) {
+    try {
+      parseNote(b.checkpoint);
+      note = strictUtf8.decode(b.checkpoint);
+    } catch (e) {
+      throw new RangeError('proof bundle checkpoint is not a well-formed signed note', { cause: e });
+    }
+    checkedNotes.set(b.checkpoint, note);
   }
   let out = PROOF_BUNDLE_HEADER + '\n';
   if (b.extra !== undefined) out += `extra ${toBase64(b.extra)}\n`;

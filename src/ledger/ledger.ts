@@ -86,7 +86,7 @@ export class Ledger {
     readonly sequencer: Sequencer,
     readonly genesis: Genesis,
     readonly verifiers: { log: NoteVerifier; timestamp: NoteVerifier },
-    private readonly admission: { rootKey: Uint8Array; verified: WeakMap<Uint8Array, ParsedEvent>; pool: VerifyPool },
+    private readonly admission: { rootKey: Uint8Array; pool: VerifyPool },
     private readonly statusSigner: NoteSigner,
     cacheHashes = DEFAULT_CACHE_HASHES,
   ) {
@@ -138,14 +138,13 @@ export class Ledger {
     }
     if (genesis.origin !== o.keys.log.name) throw new LedgerError('STATE_MISMATCH', 'genesis origin does not match the log key name');
     const rootKey = parseVerifierKey(genesis.rootKey).publicKey;
-    const verified = new WeakMap<Uint8Array, ParsedEvent>();
     const rules = new CertificateRules(o.store);
-    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, verified, extra: o.admit }) });
+    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, extra: o.admit }) });
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
     const pool = new VerifyPool({ threads: o.verifyThreads });
     const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
-    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, verified, pool }, statusSigner, o.cacheHashes);
+    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, o.cacheHashes);
   }
 
   get origin(): string {
@@ -184,9 +183,9 @@ export class Ledger {
       const key = parsed.signer === 'root' ? this.admission.rootKey : parsed.signer;
       const [ok] = await this.admission.pool.verify([{ publicKey: key, message: parsed.signingInput, signature: parsed.sig }]);
       if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
-      this.admission.verified.set(entry, parsed);
     }
-    return this.sequencer.add(entry);
+    // The sequencer hands the parsed, verified event to admission with the entry.
+    return this.sequencer.add(entry, parsed);
   }
 
   /** inclusionProof proves entry `index` in the tree of the given size (default: head). */
@@ -258,7 +257,9 @@ export class Ledger {
       time = cosignedTime(ts);
     }
     const lh = fresh?.leafHash ?? leafHash((await this.store.readEntries(index, index + 1))[0]);
-    const proof = await this.inclusionProof(index, size);
+    // A fresh entry is proved from its batch's hashes in memory; others from the store.
+    const read = fresh?.duplicate === false && fresh.batchHashes !== undefined ? fresh.batchHashes : undefined;
+    const proof = read !== undefined ? await proveInclusion(index, size, read) : await this.inclusionProof(index, size);
     return { index, leafHash: lh, size, time, checkpoint, proof: formatProofBundle({ index, proof, checkpoint }) };
   }
 
@@ -347,7 +348,6 @@ export function admission(o: {
   origin: string;
   rootKey: Uint8Array;
   rules: CertificateRules;
-  verified: WeakMap<Uint8Array, ParsedEvent>;
   extra?: Admit;
 }): Admit {
   const bench = o.origin.startsWith(BENCH_ORIGIN_PREFIX);
@@ -355,7 +355,7 @@ export function admission(o: {
     const events: (ParsedEvent | undefined)[] = new Array(entries.length);
     const out: (LedgerError | undefined)[] = entries.map((e, i) => {
       try {
-        let parsed = o.verified.get(e); // parsed and verified by Ledger.append already
+        let parsed = ctx.meta[i] as ParsedEvent | undefined; // parsed and verified by Ledger.append already
         if (parsed === undefined) {
           const { type } = decodeEntry(e);
           if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
@@ -373,7 +373,7 @@ export function admission(o: {
     });
     let passed = out.flatMap((v, i) => (v === undefined ? [i] : []));
     if (o.extra !== undefined && passed.length > 0) {
-      const r = await o.extra(passed.map((i) => entries[i]), time, { firstIndex: ctx.firstIndex, leafHashes: passed.map((i) => ctx.leafHashes[i]) });
+      const r = await o.extra(passed.map((i) => entries[i]), time, { firstIndex: ctx.firstIndex, leafHashes: passed.map((i) => ctx.leafHashes[i]), meta: passed.map((i) => ctx.meta[i]) });
       const verdicts = Array.isArray(r) ? r : r.verdicts;
       passed.forEach((i, k) => (out[i] = verdicts[k]));
       passed = passed.filter((i) => out[i] === undefined);

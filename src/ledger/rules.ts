@@ -80,6 +80,12 @@ type Rec = IssuerRecord | CertRecord | ParentRecord;
 
 export class CertificateRules {
   private readonly overlay = new Map<string, Uint8Array | null>();
+  /**
+   * Records decoded from (or encoded to) a value, by the value's bytes object: a batch
+   * of issuances by one issuer decodes its record once. Records are never mutated
+   * (judgeOne copies before it changes one).
+   */
+  private readonly decoded = new WeakMap<Uint8Array, Rec>();
 
   constructor(private readonly view: StateView) {}
 
@@ -97,10 +103,14 @@ export class CertificateRules {
     const written = new Map<string, { key: Uint8Array; value: Uint8Array }>();
     const get = <T extends Rec>(k: Uint8Array): T | undefined => {
       const v = local.get(byteKey(k));
-      return v === undefined ? undefined : (fromCbor(v) as T);
+      if (v === undefined) return undefined;
+      let r = this.decoded.get(v);
+      if (r === undefined) this.decoded.set(v, (r = fromCbor(v)));
+      return r as T;
     };
     const put = (k: Uint8Array, r: Rec): void => {
       const v = encodeCbor(toCbor(r));
+      this.decoded.set(v, r);
       const id = byteKey(k);
       local.set(id, v);
       written.set(id, { key: k, value: v });

@@ -33,7 +33,7 @@
  * therefore refused (STATE_MISMATCH) instead of being extended into a fork.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { leafHash, TreeEdge, treeHash } from '../core/merkle.js';
+import { leafHash, TreeEdge, treeHash, type HashReader } from '../core/merkle.js';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
 import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignature } from '../core/note.js';
 import { cosignatureVerifier, cosignedTime } from '../core/cosignature.js';
@@ -63,6 +63,8 @@ export type Admit = (entries: readonly Uint8Array[], time: number, ctx: AdmitCon
 export interface AdmitContext {
   readonly firstIndex: number;
   readonly leafHashes: readonly Uint8Array[];
+  /** What each entry's submitter passed to add() beside it (e.g. its parsed, verified form). */
+  readonly meta: readonly unknown[];
 }
 
 export interface AdmitResult {
@@ -106,6 +108,11 @@ export interface Receipt {
   /** For fresh entries: the batch time T and the checkpoint that first covered it. */
   readonly time?: number;
   readonly checkpoint?: Uint8Array;
+  /**
+   * For fresh entries: the stored hashes of the tree of that checkpoint that prove any
+   * entry of the batch in it, served from memory (TreeEdge.readerWith).
+   */
+  readonly batchHashes?: HashReader;
 }
 
 export interface Head {
@@ -122,6 +129,8 @@ interface Prepared {
   followers: Map<Pending, Pending>;
   firstIndex: number;
   hashes: Uint8Array[];
+  /** The edge before the batch (for the receipts' proofs). */
+  before: TreeEdge;
   root: Uint8Array;
   note: Uint8Array;
   time: number;
@@ -132,6 +141,7 @@ interface Prepared {
 
 interface Pending {
   entry: Uint8Array;
+  meta: unknown;
   leafHash: Uint8Array;
   /** leafHash as a string, the key of maps. */
   key: string;
@@ -277,8 +287,9 @@ export class Sequencer {
    * add submits one entry and resolves with its receipt once the entry is durable and
    * covered by a signed, cosigned checkpoint. Rejects with TOO_LARGE, OVERLOADED (queue
    * full: retry later), UNAVAILABLE (closed or stopped), or the admission error.
+   * `meta` goes to the admission hook with the entry (AdmitContext.meta), untouched.
    */
-  add(entry: Uint8Array): Promise<Receipt> {
+  add(entry: Uint8Array, meta?: unknown): Promise<Receipt> {
     if (this.closed || this.failed !== undefined) {
       return Promise.reject(new LedgerError('UNAVAILABLE', this.closed ? 'sequencer is closed' : `sequencer ${this.failure}`));
     }
@@ -287,7 +298,7 @@ export class Sequencer {
     if (this.queue.length >= this.maxQueue) return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
     return new Promise<Receipt>((resolve, reject) => {
       const lh = leafHash(entry);
-      this.queue.push({ entry, leafHash: lh, key: byteKey(lh), resolve, reject });
+      this.queue.push({ entry, meta, leafHash: lh, key: byteKey(lh), resolve, reject });
       this.schedule();
     });
   }
@@ -418,7 +429,7 @@ export class Sequencer {
         const result = await this.admit(
           fresh.map((p) => p.entry),
           time,
-          { firstIndex: this.edge.size, leafHashes: fresh.map((p) => p.leafHash) },
+          { firstIndex: this.edge.size, leafHashes: fresh.map((p) => p.leafHash), meta: fresh.map((p) => p.meta) },
         );
         const verdicts = Array.isArray(result) ? result : result.verdicts;
         if (!Array.isArray(result)) {
@@ -449,7 +460,8 @@ export class Sequencer {
     }
     // 4. Extend the tree and sign.
     const firstIndex = this.edge.size;
-    const edge = this.edge.clone();
+    const before = this.edge;
+    const edge = before.clone();
     const hashes: Uint8Array[] = [];
     for (const p of fresh) for (const h of edge.append(p.leafHash)) hashes.push(h);
     const root = edge.root();
@@ -457,7 +469,7 @@ export class Sequencer {
     this.edge = edge;
     this.preparedTime = time;
     for (const p of fresh) this.inflight.set(p.key, p);
-    return { fresh, followers, firstIndex, hashes, root, note, time, size: edge.size, state, persisted };
+    return { fresh, followers, firstIndex, hashes, before, root, note, time, size: edge.size, state, persisted };
   }
 
   /** persist appends a prepared batch, moves the guard, and only then answers its writers. */
@@ -481,8 +493,9 @@ export class Sequencer {
     }
     this._head = { size: b.size, root: b.root, checkpoint: b.note, time: b.time };
     const byFirst = new Map<Pending, Receipt>();
+    const batchHashes = b.before.readerWith(b.hashes);
     b.fresh.forEach((p, i) => {
-      const r: Receipt = { index: b.firstIndex + i, leafHash: p.leafHash, duplicate: false, time: b.time, checkpoint: b.note };
+      const r: Receipt = { index: b.firstIndex + i, leafHash: p.leafHash, duplicate: false, time: b.time, checkpoint: b.note, batchHashes };
       this.inflight.delete(p.key);
       p.resolve(r);
       if (p.waiters !== undefined) for (const w of p.waiters) w.resolve({ ...r, duplicate: true });

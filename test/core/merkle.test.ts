@@ -485,6 +485,27 @@ describe('TreeEdge', () => {
     expect(toHex(b.root())).toBe(toHex(ref.root(6)));
   });
 
+  it('readerWith proves every appended leaf, in every grown size, without the store (reference paths)', async () => {
+    for (let old = 0; old <= 48; old++) {
+      const edge = new TreeEdge(old, await store.reader(old)(TreeEdge.indices(old)));
+      for (const len of [1, 2, 3, 5, 8, 13, 64]) {
+        if (old + len > 300) continue;
+        const grown = edge.clone();
+        const added: Uint8Array[] = [];
+        for (let i = old; i < old + len; i++) added.push(...grown.append(refLeafHash(entryOf(i))));
+        const read = edge.readerWith(added);
+        for (let size = old + 1; size <= old + len; size++) {
+          for (let i = old; i < size; i++) {
+            const proof = await proveInclusion(i, size, read);
+            expect(sameHashes(proof, ref.path(i, 0, size)), `leaf ${i} of ${size} after ${old}`).toBe(true);
+          }
+        }
+        // An old leaf's proof may need hashes off the old edge: refused, not made up.
+        if (old >= 3) await expect(proveInclusion(0, old + len, read)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      }
+    }
+  });
+
   it('refuses edges of the wrong shape', () => {
     expect(() => new TreeEdge(3, [ZERO32])).toThrow(RangeError);
     expect(() => new TreeEdge(1, [new Uint8Array(31)])).toThrow(RangeError);
