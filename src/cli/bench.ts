@@ -6,7 +6,7 @@
 import * as nc from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
-import * as http from 'node:http';
+import { LoadPool } from './http-load.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
@@ -329,7 +329,8 @@ interface HttpFigures {
 
 /**
  * httpWritePath starts `dojang serve` on a fresh ledger in a child process and drives
- * POST /v1/entries over keep-alive connections from this process (so the load
+ * POST /v1/entries over keep-alive connections (http-load.ts: a lean client, so that
+ * the figure is the server's, not node:http's client's) from this process (so the load
  * generator shares the machine, as the goal says): a closed loop for throughput, then
  * an open loop at 2,500 events/s for latency. Every answer must be 201.
  */
@@ -347,16 +348,9 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
       child.once('exit', (c) => rej(new Error(`serve exited with ${c}`)));
     });
     const root = (await loadKeys(dir)).root!.seed;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-    const post = (body: Uint8Array) =>
-      new Promise<number>((res, rej) => {
-        const req = http.request(`${base}/v1/entries`, { method: 'POST', agent, headers: { 'content-type': 'application/cbor', 'content-length': body.length } }, (r) => {
-          r.resume();
-          r.on('end', () => res(r.statusCode ?? 0));
-        });
-        req.on('error', rej);
-        req.end(body);
-      });
+    const clients = 256;
+    const pool = await LoadPool.open(base, '/v1/entries', 'application/cbor', clients);
+    const post = (body: Uint8Array) => pool.post(body);
     const issuerSeed = new Uint8Array(nc.randomBytes(32));
     const t0s = Math.floor(Date.now() / 1000);
     const reg = encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(issuerSeed), name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: t0s }, root);
@@ -370,19 +364,18 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
         issuerSeed,
       );
     };
-    const n = quick ? 2_000 : 20_000;
-    const clients = 256;
+    const n = quick ? 5_000 : 20_000;
     const made = Array.from({ length: n }, (_, i) => mk(i));
     const lat: number[] = new Array(n);
     let next = 0;
     let bad = 0;
     const t0 = now();
     await Promise.all(
-      Array.from({ length: clients }, async () => {
+      pool.conns.map(async (c) => {
         while (next < n) {
           const i = next++;
           const t = now();
-          if ((await post(made[i])) !== 201) bad++;
+          if ((await c.post(made[i])) !== 201) bad++;
           lat[i] = now() - t;
         }
       }),
@@ -397,7 +390,7 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
       if ((await post(e)) !== 201) bad++;
     }, more, rate);
     if (bad > 0) throw new Error(`${bad} events were not accepted`);
-    agent.destroy();
+    pool.close();
     return {
       clients,
       events: n,
