@@ -280,6 +280,15 @@ describe('encodeCbor', () => {
 });
 
 describe('decodeCbor', () => {
+  it('accepts each head width at its boundaries, and the encoder writes the same bytes (no re-encode inside decodeCbor)', () => {
+    const cases = ['17', '1818', '18ff', '190100', '19ffff', '1a00010000', '1affffffff', '1b0000000100000000', '1b001fffffffffffff',
+      '37', '3818', '38ff', '390100', '39ffff', '3a00010000', '3affffffff', '3b0000000100000000', '3b001ffffffffffffe'];
+    for (const h of cases) {
+      const v = decodeCbor(fromHex(h));
+      expect(toHex(encodeCbor(v)), h).toBe(h);
+    }
+  });
+
   it('round-trips arbitrary values, and cbor-x reads our bytes as the same value (property)', () => {
     fc.assert(
       fc.property(arbValue, (v) => {
