@@ -4,6 +4,7 @@
  * by the raw node:crypto rates of this machine so that results compare across machines.
  */
 import * as nc from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { LoadPool } from './http-load.js';
@@ -325,6 +326,24 @@ interface HttpFigures {
   p50Ms: number;
   p99Ms: number;
   at2500PerSec: { p50Ms: number; p99Ms: number; sent: number };
+  /** CPU per accepted event in the closed loop, µs: the server (all its threads; Linux /proc only) and the load generator. */
+  cpuUsPerEvent: { server: number | undefined; loadGenerator: number };
+}
+
+/**
+ * processCpuSeconds reads the user + system CPU time of process `pid`, all threads,
+ * from /proc (Linux); undefined where there is no /proc.
+ */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    return Number.isFinite(ticks) ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -369,6 +388,8 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
     const lat: number[] = new Array(n);
     let next = 0;
     let bad = 0;
+    const server0 = processCpuSeconds(child.pid);
+    const self0 = process.cpuUsage();
     const t0 = now();
     await Promise.all(
       pool.conns.map(async (c) => {
@@ -381,6 +402,8 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
       }),
     );
     const secs = (now() - t0) / 1000;
+    const self = process.cpuUsage(self0);
+    const server1 = processCpuSeconds(child.pid);
     if (bad > 0) throw new Error(`${bad} events were not accepted`);
     lat.sort((a, b) => a - b);
     // Open loop at 2,500/s.
@@ -398,6 +421,10 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
       p50Ms: quantile(lat, 0.5),
       p99Ms: quantile(lat, 0.99),
       at2500PerSec: { p50Ms: at2500.p50Ms, p99Ms: at2500.p99Ms, sent: at2500.sent },
+      cpuUsPerEvent: {
+        server: server0 === undefined || server1 === undefined ? undefined : ((server1 - server0) * 1e6) / n,
+        loadGenerator: (self.user + self.system) / n,
+      },
     };
   } finally {
     child.kill('SIGTERM');
@@ -522,6 +549,7 @@ function formatBench(r: {
     ``,
     `signed events over HTTP (POST /v1/entries, ${r.http.clients} keep-alive clients, server in a child process)`,
     `  ${f(r.http.events)} cert.issue events  ${f(r.http.eventsPerSec).padStart(8)} /s   receipt p50 ${f(r.http.p50Ms, 1)} ms, p99 ${f(r.http.p99Ms, 1)} ms   (${f(r.ratios.httpEventsPerTwoCoreVerify, 3)} × all-core verify rate)`,
+    `  CPU per event             server ${r.http.cpuUsPerEvent.server === undefined ? 'n/a (no /proc)' : `${f(r.http.cpuUsPerEvent.server)} µs`}, load generator ${f(r.http.cpuUsPerEvent.loadGenerator)} µs   (a signature check costs ${f((r.machine.cores * 1e6) / r.twoCoreVerifyPerSec)} µs of CPU at the all-core rate)`,
     `  at 2,500/s offered        receipt p50 ${f(r.http.at2500PerSec.p50Ms, 1)} ms, p99 ${f(r.http.at2500PerSec.p99Ms, 1)} ms`,
     ``,
     `peer: merkletreejs, same ${f(r.merkletreejs.leaves)} leaves in memory`,

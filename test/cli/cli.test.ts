@@ -130,6 +130,9 @@ describe('dojang CLI', () => {
     expect(j.appends.entries).toBe(3000);
     expect(j.proofs.inclusionPerSec).toBeGreaterThan(0);
     expect(j.merkletreejs.proofsPerSec).toBeGreaterThan(0);
+    expect(j.http.eventsPerSec).toBeGreaterThan(0);
+    expect(j.http.cpuUsPerEvent.loadGenerator).toBeGreaterThan(0);
+    if (process.platform === 'linux') expect(j.http.cpuUsPerEvent.server).toBeGreaterThan(0);
     expect(j.size).toBeGreaterThan(3000);
     const s = await serve(dir);
     const log = await (await fetch(`${s.base}/v1/log`)).json();
