@@ -185,7 +185,7 @@ export class Ledger {
       if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
     }
     // The sequencer hands the parsed, verified event to admission with the entry.
-    return this.sequencer.add(entry, parsed);
+    return this.sequencer.add(entry, parsed === undefined ? undefined : new Verified(parsed));
   }
 
   /** inclusionProof proves entry `index` in the tree of the given size (default: head). */
@@ -327,6 +327,15 @@ export class Ledger {
   }
 }
 
+/**
+ * Verified marks an event Ledger.append parsed from the entry and whose signature it
+ * checked. Not exported: what a caller of sequencer.add passes as meta is never taken
+ * for a verified event.
+ */
+class Verified {
+  constructor(readonly parsed: ParsedEvent) {}
+}
+
 /** BENCH_ORIGIN_PREFIX: logs whose origin starts so are bench logs (spec §5.2, bench.record). */
 export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
 
@@ -355,7 +364,8 @@ export function admission(o: {
     const events: (ParsedEvent | undefined)[] = new Array(entries.length);
     const out: (LedgerError | undefined)[] = entries.map((e, i) => {
       try {
-        let parsed = ctx.meta[i] as ParsedEvent | undefined; // parsed and verified by Ledger.append already
+        const meta = ctx.meta[i];
+        let parsed = meta instanceof Verified ? meta.parsed : undefined; // parsed and verified by Ledger.append already
         if (parsed === undefined) {
           const { type } = decodeEntry(e);
           if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');

@@ -4,6 +4,7 @@ import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment, type CertEvent } from '../../src/core/events.js';
 import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
 import { leafHash } from '../../src/core/merkle.js';
+import { decodeEntry } from '../../src/core/entry.js';
 
 // The certificate rules of spec §5.9, judged by the sequencer, through Ledger.append.
 const DOC = 'kr.gov.resident-registration.copy';
@@ -90,6 +91,10 @@ describe('certificate rules at sequencing', () => {
     const forged = bytes.slice();
     forged[20] ^= 1; // inside the signature
     await refused(t.ledger.append(forged), 'BAD_SIGNATURE');
+    // Straight to the sequencer with a made-up "parsed" beside it: still checked.
+    const fake = { event: decodeEntry(forged), signer: office.pub, signingInput: new Uint8Array(0), sig: new Uint8Array(64) };
+    await refused(t.ledger.sequencer.add(forged, fake), 'BAD_SIGNATURE');
+    await refused(t.ledger.sequencer.add(forged, { parsed: fake }), 'BAD_SIGNATURE');
   });
 
   it('follows a chain of transfers: the holder, then each recipient that opens its commitment', async () => {
