@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { makeLedger, type TestLedger } from '../helpers/ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
@@ -110,6 +110,33 @@ describe('POST /v1/entries', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-methods')).toBe('POST');
     expect(t.ledger.head.size).toBe(before);
+  });
+
+  it('refuses a chunked body over the limit (413) and a body cut short, and appends nothing', async () => {
+    const before = t.ledger.head.size;
+    const u = new URL(base);
+    const raw = (text: string, body: Uint8Array, end: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ host: u.hostname, port: Number(u.port) }, () => {
+          s.write(text);
+          s.write(body);
+          if (end) s.write('\r\n0\r\n\r\n');
+          else setTimeout(() => s.destroy(), 50); // the client goes away mid-body
+        });
+        let got = '';
+        s.on('data', (d) => (got += d.toString('latin1')));
+        s.on('close', () => resolve(got));
+        s.on('error', (e) => (end ? reject(e) : resolve(got)));
+      });
+    const big = new Uint8Array(70_000);
+    const head = `POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/cbor\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n`;
+    const answer = await raw(head, big, true);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('"code":"TOO_LARGE"');
+    const cut = `POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/cbor\r\nContent-Length: 300\r\n\r\n`;
+    await raw(cut, register().bytes.subarray(0, 100), false);
+    expect(t.ledger.head.size).toBe(before);
+    expect((await post(register().bytes, 'application/cbor')).status).toBe(201); // still serving
   });
 
   it('returns the same receipt after a restart', async () => {
