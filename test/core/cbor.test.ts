@@ -18,8 +18,8 @@ import { Decoder } from 'cbor-x';
 import { CBOR_MAX_BYTES, CBOR_MAX_DEPTH, decodeCbor, encodeCbor, type CborValue } from '../../src/core/cbor.js';
 import { fromHex, toHex } from '../../src/core/bytes.js';
 import { isLedgerError } from '../../src/core/errors.js';
+import { fromJson, type Json } from '../helpers/vectors.js';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 const load = (name: string): any => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'));
 const appendixA = load('cbor-rfc8949-appendix-a.json') as { vectors: { hex: string; value?: Json; error?: string; diagnostic?: string }[] };
 const det = load('cbor-deterministic.json') as {
@@ -27,19 +27,6 @@ const det = load('cbor-deterministic.json') as {
   nonCanonical: { hex: string; canonical: string; why: string }[];
   malformed: { hex: string; why: string }[];
 };
-
-/** fromJson turns the vector notation ({"$bytes": hex} for byte strings) into a CborValue. */
-function fromJson(j: Json): CborValue {
-  if (Array.isArray(j)) return j.map(fromJson);
-  if (j !== null && typeof j === 'object') {
-    const keys = Object.keys(j);
-    if (keys.length === 1 && keys[0] === '$bytes') return fromHex(j.$bytes as string);
-    const out: { [k: string]: CborValue } = {};
-    for (const k of keys) Object.defineProperty(out, k, { value: fromJson(j[k]), enumerable: true, writable: true, configurable: true });
-    return out;
-  }
-  return j;
-}
 
 function code(f: () => unknown): string {
   try {

@@ -34,9 +34,8 @@ import { sha256 } from '../../src/core/crypto.js';
 import { LedgerError } from '../../src/core/errors.js';
 import { encodeEvent, parseEvent, verifyEventSignature, type CertIssue } from '../../src/core/events.js';
 import { ed25519PublicKey } from '../../src/core/crypto.js';
-import { code, vectorText } from '../helpers/vectors.js';
+import { code, fromJson, vectorText, type Json } from '../helpers/vectors.js';
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface VectorClaim {
   salt: string;
   name: string;
@@ -58,19 +57,6 @@ const household = JSON.parse(vectorText('commitment-household.json')) as {
   disclosed: string[];
   disclosure: string;
 };
-
-/** fromJson turns the vector notation ({"$bytes": hex} for byte strings) into a CborValue. */
-function fromJson(j: Json): CborValue {
-  if (Array.isArray(j)) return j.map(fromJson);
-  if (j !== null && typeof j === 'object') {
-    const keys = Object.keys(j);
-    if (keys.length === 1 && keys[0] === '$bytes') return fromHex(j.$bytes as string);
-    const out: { [k: string]: CborValue } = {};
-    for (const k of keys) out[k] = fromJson(j[k]);
-    return out;
-  }
-  return j;
-}
 
 const toClaim = (v: VectorClaim): Claim => [fromHex(v.salt), v.name, fromJson(v.value)];
 const salt = (b: number) => new Uint8Array(16).fill(b);

@@ -37,7 +37,7 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../src/core/bytes.js';
 import { cryptoBackend, ed25519PublicKey, portableBackend, sha256, signEd25519, type CryptoBackend } from '../../src/core/crypto.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { LedgerError } from '../../src/core/errors.js';
-import { code } from '../helpers/vectors.js';
+import { code, SMALL_ORDER_KEYS_HEX } from '../helpers/vectors.js';
 
 const backends: [string, CryptoBackend][] = [
   ['node:crypto', cryptoBackend()],
@@ -132,17 +132,7 @@ const SECOND_TRANSFER: CertEvent = {
   time: T + 20,
 };
 
-// The eight small-order encodings of spec §2.2, and other keys §2.2 refuses.
-const SMALL_ORDER = [
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-];
+// Other keys spec §2.2 refuses, beside the eight small-order encodings.
 const NON_CANONICAL_KEYS = [
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p + 1
@@ -330,7 +320,7 @@ describe('signatures', () => {
         }
         const other = PUB_OF[type] === ROOT_PUB ? ISSUER_PUB : ROOT_PUB;
         expect(code(() => verifyEventSignature(p, other, b))).toBe('BAD_SIGNATURE');
-        expect(code(() => verifyEventSignature(p, fromHex(SMALL_ORDER[0]), b))).toBe('BAD_SIGNATURE');
+        expect(code(() => verifyEventSignature(p, fromHex(SMALL_ORDER_KEYS_HEX[0]), b))).toBe('BAD_SIGNATURE');
       }
     });
   }
@@ -371,7 +361,7 @@ describe('encodeEvent refuses what the spec does not allow (caller bugs)', () =>
     ['-0 time', { ...KAT_EVENTS['issuer.retire'], time: -0 } as CertEvent],
     ['unsafe time', { ...KAT_EVENTS['issuer.retire'], time: 2 ** 53 } as CertEvent],
     ['NaN validUntil', { ...KAT_EVENTS['cert.issue'], validUntil: NaN } as CertEvent],
-    ['small-order issuer', { ...KAT_EVENTS['issuer.retire'], issuer: fromHex(SMALL_ORDER[4]) } as CertEvent],
+    ['small-order issuer', { ...KAT_EVENTS['issuer.retire'], issuer: fromHex(SMALL_ORDER_KEYS_HEX[4]) } as CertEvent],
     ['31-byte holder', { ...KAT_EVENTS['cert.issue'], holder: new Uint8Array(31) } as CertEvent],
     ['15-byte id', { ...KAT_EVENTS['cert.revoke'], id: new Uint8Array(15) } as CertEvent],
     ['empty name', { ...KAT_EVENTS['issuer.register'], name: '' } as CertEvent],
@@ -489,7 +479,7 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
 
       it('a key that spec §2.2 refuses is BAD_KEY (length, non-canonical, off the curve, small order)', () => {
         for (const k of KEY_FIELDS[type]) {
-          const bad = [...SMALL_ORDER, ...NON_CANONICAL_KEYS, NOT_ON_CURVE].map(fromHex);
+          const bad = [...SMALL_ORDER_KEYS_HEX, ...NON_CANONICAL_KEYS, NOT_ON_CURVE].map(fromHex);
           bad.push(new Uint8Array(0), ROOT_PUB.subarray(0, 31), concatBytes(ROOT_PUB, Uint8Array.of(0)));
           for (const key of bad) expect([k, toHex(key), withBody(type, (b) => (b[k] = key))]).toEqual([k, toHex(key), 'BAD_KEY']);
         }
@@ -591,12 +581,12 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
 
   describe('precedence: MALFORMED, then NON_CANONICAL, then BAD_KEY', () => {
     it('a bad key with a malformed field is MALFORMED, whatever the field order', () => {
-      expect(withBody('cert.issue', (b) => ((b.issuer = fromHex(SMALL_ORDER[0])), (b.validUntil = -1)))).toBe('MALFORMED');
-      expect(withBody('cert.issue', (b) => ((b.holder = fromHex(SMALL_ORDER[0])), (b.id = new Uint8Array(15))))).toBe('MALFORMED');
+      expect(withBody('cert.issue', (b) => ((b.issuer = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.validUntil = -1)))).toBe('MALFORMED');
+      expect(withBody('cert.issue', (b) => ((b.holder = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.id = new Uint8Array(15))))).toBe('MALFORMED');
       expect(withBody('cert.transfer', (b) => ((b.sender = new Uint8Array(31)), (b.time = 'now')))).toBe('MALFORMED');
     });
     it('a bad key with unsorted docTypes is NON_CANONICAL', () => {
-      expect(withBody('issuer.register', (b) => ((b.issuer = fromHex(SMALL_ORDER[1])), (b.docTypes = ['b.b', 'a.a'])))).toBe('NON_CANONICAL');
+      expect(withBody('issuer.register', (b) => ((b.issuer = fromHex(SMALL_ORDER_KEYS_HEX[1])), (b.docTypes = ['b.b', 'a.a'])))).toBe('NON_CANONICAL');
     });
     it('unsorted docTypes with a malformed field is MALFORMED', () => {
       expect(withBody('issuer.register', (b) => ((b.docTypes = ['b.b', 'a.a']), (b.name = '')))).toBe('MALFORMED');
@@ -609,7 +599,7 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
   it('NOT_ON_CURVE is really off the curve, and the small-order list is right', async () => {
     const { checkEd25519PublicKey } = await import('../../src/core/crypto.js');
     expect(checkEd25519PublicKey(fromHex(NOT_ON_CURVE))).toBe('public key is not a curve point');
-    for (const h of SMALL_ORDER) expect(checkEd25519PublicKey(fromHex(h))).toBe('public key has small order');
+    for (const h of SMALL_ORDER_KEYS_HEX) expect(checkEd25519PublicKey(fromHex(h))).toBe('public key has small order');
     for (const h of NON_CANONICAL_KEYS) expect(checkEd25519PublicKey(fromHex(h))).toBe('public key encoding is not canonical');
   });
 });

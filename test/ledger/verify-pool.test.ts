@@ -19,6 +19,7 @@ import { concatBytes, fromHex, utf8 } from '../../src/core/bytes.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { VerifyPool, type VerifyItem } from '../../src/ledger/verify-pool.js';
 import { verifyPacked } from '../../src/ledger/verify-worker.js';
+import { SMALL_ORDER_KEYS_HEX } from '../helpers/vectors.js';
 
 const load = (name: string): any => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'));
 
@@ -48,16 +49,6 @@ function flip(b: Uint8Array, i: number): Uint8Array {
   return out;
 }
 
-const SMALL_ORDER_HEX = [
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0000000000000000000000000000000000000000000000000000000000000080',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-];
 
 interface Case extends VerifyItem {
   what: string;
@@ -87,7 +78,7 @@ function cases(): Case[] {
   }
   const m = utf8('small order');
   const sig = signEd25519(seed(3), m);
-  for (const h of SMALL_ORDER_HEX) out.push({ what: `small-order key ${h.slice(0, 8)}`, publicKey: fromHex(h), message: m, signature: sig, expected: false });
+  for (const h of SMALL_ORDER_KEYS_HEX) out.push({ what: `small-order key ${h.slice(0, 8)}`, publicKey: fromHex(h), message: m, signature: sig, expected: false });
   out.push({ what: 'short key', publicKey: pub.subarray(0, 31), message: m, signature: signEd25519(seed(1), m), expected: false });
   out.push({ what: 'short sig', publicKey: pub, message: m, signature: signEd25519(seed(1), m).subarray(0, 63), expected: false });
   out.push({ what: 'long sig', publicKey: pub, message: m, signature: concatBytes(signEd25519(seed(1), m), new Uint8Array(1)), expected: false });
