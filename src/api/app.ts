@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { LedgerError } from '../core/errors.js';
 import { fromHex, toBase64 } from '../core/bytes.js';
 import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -103,6 +103,11 @@ async function readBody(ctx: Koa.Context, limit: number): Promise<Uint8Array> {
     req.on('close', onClose);
   });
 }
+/** provedJson is an entry with its inclusion proof as the status answer carries it (spec §8.7). */
+function provedJson(e: ProvedEntry): { index: number; entry: string; proof: string[] } {
+  return { index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) };
+}
+
 /** How long a browser may cache a preflight answer, in seconds. */
 const PREFLIGHT_MAX_AGE = '86400';
 
@@ -413,7 +418,8 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = {
       statement: Buffer.from(st.statement).toString('utf8'),
       checkpoint: Buffer.from(st.checkpoint).toString('utf8'),
-      events: st.events.map((e) => ({ index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) })),
+      events: st.events.map(provedJson),
+      issuer: st.issuer.map(provedJson),
     };
   });
 

@@ -185,8 +185,8 @@ export class DojangClient {
 
   private async loadTrust(): Promise<{ keys: LogKeys; verifiers: StatusVerifiers }> {
     const o = this.opts;
-    let fetched: LogKeys;
-    if (o.rootKey !== undefined) fetched = await this.genesisKeys(o.rootKey);
+    let fetched: LogKeys & { rootKey?: string };
+    if (o.rootKey !== undefined) fetched = { ...(await this.genesisKeys(o.rootKey)), rootKey: o.rootKey };
     else if (o.logKey !== undefined && o.timestampKey !== undefined && o.statusKey !== undefined) fetched = { logKey: o.logKey, timestampKey: o.timestampKey, statusKey: o.statusKey };
     else fetched = await this.log(); // trust on first use
     const keys: LogKeys = { logKey: o.logKey ?? fetched.logKey, timestampKey: o.timestampKey ?? fetched.timestampKey, statusKey: o.statusKey ?? fetched.statusKey };
@@ -195,7 +195,7 @@ export class DojangClient {
         if (keys[k] !== fetched[k]) throw new LedgerError('UNKNOWN_KEY', `the pinned ${k} is not the one the genesis entry names`);
       }
     }
-    return { keys, verifiers: statusVerifiers(keys) };
+    return { keys, verifiers: statusVerifiers({ ...keys, rootKey: fetched.rootKey }) };
   }
 
   /**

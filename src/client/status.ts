@@ -10,7 +10,7 @@ import { equalBytes, toHex, utf8 } from '../core/bytes.js';
 import { parseDecimal } from '../core/checkpoint.js';
 import { openNote, parseVerifierKey, SIG_TYPE_ED25519, type NoteVerifier } from '../core/note.js';
 import { leafHash, verifyInclusion } from '../core/merkle.js';
-import { parseEvent, recipientCommitment, verifyEventSignature, type CertIssue, type CertRevoke, type CertTransfer } from '../core/events.js';
+import { parseEvent, recipientCommitment, verifyEventSignature, type CertIssue, type CertRevoke, type CertTransfer, type IssuerRegister, type IssuerRetire } from '../core/events.js';
 import { isObject, malformed, readBase64, readText, readUint } from './http.js';
 import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from './receipt.js';
 
@@ -25,6 +25,14 @@ export interface StatusEvent {
   event: CertIssue | CertTransfer | CertRevoke;
 }
 
+/** One proved event of the certificate's issuer: its registration, then its retirement. */
+export interface IssuerEvent {
+  index: number;
+  entry: Uint8Array;
+  leafHash: Uint8Array;
+  event: IssuerRegister | IssuerRetire;
+}
+
 /** A verified status statement (spec §8.7). */
 export interface StatusStatement {
   origin: string;
@@ -36,6 +44,8 @@ export interface StatusStatement {
   time: number;
   /** Every event of the certificate, ascending: the issuance first. */
   events: StatusEvent[];
+  /** The issuer's registration and, if it was retired before `size`, its retirement. */
+  issuer: IssuerEvent[];
   /** The statement note, signed by the status key. */
   statement: Uint8Array;
   /** The checkpoint note, signed by the log key and the timestamp key. */
@@ -45,13 +55,21 @@ export interface StatusStatement {
 /** The verifiers of a status answer. */
 export interface StatusVerifiers extends CheckpointVerifiers {
   status: NoteVerifier;
+  /** The root key (32 bytes): when given, the issuer events' signatures are checked too. */
+  root?: Uint8Array;
 }
 
-/** statusVerifiers parses the three vkeys (the status key: type 0x01). MALFORMED otherwise. */
-export function statusVerifiers(keys: { logKey: string; timestampKey: string; statusKey: string }): StatusVerifiers {
+/**
+ * statusVerifiers parses the three vkeys (the status key: type 0x01) and, if given, the
+ * root key (type 0x01). MALFORMED otherwise.
+ */
+export function statusVerifiers(keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string }): StatusVerifiers {
   const status = parseVerifierKey(keys.statusKey);
   if (status.type !== SIG_TYPE_ED25519) throw malformed('the status key must be an Ed25519 (0x01) key');
-  return { ...checkpointVerifiers(keys), status };
+  if (keys.rootKey === undefined) return { ...checkpointVerifiers(keys), status };
+  const root = parseVerifierKey(keys.rootKey);
+  if (root.type !== SIG_TYPE_ED25519) throw malformed('the root key must be an Ed25519 (0x01) key');
+  return { ...checkpointVerifiers(keys), status, root: root.publicKey };
 }
 
 const invalid = (msg: string) => new LedgerError('INVALID_PROOF', msg);
@@ -64,9 +82,10 @@ interface StatusText {
   root: Uint8Array;
   time: number;
   events: number[];
+  issuer: number[];
 }
 
-const FIELDS = ['origin', 'id', 'state', 'size', 'root', 'time', 'events'] as const;
+const FIELDS = ['origin', 'id', 'state', 'size', 'root', 'time', 'events', 'issuer'] as const;
 
 /**
  * parseStatusText parses the text of a statement (spec §8.7) strictly: the header line,
@@ -76,7 +95,7 @@ const FIELDS = ['origin', 'id', 'state', 'size', 'root', 'time', 'events'] as co
 export function parseStatusText(s: string): StatusText {
   const lines = s.split('\n');
   if (lines.length !== FIELDS.length + 2 || lines[0] !== 'dojang/v1/status' || lines[lines.length - 1] !== '') {
-    throw malformed('a status statement is "dojang/v1/status" and seven lines');
+    throw malformed('a status statement is "dojang/v1/status" and eight lines');
   }
   const f: Record<string, string> = {};
   FIELDS.forEach((n, i) => {
@@ -91,13 +110,19 @@ export function parseStatusText(s: string): StatusText {
   const time = parseDecimal(f.time);
   if (size === undefined || time === undefined) throw malformed('status statement size and time must be canonical decimals');
   const root = readBase64(f.root, 'status statement root', 32);
-  const events = f.events.split(' ').map((x) => {
-    const n = parseDecimal(x);
-    if (n === undefined) throw malformed('status statement events must be canonical decimals separated by single spaces');
-    return n;
-  });
-  for (let i = 1; i < events.length; i++) if (events[i] <= events[i - 1]) throw malformed('status statement events must ascend');
-  return { origin: f.origin, id: f.id, state, size, root, time, events };
+  const indices = (line: string, what: string): number[] => {
+    const out = line.split(' ').map((x) => {
+      const n = parseDecimal(x);
+      if (n === undefined) throw malformed(`status statement ${what} must be canonical decimals separated by single spaces`);
+      return n;
+    });
+    for (let i = 1; i < out.length; i++) if (out[i] <= out[i - 1]) throw malformed(`status statement ${what} must ascend`);
+    return out;
+  };
+  const events = indices(f.events, 'events');
+  const issuer = indices(f.issuer, 'issuer');
+  if (issuer.length > 2) throw malformed('status statement issuer names a registration and at most one retirement');
+  return { origin: f.origin, id: f.id, state, size, root, time, events, issuer };
 }
 
 /**
@@ -133,14 +158,17 @@ function checkChain(id: Uint8Array, events: StatusEvent[]): void {
 
 /**
  * verifyStatus checks the answer of GET /v1/certificates/<id> (spec §8.7: the JSON
- * { statement, checkpoint, events: [{ index, entry, proof }] }) for the certificate
- * `id`:
+ * { statement, checkpoint, events: [{ index, entry, proof }], issuer: [...] }) for the
+ * certificate `id`:
  *  - the checkpoint: log key and timestamp key, the origin (openCheckpoint);
  *  - the statement: signed by the status key (BAD_SIGNATURE, UNKNOWN_KEY), exactly the
  *    text of §8.7 (MALFORMED), naming this id, the checkpoint's origin, size, root and
  *    cosignature time T, and exactly the events the answer proves, in order;
  *  - every event: its inclusion proof in the checkpoint, a certificate event of this id
  *    signed by the key its body names (BAD_SIGNATURE), the chain (checkChain);
+ *  - the issuer events: proved likewise, an issuer.register (then an issuer.retire) of
+ *    the issuance's issuer, the registration before the issuance; signed by the root key
+ *    when the verifiers hold one (BAD_SIGNATURE);
  *  - the state: `revoked` iff a revocation is proved, else `expired` iff T ≥ validUntil,
  *    else `active`.
  * INVALID_PROOF for any mismatch; MALFORMED for JSON of another shape. `keys` are vkeys
@@ -148,7 +176,7 @@ function checkChain(id: Uint8Array, events: StatusEvent[]): void {
  */
 export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: string; timestampKey: string; statusKey: string } | StatusVerifiers): StatusStatement {
   const v = 'log' in keys ? keys : statusVerifiers(keys);
-  if (!isObject(json) || !Array.isArray(json.events)) throw malformed('a status answer is { statement, checkpoint, events: [] }');
+  if (!isObject(json)) throw malformed('a status answer is { statement, checkpoint, events: [], issuer: [] }');
   const checkpoint = utf8(readText(json.checkpoint, 'status checkpoint'));
   const statement = utf8(readText(json.statement, 'status statement'));
   const { checkpoint: cp, time } = openCheckpoint(checkpoint, v);
@@ -157,22 +185,25 @@ export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: stri
   if (st.id !== toHex(id)) throw invalid(`the statement is about certificate ${st.id}, not ${toHex(id)}`);
   if (st.size !== cp.size || !equalBytes(st.root, cp.root)) throw invalid('the statement names another tree than its checkpoint');
   if (st.time !== time) throw invalid(`the statement says time ${st.time}, its checkpoint was cosigned at ${time}`);
-  const raw = json.events as unknown[];
-  if (raw.length !== st.events.length) throw invalid(`the statement names ${st.events.length} events, the answer proves ${raw.length}`);
-  const events = raw.map((r, i): StatusEvent => {
-    if (!isObject(r) || !Array.isArray(r.proof)) throw malformed('a status event is { index, entry, proof: [] }');
-    const index = readUint(r.index, 'status event index');
-    if (index !== st.events[i]) throw invalid(`the statement names event ${st.events[i]}, the answer proves ${index}`);
-    const entry = readBase64(r.entry, 'status event entry');
-    const proof = r.proof.map((h) => readBase64(h, 'status event proof hash', 32));
-    const leaf = leafHash(entry);
-    verifyInclusion(leaf, index, cp.size, proof, cp.root); // INVALID_PROOF
-    let parsed;
-    try {
-      parsed = parseEvent(entry);
-    } catch (e) {
-      throw new LedgerError('INVALID_PROOF', `entry ${index} is not a certificate event: ${(e as Error).message}`, { cause: e });
-    }
+  const proved = (list: unknown, names: number[], what: string): { index: number; entry: Uint8Array; leafHash: Uint8Array; parsed: ReturnType<typeof parseEvent> }[] => {
+    if (!Array.isArray(list)) throw malformed(`a status answer's ${what} is an array`);
+    if (list.length !== names.length) throw invalid(`the statement names ${names.length} ${what}, the answer proves ${list.length}`);
+    return list.map((r, i) => {
+      if (!isObject(r) || !Array.isArray(r.proof)) throw malformed(`a status ${what} item is { index, entry, proof: [] }`);
+      const index = readUint(r.index, `status ${what} index`);
+      if (index !== names[i]) throw invalid(`the statement names ${what} ${names[i]}, the answer proves ${index}`);
+      const entry = readBase64(r.entry, `status ${what} entry`);
+      const proof = r.proof.map((h) => readBase64(h, `status ${what} proof hash`, 32));
+      const leaf = leafHash(entry);
+      verifyInclusion(leaf, index, cp.size, proof, cp.root); // INVALID_PROOF
+      try {
+        return { index, entry, leafHash: leaf, parsed: parseEvent(entry) };
+      } catch (e) {
+        throw new LedgerError('INVALID_PROOF', `entry ${index} is not a certificate event: ${(e as Error).message}`, { cause: e });
+      }
+    });
+  };
+  const events = proved(json.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed }): StatusEvent => {
     const ev = parsed.event;
     if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
     verifyEventSignature(parsed, parsed.signer as Uint8Array); // BAD_SIGNATURE: the log would hold a forged event
@@ -180,8 +211,16 @@ export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: stri
   });
   checkChain(id, events);
   const issue = events[0].event as CertIssue;
+  const issuer = proved(json.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed }, i): IssuerEvent => {
+    const ev = parsed.event;
+    if (ev.type !== (i === 0 ? 'issuer.register' : 'issuer.retire')) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${i === 0 ? 'issuer.register' : 'issuer.retire'}`);
+    if (!equalBytes((ev as IssuerRegister | IssuerRetire).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
+    if (v.root !== undefined) verifyEventSignature(parsed, v.root); // BAD_SIGNATURE
+    return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire };
+  });
+  if (issuer[0].index >= events[0].index) throw invalid('the issuer was registered after the issuance');
   const revoked = events.some((e) => e.event.type === 'cert.revoke');
   const state: CertState = revoked ? 'revoked' : time >= issue.validUntil ? 'expired' : 'active';
   if (st.state !== state) throw invalid(`the statement says ${st.state}, the proved events say ${state}`);
-  return { origin: st.origin, id: id.slice(), state, size: cp.size, root: cp.root, time, events, statement, checkpoint };
+  return { origin: st.origin, id: id.slice(), state, size: cp.size, root: cp.root, time, events, issuer, statement, checkpoint };
 }

@@ -19,7 +19,7 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules, certKey, type CertRecord } from './rules.js';
+import { CertificateRules, certKey, issuerKey, type CertRecord, type IssuerRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
@@ -45,7 +45,16 @@ export interface CertificateStatus {
   readonly statement: Uint8Array;
   /** The checkpoint the statement is bound to. */
   readonly checkpoint: Uint8Array;
-  readonly events: readonly { index: number; entry: Uint8Array; proof: Uint8Array[] }[];
+  readonly events: readonly ProvedEntry[];
+  /** The issuer's issuer.register and, if retired by then, its issuer.retire. */
+  readonly issuer: readonly ProvedEntry[];
+}
+
+/** An entry with its inclusion proof in a status statement's checkpoint. */
+export interface ProvedEntry {
+  readonly index: number;
+  readonly entry: Uint8Array;
+  readonly proof: Uint8Array[];
 }
 
 /** EntryReceipt is what a writer gets for an acknowledged entry (spec §8.6). */
@@ -279,17 +288,24 @@ export class Ledger {
     if (events.length === 0) return undefined;
     const revoked = rec.revoked !== null && rec.revoked < head.size;
     const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
+    const [rawIssuer] = await this.store.readState([issuerKey(rec.issuer)]);
+    if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
+    const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
+    // The issuer was registered before the issuance; a retirement may be newer than the head.
+    const issuer = iss.retired !== null && iss.retired < head.size ? [iss.registered, iss.retired] : [iss.registered];
     const text =
       `dojang/v1/status\norigin ${this.origin}\nid ${toHex(id)}\nstate ${state}\n` +
-      `size ${head.size}\nroot ${toBase64(head.root)}\ntime ${head.time}\nevents ${events.join(' ')}\n`;
+      `size ${head.size}\nroot ${toBase64(head.root)}\ntime ${head.time}\nevents ${events.join(' ')}\n` +
+      `issuer ${issuer.join(' ')}\n`;
     const statement = signNote(text, [this.statusSigner]);
-    const proved = await Promise.all(
-      events.map(async (index) => {
-        const [entry] = await this.store.readEntries(index, index + 1);
-        return { index, entry, proof: await this.inclusionProof(index, head.size) };
-      }),
-    );
-    return { state, statement, checkpoint: head.checkpoint, events: proved };
+    const prove = (indices: number[]) =>
+      Promise.all(
+        indices.map(async (index) => {
+          const [entry] = await this.store.readEntries(index, index + 1);
+          return { index, entry, proof: await this.inclusionProof(index, head.size) };
+        }),
+      );
+    return { state, statement, checkpoint: head.checkpoint, events: await prove(events), issuer: await prove(issuer) };
   }
 
   /**

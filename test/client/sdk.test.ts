@@ -12,7 +12,7 @@ import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
 import { encodeEvent, newCertId } from '../../src/core/events.js';
 import { newClaim, type Claim } from '../../src/core/commitment.js';
 import { leafHash } from '../../src/core/merkle.js';
-import { ed25519Signer, formatVerifierKey, parseNote, parseVerifierKey, signNote } from '../../src/core/note.js';
+import { ed25519Signer, formatVerifierKey, parseNote, parseVerifierKey, signNote, SIG_TYPE_ED25519 } from '../../src/core/note.js';
 import { parseProofBundle, verifyProofBundle } from '../../src/core/proof-bundle.js';
 import { fromBase64, toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { encodeCbor, decodeCbor } from '../../src/core/cbor.js';
@@ -466,6 +466,39 @@ describe('DojangClient.status: statements that do not verify are refused', () =>
       a.statement = resign(a.statement, (l) => l.map((x) => (x === 'state revoked' ? 'state active' : x.startsWith('events ') ? x.split(' ').slice(0, -1).join(' ') : x)));
     });
     expect(refuse(omitted)).toBe('accepted');
+  });
+
+  it("names the issuer's registration, then its retirement, and proves both", async () => {
+    const issuer = randomBytes(32);
+    await client.registerIssuer(L.root, ed25519PublicKey(issuer), 'Retiring office', [DOC]);
+    const issued = await client.issue(issuer, { docType: DOC, holder: ed25519PublicKey(randomBytes(32)), claims: claims(), validUntil: client.now() + DAY });
+    const k = keysOf(L); // with the root key
+    const get = async () => (await fetch(`${L.base}/v1/certificates/${toHex(issued.id)}`)).json();
+    const before = verifyStatus(issued.id, await get(), k);
+    expect(before.issuer.map((e) => e.event.type)).toEqual(['issuer.register']);
+    expect(before.issuer[0].index).toBeLessThan(before.events[0].index);
+    const retired = await client.retireIssuer(L.root, ed25519PublicKey(issuer));
+    const answer = await get();
+    const after = verifyStatus(issued.id, answer, k);
+    expect(after.issuer.map((e) => [e.index, e.event.type])).toEqual([
+      [before.issuer[0].index, 'issuer.register'],
+      [retired.index, 'issuer.retire'],
+    ]);
+    expect(parseNote(utf8(answer.statement)).text).toContain(`\nissuer ${before.issuer[0].index} ${retired.index}\n`);
+    const refuse = (a: unknown) => {
+      try {
+        verifyStatus(issued.id, a, k);
+      } catch (e) {
+        return (e as LedgerError).code;
+      }
+      return 'accepted';
+    };
+    expect(refuse({ ...answer, issuer: answer.issuer.slice(0, 1) })).toBe('INVALID_PROOF'); // the statement names a retirement not proved
+    expect(refuse({ ...answer, issuer: [answer.issuer[1], answer.issuer[0]] })).toBe('INVALID_PROOF');
+    expect(refuse({ ...answer, issuer: undefined })).toBe('MALFORMED');
+    // Checked against another root key, the issuer events' signatures fail:
+    const otherRoot = formatVerifierKey({ name: 'example.com/other-root', type: SIG_TYPE_ED25519, publicKey: ed25519PublicKey(randomBytes(32)) });
+    expect(() => verifyStatus(issued.id, answer, { ...k, rootKey: otherRoot })).toThrow(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
   });
 
   it('says expired once the checkpoint time passes validUntil', async (ctx) => {
