@@ -17,6 +17,8 @@ import { LedgerError } from '../core/errors.js';
 import { fromHex, toBase64 } from '../core/bytes.js';
 import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
 import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
+import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
+import { PresentationVerifier, verdictJson } from '../client/verify.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -42,6 +44,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Overrides of READ_LIMITS. */
   limits?: Partial<ReadLimits>;
+  /** The verifier's clock for POST /v1/verify, milliseconds like Date.now (the default). */
+  clock?: () => number;
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -49,7 +53,9 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const ALLOW = 'GET, HEAD, OPTIONS';
 /** The write endpoint: signed entries, application/cbor (spec §8.6). */
 const WRITE_PATH = '/v1/entries';
-const WRITE_ALLOW = 'POST, OPTIONS';
+/** Presentations to judge (spec §10): application/cbor, answered with a verdict. */
+const VERIFY_PATH = '/v1/verify';
+const POST_ALLOW = 'POST, OPTIONS';
 
 /**
  * readBody reads a request body of at most `limit` bytes; TOO_LARGE beyond (by
@@ -103,6 +109,34 @@ async function readBody(ctx: Koa.Context, limit: number): Promise<Uint8Array> {
     req.on('close', onClose);
   });
 }
+/**
+ * verifyQuery reads the query of POST /v1/verify: `audience` (the verifier's key, 64 hex
+ * digits: received flow), `nonce` (32–128 hex digits) and `verifier` (its name: face
+ * flow), each at most once. BAD_REQUEST otherwise.
+ */
+function verifyQuery(qs: string): { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string } {
+  const params = new URLSearchParams(qs);
+  const out: { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string } = {};
+  const seen = new Set<string>();
+  for (const [k, v] of params) {
+    if (seen.has(k)) throw new LedgerError('BAD_REQUEST', `${VERIFY_PATH}: ${k} is given twice`);
+    seen.add(k);
+    if (k === 'audience') {
+      if (!/^[0-9a-f]{64}$/.test(v)) throw new LedgerError('BAD_REQUEST', 'audience must be a public key as 64 lowercase hex digits');
+      out.audience = fromHex(v);
+    } else if (k === 'nonce') {
+      if (!/^([0-9a-f]{2}){16,64}$/.test(v)) throw new LedgerError('BAD_REQUEST', 'nonce must be 16-64 bytes as lowercase hex');
+      out.nonce = fromHex(v);
+    } else if (k === 'verifier') {
+      const n = Buffer.byteLength(v, 'utf8');
+      if (n < 1 || n > MAX_VERIFIER_NAME_BYTES) throw new LedgerError('BAD_REQUEST', `verifier must be 1-${MAX_VERIFIER_NAME_BYTES} bytes of UTF-8`);
+      out.verifierName = v;
+    } else throw new LedgerError('BAD_REQUEST', `${VERIFY_PATH} takes audience, nonce and verifier, not ${JSON.stringify(k)}`);
+  }
+  if ((out.nonce === undefined) !== (out.verifierName === undefined)) throw new LedgerError('BAD_REQUEST', 'nonce and verifier go together (the face-to-face flow)');
+  return out;
+}
+
 /** provedJson is an entry with its inclusion proof as the status answer carries it (spec §8.7). */
 function provedJson(e: ProvedEntry): { index: number; entry: string; proof: string[] } {
   return { index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) };
@@ -244,9 +278,9 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   app.use(async (ctx, next) => {
-    const write = ctx.path === WRITE_PATH;
+    const write = ctx.path === WRITE_PATH || ctx.path === VERIFY_PATH;
     if (write ? ctx.method === 'POST' : ctx.method === 'GET' || ctx.method === 'HEAD') return next();
-    ctx.set('Allow', write ? WRITE_ALLOW : ALLOW);
+    ctx.set('Allow', write ? POST_ALLOW : ALLOW);
     if (ctx.method === 'OPTIONS') {
       // A CORS preflight (or a plain OPTIONS): say what a browser may send here.
       ctx.state.route = 'preflight';
@@ -405,6 +439,26 @@ export function createApp(deps: AppDeps): Koa {
       checkpoint: Buffer.from(receipt.checkpoint).toString('utf8'),
       proof: receipt.proof,
     };
+  });
+
+  // Presentations (spec §10): the verdict, judged with this log's keys, its clock and its
+  // current status of the certificate (fresher than any the presentation carries).
+  const verifier = new PresentationVerifier(ledger.publicKeys);
+  const clock = deps.clock ?? Date.now;
+  router.post(VERIFY_PATH, async (ctx) => {
+    ctx.state.route = 'verify';
+    const q = verifyQuery(ctx.querystring);
+    if (ctx.is('application/cbor') !== 'application/cbor') {
+      sendCodedProblem(ctx, 'UNSUPPORTED_MEDIA_TYPE', 'presentations are sent as application/cbor');
+      return;
+    }
+    const p = decodePresentation(await readBody(ctx, MAX_PRESENTATION_BYTES)); // 4xx for a malformed one
+    if (p.origin === ledger.origin) {
+      const st = await ledger.certificateStatus(p.parsed.issue.event.id);
+      if (st !== undefined) p.status = { statement: new TextDecoder().decode(st.statement), checkpoint: new TextDecoder().decode(st.checkpoint), events: [...st.events], issuer: [...st.issuer] };
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = verdictJson(verifier.verify(p, { now: Math.floor(clock() / 1000), ...q }));
   });
 
   // Status statements (spec §8.7).

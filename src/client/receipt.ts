@@ -3,6 +3,7 @@
  * the checkpoint verification they rest on (spec §5.4, §7.3). Pure: no I/O.
  */
 import { LedgerError } from '../core/errors.js';
+import type { CryptoBackend } from '../core/crypto.js';
 import { equalBytes, utf8 } from '../core/bytes.js';
 import { parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
 import { cosignedTime } from '../core/cosignature.js';
@@ -32,20 +33,27 @@ export interface CheckpointVerifiers {
   origin: string;
   log: NoteVerifier;
   timestamp: NoteVerifier;
+  /** The crypto backend the verifiers use (default: the facade's). */
+  backend?: CryptoBackend;
 }
 
 /**
  * checkpointVerifiers parses the log key (type 0x01; its name is the origin) and the
- * timestamp key (type 0x04) vkeys (spec §4.3, §5.3). MALFORMED (UNSUPPORTED for an
- * unknown key type) if they are not.
+ * timestamp key (type 0x04) vkeys (spec §4.3, §5.3), to verify on `backend` (default:
+ * the facade's). MALFORMED (UNSUPPORTED for an unknown key type) if they are not.
  */
-export function checkpointVerifiers(keys: { logKey: string; timestampKey: string }): CheckpointVerifiers {
-  const log = parseVerifierKey(keys.logKey);
-  const timestamp = parseVerifierKey(keys.timestampKey);
+export function checkpointVerifiers(keys: { logKey: string; timestampKey: string }, backend?: CryptoBackend): CheckpointVerifiers {
+  const log = parseVerifierKey(keys.logKey, backend);
+  const timestamp = parseVerifierKey(keys.timestampKey, backend);
   if (log.type !== SIG_TYPE_ED25519) throw malformed('the log key must be an Ed25519 (0x01) key');
   if (timestamp.type !== SIG_TYPE_COSIGNATURE_V1) throw malformed('the timestamp key must be a cosignature/v1 (0x04) key');
-  return { origin: log.name, log, timestamp };
+  return { origin: log.name, log, timestamp, backend };
 }
+
+/** Checkpoints opened with a verifiers object, by note text: each is checked once. */
+const opened = new WeakMap<CheckpointVerifiers, Map<string, { checkpoint: Checkpoint; time: number }>>();
+/** How many opened checkpoints a verifiers object remembers. */
+const OPENED_PER_VERIFIERS = 4096;
 
 /** cosignedAt returns the time of the timestamp key's verified cosignature (UNKNOWN_KEY if none). */
 function cosignedAt(verified: NoteSignature[], ts: NoteVerifier): number {
@@ -58,13 +66,22 @@ function cosignedAt(verified: NoteSignature[], ts: NoteVerifier): number {
  * openCheckpoint verifies a dojang checkpoint note (spec §5.4): signed by the log key
  * and cosigned by the timestamp key (BAD_SIGNATURE, UNKNOWN_KEY), a checkpoint
  * (MALFORMED) of the expected origin (INVALID_PROOF). Returns it with its cosignature
- * time T.
+ * time T. A note that verified once with the same verifiers object is not checked again
+ * (the last OPENED_PER_VERIFIERS notes are remembered).
  */
 export function openCheckpoint(note: Uint8Array, v: CheckpointVerifiers): { checkpoint: Checkpoint; time: number } {
+  let seen = opened.get(v);
+  const key = new TextDecoder().decode(note);
+  const hit = seen?.get(key);
+  if (hit !== undefined) return { checkpoint: { ...hit.checkpoint, root: hit.checkpoint.root.slice() }, time: hit.time }; // callers own what they get
   const { note: n, verified } = openNote(note, [v.log, v.timestamp], { requireAll: true });
   const checkpoint = parseCheckpoint(n.text);
   if (checkpoint.origin !== v.origin) throw new LedgerError('INVALID_PROOF', `the checkpoint is for log ${JSON.stringify(checkpoint.origin)}, not ${JSON.stringify(v.origin)}`);
-  return { checkpoint, time: cosignedAt(verified, v.timestamp) };
+  const out = { checkpoint, time: cosignedAt(verified, v.timestamp) };
+  if (seen === undefined) opened.set(v, (seen = new Map()));
+  if (seen.size >= OPENED_PER_VERIFIERS) seen.delete(seen.keys().next().value as string);
+  seen.set(key, out);
+  return { checkpoint: { ...checkpoint, root: checkpoint.root.slice() }, time: out.time };
 }
 
 /**

@@ -35,15 +35,16 @@
  * sent.
  */
 import { LedgerError } from '../core/errors.js';
-import { toHex } from '../core/bytes.js';
+import { fromBase64, toHex } from '../core/bytes.js';
 import { checkEd25519PublicKey, ed25519PublicKey } from '../core/crypto.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseNote, parseVerifierKey, SIG_TYPE_ED25519 } from '../core/note.js';
 import { parseProofBundle, verifyProofBundle } from '../core/proof-bundle.js';
 import { parseGenesis } from '../core/entry.js';
 import { decodeEntryBundle, formatTilePath, TILE_WIDTH } from '../core/tiles.js';
-import { commitDocument, type Claim } from '../core/commitment.js';
-import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, recipientCommitment } from '../core/events.js';
+import { commitDocument, type Claim, type Disclosure } from '../core/commitment.js';
+import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../core/events.js';
+import { encodePresentation, signFace, type Holding } from './presentation.js';
 import { createTransport, isObject, malformed, readText, readUint, type Transport } from './http.js';
 import { checkpointVerifiers, verifyReceipt, type Receipt } from './receipt.js';
 import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifiers } from './status.js';
@@ -51,6 +52,8 @@ import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifie
 export { httpProblemOf, type HttpProblem } from './http.js';
 export { verifyReceipt, type Receipt } from './receipt.js';
 export { verifyStatus, type CertState, type StatusEvent, type StatusStatement } from './status.js';
+export { decodePresentation, encodePresentation, signFace, type Presentation } from './presentation.js';
+export { PresentationVerifier, type Verdict, type VerifyContext, type VerifierKeys } from './verify.js';
 
 /** What GET /v1/log says: the origin, the four vkeys, and the latest size and time. */
 export interface LogInfo {
@@ -115,6 +118,25 @@ export interface TransferOptions {
   /** null when the parent is the issuance; else the salt the sender received. */
   senderSalt: Uint8Array | null;
   recipientKey: Uint8Array;
+}
+
+/** Options of DojangClient.present. */
+export interface PresentOptions {
+  /** The cert.issue entry, byte for byte as logged. */
+  issue: Uint8Array;
+  /** The transfer entries from the issued holder on, in order. */
+  transfers?: Uint8Array[];
+  /** The claims to show, with every digest (disclose() in core/commitment). */
+  disclosure: Disclosure;
+  /**
+   * received: the recipient's key and the salt of its commitment in the last transfer;
+   * face: the holder seed signs the verifier's nonce and name (salt: null without
+   * transfers, else the last transfer's recipient salt); view: a view-only copy.
+   */
+  holding:
+    | { flow: 'received'; recipient: Uint8Array; salt: Uint8Array }
+    | { flow: 'face'; holderSeed: Uint8Array; salt: Uint8Array | null; verifier: string; nonce: Uint8Array }
+    | { flow: 'view' };
 }
 
 export class DojangClient {
@@ -300,6 +322,34 @@ export class DojangClient {
   /** revoke revokes a certificate (cert.revoke, signed by its issuer; reason 0–128 bytes). */
   async revoke(issuerSeed: Uint8Array, id: Uint8Array, reason = ''): Promise<Receipt> {
     return this.submit(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(issuerSeed), reason, time: this.now() }, issuerSeed));
+  }
+
+  /**
+   * present assembles a presentation (spec §10.1) of a certificate, ready to send or
+   * show: the issuer's registration, the issuance and the transfers, each with its
+   * receipt's proof bundle (asked again with the same bytes: a resubmitted entry gets
+   * its first receipt, spec §8.6), the disclosure, the current status answer (verified)
+   * and the holding — for `face`, signed now with the holder seed. Returns the encoded
+   * presentation.
+   */
+  async present(o: PresentOptions): Promise<Uint8Array> {
+    const issue = parseEvent(o.issue).event;
+    if (issue.type !== 'cert.issue') throw new RangeError('present: issue must be a cert.issue entry');
+    const t = await this.trust();
+    const raw = await this.request('GET', `/v1/certificates/${toHex(issue.id)}`);
+    const st = verifyStatus(issue.id, raw, t.verifiers);
+    const anchored = async (entry: Uint8Array) => ({ entry, proof: (await this.submit(entry)).proof });
+    const chain = { origin: st.origin, register: await anchored(st.issuer[0].entry), issue: await anchored(o.issue), transfers: [] as { entry: Uint8Array; proof: string }[] };
+    for (const tr of o.transfers ?? []) chain.transfers.push(await anchored(tr));
+    const bytes = (e: { index: number; entry: Uint8Array }, i: number, list: unknown[]) => {
+      const proof = ((list[i] as { proof: string[] }).proof ?? []).map((h) => fromBase64(h));
+      return { index: e.index, entry: e.entry, proof };
+    };
+    const j = raw as { statement: string; checkpoint: string; events: unknown[]; issuer: unknown[] };
+    const status = { statement: j.statement, checkpoint: j.checkpoint, events: st.events.map((e, i) => bytes(e, i, j.events)), issuer: st.issuer.map((e, i) => bytes(e, i, j.issuer)) };
+    const h = o.holding;
+    const holding: Holding = h.flow === 'face' ? signFace(chain, h.holderSeed, h) : h;
+    return encodePresentation({ ...chain, disclosure: o.disclosure, status, holding });
   }
 
   /**

@@ -6,6 +6,7 @@
  * operator. Pure: no I/O.
  */
 import { LedgerError } from '../core/errors.js';
+import type { CryptoBackend } from '../core/crypto.js';
 import { equalBytes, toHex, utf8 } from '../core/bytes.js';
 import { parseDecimal } from '../core/checkpoint.js';
 import { openNote, parseVerifierKey, SIG_TYPE_ED25519, type NoteVerifier } from '../core/note.js';
@@ -63,13 +64,13 @@ export interface StatusVerifiers extends CheckpointVerifiers {
  * statusVerifiers parses the three vkeys (the status key: type 0x01) and, if given, the
  * root key (type 0x01). MALFORMED otherwise.
  */
-export function statusVerifiers(keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string }): StatusVerifiers {
-  const status = parseVerifierKey(keys.statusKey);
+export function statusVerifiers(keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string }, backend?: CryptoBackend): StatusVerifiers {
+  const status = parseVerifierKey(keys.statusKey, backend);
   if (status.type !== SIG_TYPE_ED25519) throw malformed('the status key must be an Ed25519 (0x01) key');
-  if (keys.rootKey === undefined) return { ...checkpointVerifiers(keys), status };
-  const root = parseVerifierKey(keys.rootKey);
+  if (keys.rootKey === undefined) return { ...checkpointVerifiers(keys, backend), status };
+  const root = parseVerifierKey(keys.rootKey, backend);
   if (root.type !== SIG_TYPE_ED25519) throw malformed('the root key must be an Ed25519 (0x01) key');
-  return { ...checkpointVerifiers(keys), status, root: root.publicKey };
+  return { ...checkpointVerifiers(keys, backend), status, root: root.publicKey };
 }
 
 const invalid = (msg: string) => new LedgerError('INVALID_PROOF', msg);
@@ -206,7 +207,7 @@ export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: stri
   const events = proved(json.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed }): StatusEvent => {
     const ev = parsed.event;
     if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
-    verifyEventSignature(parsed, parsed.signer as Uint8Array); // BAD_SIGNATURE: the log would hold a forged event
+    verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
     return { index, entry, leafHash: leaf, event: ev };
   });
   checkChain(id, events);
@@ -215,7 +216,7 @@ export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: stri
     const ev = parsed.event;
     if (ev.type !== (i === 0 ? 'issuer.register' : 'issuer.retire')) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${i === 0 ? 'issuer.register' : 'issuer.retire'}`);
     if (!equalBytes((ev as IssuerRegister | IssuerRetire).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
-    if (v.root !== undefined) verifyEventSignature(parsed, v.root); // BAD_SIGNATURE
+    if (v.root !== undefined) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
     return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire };
   });
   if (issuer[0].index >= events[0].index) throw invalid('the issuer was registered after the issuance');

@@ -1,0 +1,317 @@
+/**
+ * The verdict on a presentation (spec §10.2): genuine, anchored, sent or shown by its
+ * holder, unrevoked and unexpired — as a list of named checks, each ok or failed with
+ * one reason code. Offline: it needs the log's keys and nothing else. Checkpoints and
+ * issuer registrations that verified once are remembered, so a presentation costs its
+ * own signatures. Pure and portable (runs in a browser with the portable backend).
+ */
+import { LedgerError, isLedgerError } from '../core/errors.js';
+import { equalBytes, toBase64, toHex } from '../core/bytes.js';
+import { verifyEd25519, type CryptoBackend } from '../core/crypto.js';
+import { claimDigest, commitmentOf, type Claim } from '../core/commitment.js';
+import { recipientCommitment, verifyEventSignature, type CertIssue, type CertTransfer, type ParsedEvent } from '../core/events.js';
+import { leafHash, verifyInclusion } from '../core/merkle.js';
+import type { ProofBundle } from '../core/proof-bundle.js';
+import type { CborValue } from '../core/cbor.js';
+import { parseVerifierKey, SIG_TYPE_ED25519 } from '../core/note.js';
+import { openCheckpoint } from './receipt.js';
+import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifiers } from './status.js';
+import { faceSigningInput, type DecodedPresentation, type PresentedStatus } from './presentation.js';
+
+export const CHECKS = ['anchored', 'issuer-signature', 'issuer-registered', 'document', 'chain', 'holding', 'not-revoked', 'validity', 'original'] as const;
+export type CheckName = (typeof CHECKS)[number];
+
+/** One check of a verdict: ok, or failed with a reason code (spec §10.2) and a sentence. */
+export interface Check {
+  name: CheckName;
+  ok: boolean;
+  reason: string | null;
+  detail: string;
+}
+
+/** A verdict (spec §10.2). */
+export interface Verdict {
+  valid: boolean;
+  checks: Check[];
+  flow: 'received' | 'face' | 'view';
+  /** The verifier's clock (Unix seconds) the verdict was judged at. */
+  now: number;
+  certificate: {
+    id: string;
+    docType: string;
+    /** The issuer key, base64. */
+    issuer: string;
+    issuerName: string;
+    issuedAt: number;
+    validUntil: number;
+    /** The trusted time of the checkpoint that anchors the issuance (null if not anchored). */
+    anchoredAt: number | null;
+    transfers: number;
+  };
+  /** The disclosed claims, when they match the commitment. */
+  claims: Record<string, CborValue> | null;
+  /** What the status statement said, as of its checkpoint, and how old that is. */
+  status: { state: string; size: number; time: number; age: number } | null;
+}
+
+/** What the verifier brings: its clock and, per flow, its key or its nonce and name. */
+export interface VerifyContext {
+  /** Unix seconds. */
+  now: number;
+  /** The verifier's own public key (received flow). */
+  audience?: Uint8Array;
+  /** The nonce and name the verifier showed (face-to-face flow). */
+  nonce?: Uint8Array;
+  verifierName?: string;
+}
+
+/** The log's keys, as note vkeys (spec §4.3). */
+export interface VerifierKeys {
+  logKey: string;
+  timestampKey: string;
+  statusKey: string;
+  rootKey: string;
+}
+
+/** How many issuer registrations a verifier remembers. */
+const REGISTERED_CACHE = 4096;
+
+class Failed extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function fail(reason: string, message: string): never {
+  throw new Failed(reason, message);
+}
+
+/** run evaluates one check: ok unless it throws Failed (other errors are bugs and propagate). */
+function run(name: CheckName, body: () => string): Check {
+  try {
+    return { name, ok: true, reason: null, detail: body() };
+  } catch (e) {
+    if (e instanceof Failed) return { name, ok: false, reason: e.reason, detail: e.message };
+    throw e;
+  }
+}
+
+export class PresentationVerifier {
+  readonly origin: string;
+  private readonly v: StatusVerifiers & { root: Uint8Array };
+  private readonly registered = new Set<string>();
+
+  /** keys: the log's vkeys; backend: the crypto backend (default: the facade's). MALFORMED for bad keys. */
+  constructor(
+    keys: VerifierKeys,
+    private readonly backend?: CryptoBackend,
+  ) {
+    const root = parseVerifierKey(keys.rootKey, backend);
+    if (root.type !== SIG_TYPE_ED25519) throw new LedgerError('MALFORMED', 'the root key must be an Ed25519 (0x01) key');
+    this.v = statusVerifiers(keys, backend) as StatusVerifiers & { root: Uint8Array };
+    this.origin = this.v.origin;
+  }
+
+  /** verify judges a decoded presentation (spec §10.2). It never throws for a bad presentation. */
+  verify(p: DecodedPresentation, ctx: VerifyContext): Verdict {
+    const issue = p.parsed.issue.event;
+    const register = p.parsed.register.event;
+    const transfers = p.parsed.transfers.map((t) => t.event);
+    const leaves = { register: leafHash(p.register.entry), issue: leafHash(p.issue.entry), transfers: p.transfers.map((t) => leafHash(t.entry)) };
+    let anchoredAt: number | null = null;
+    let claims: Record<string, CborValue> | null = null;
+    let status: StatusStatement | undefined;
+    let statusProblem: Failed | undefined;
+    if (p.status !== null) {
+      try {
+        status = verifyStatus(issue.id, statusJson(p.status), this.v);
+      } catch (e) {
+        if (!isLedgerError(e)) throw e;
+        statusProblem = new Failed('STATUS_INVALID', `the status answer does not verify: ${e.code}: ${e.message}`);
+      }
+    }
+
+    const checks: Check[] = [
+      run('anchored', () => {
+        if (p.origin !== this.origin) fail('WRONG_LOG', `the presentation is of log ${JSON.stringify(p.origin)}, not ${JSON.stringify(this.origin)}`);
+        const items: [string, Uint8Array, ProofBundle][] = [
+          ['the registration', leaves.register, p.bundles.register],
+          ['the issuance', leaves.issue, p.bundles.issue],
+          ...p.bundles.transfers.map((b, i): [string, Uint8Array, ProofBundle] => [`transfer ${i + 1}`, leaves.transfers[i], b]),
+        ];
+        for (const [what, leaf, b] of items) {
+          const time = this.anchor(what, leaf, b);
+          if (what === 'the issuance') anchoredAt = time;
+        }
+        return `${items.length} entries proved in checkpoints signed by the log key and cosigned by the timestamp key`;
+      }),
+      run('issuer-signature', () => {
+        this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance');
+        return 'the issuance is signed by its issuer';
+      }),
+      run('issuer-registered', () => {
+        const key = toHex(leaves.register);
+        if (!this.registered.has(key)) {
+          this.eventSignature(p.parsed.register, this.v.root, 'the registration (root key)');
+          if (this.registered.size >= REGISTERED_CACHE) this.registered.delete(this.registered.values().next().value as string);
+          this.registered.add(key);
+        }
+        if (!equalBytes(register.issuer, issue.issuer)) fail('UNKNOWN_ISSUER', 'the registration is of another key than the issuer of the certificate');
+        if (!register.docTypes.includes(issue.docType)) fail('DOCTYPE_NOT_ALLOWED', `the issuer is registered for ${register.docTypes.join(', ')}, not ${issue.docType}`);
+        if (p.bundles.register.index >= p.bundles.issue.index) fail('UNKNOWN_ISSUER', `the registration (entry ${p.bundles.register.index}) does not precede the issuance (entry ${p.bundles.issue.index})`);
+        const retire = status?.issuer[1];
+        if (retire !== undefined && retire.index < p.bundles.issue.index) fail('ISSUER_RETIRED', `the issuer was retired at entry ${retire.index}, before the issuance (entry ${p.bundles.issue.index})`);
+        return `registered by the root key at entry ${p.bundles.register.index} as ${JSON.stringify(register.name)}`;
+      }),
+      run('document', () => {
+        claims = disclosed(p.disclosure.claims, p.disclosure.digests, issue.commitment);
+        return `${p.disclosure.claims.length} of ${p.disclosure.digests.length} digests disclosed`;
+      }),
+      run('chain', () => {
+        let prev: CertIssue | CertTransfer = issue;
+        let prevLeaf = leaves.issue;
+        p.parsed.transfers.forEach((t, i) => {
+          const ev = t.event;
+          const what = `transfer ${i + 1}`;
+          this.eventSignature(t, ev.sender, what);
+          if (!equalBytes(ev.id, issue.id)) fail('CHAIN_BROKEN', `${what} is of another certificate`);
+          if (!equalBytes(ev.parent, prevLeaf)) fail('CHAIN_BROKEN', `${what} does not name the previous event as its parent`);
+          if (!holdsBy(prev, ev.sender, ev.senderSalt)) fail('NOT_HOLDER', `the sender of ${what} is not a holder by its parent`);
+          prev = ev;
+          prevLeaf = leaves.transfers[i];
+        });
+        return transfers.length === 0 ? 'no transfers: presented by the issued holder' : `${transfers.length} transfers from the issued holder`;
+      }),
+      run('holding', () => {
+        const h = p.holding;
+        const last: CertIssue | CertTransfer = transfers.length === 0 ? issue : transfers[transfers.length - 1];
+        if (h.flow === 'view') return fail('VIEW_ONLY', 'a view-only copy proves no holding');
+        if (h.flow === 'received') {
+          if (last.type !== 'cert.transfer') fail('NOT_RECIPIENT', 'nothing was sent: the presentation has no transfer');
+          if (ctx.audience === undefined || !equalBytes(ctx.audience, h.recipient)) fail('NOT_RECIPIENT', 'the presentation was sent to another key than this verifier');
+          if (!equalBytes(recipientCommitment(h.salt, h.recipient), (last as CertTransfer).recipient)) fail('NOT_RECIPIENT', 'the last transfer does not name this verifier (key and salt do not match its commitment)');
+          return 'the holder signed the transfer to this verifier';
+        }
+        if (ctx.nonce === undefined || ctx.verifierName === undefined || !equalBytes(ctx.nonce, h.nonce) || ctx.verifierName !== h.verifier) {
+          fail('NONCE_MISMATCH', "the holder signed another verifier's nonce or name: a replayed presentation");
+        }
+        if (!holdsBy(last, h.holder, h.salt)) fail('NOT_HOLDER', 'the signing key is not the holder by the last event');
+        const msg = faceSigningInput({ origin: p.origin, id: issue.id, last: transfers.length === 0 ? leaves.issue : leaves.transfers[transfers.length - 1], verifier: h.verifier, nonce: h.nonce });
+        if (!verifyEd25519(h.holder, msg, h.sig, this.backend)) fail('BAD_SIGNATURE', "the holder's signature over the nonce does not verify");
+        return "the holder key signed this verifier's nonce";
+      }),
+      run('not-revoked', () => {
+        if (p.status === null) fail('NO_STATUS', 'the presentation carries no status statement: revocation cannot be judged');
+        if (statusProblem !== undefined) throw statusProblem;
+        const st = status!;
+        const chain = [leaves.issue, ...leaves.transfers];
+        for (const [i, leaf] of chain.entries()) {
+          if (!st.events.some((e) => equalBytes(e.leafHash, leaf))) fail('STATUS_INVALID', `the status statement does not name ${i === 0 ? 'the issuance' : `transfer ${i}`}`);
+        }
+        if (st.state === 'revoked') fail('CERT_REVOKED', `revoked as of checkpoint ${st.size} (time ${st.time})`);
+        return `not revoked as of checkpoint ${st.size} (time ${st.time}, ${Math.max(0, ctx.now - st.time)} s ago)`;
+      }),
+      run('validity', () => {
+        if (ctx.now < issue.issuedAt) fail('NOT_YET_VALID', `valid from ${issue.issuedAt}, now is ${ctx.now}`);
+        if (ctx.now >= issue.validUntil) fail('CERT_EXPIRED', `valid until ${issue.validUntil}, now is ${ctx.now}`);
+        return `valid from ${issue.issuedAt} until ${issue.validUntil}`;
+      }),
+      run('original', () => {
+        if (p.holding.flow === 'view') fail('VIEW_ONLY', 'a view-only copy (열람용) is never valid as an original');
+        return 'not a view-only copy';
+      }),
+    ];
+    return {
+      valid: checks.every((c) => c.ok),
+      checks,
+      flow: p.holding.flow,
+      now: ctx.now,
+      certificate: {
+        id: toHex(issue.id),
+        docType: issue.docType,
+        issuer: toBase64(issue.issuer),
+        issuerName: register.name,
+        issuedAt: issue.issuedAt,
+        validUntil: issue.validUntil,
+        anchoredAt,
+        transfers: transfers.length,
+      },
+      claims,
+      status: status === undefined ? null : { state: status.state, size: status.size, time: status.time, age: Math.max(0, ctx.now - status.time) },
+    };
+  }
+
+  /** anchor checks a proof bundle for a leaf (spec §7.3) and returns its checkpoint's trusted time. */
+  private anchor(what: string, leaf: Uint8Array, b: ProofBundle): number {
+    let opened;
+    try {
+      opened = openCheckpoint(b.checkpoint, this.v);
+    } catch (e) {
+      if (!isLedgerError(e)) throw e;
+      const reason = e.code === 'BAD_SIGNATURE' || e.code === 'UNKNOWN_KEY' ? e.code : 'WRONG_LOG';
+      return fail(reason, `the checkpoint of ${what}: ${e.message}`);
+    }
+    const { checkpoint, time } = opened;
+    try {
+      if (b.index >= checkpoint.size) throw new LedgerError('INVALID_PROOF', `index ${b.index} is not below the tree size ${checkpoint.size}`);
+      verifyInclusion(leaf, b.index, checkpoint.size, b.proof, checkpoint.root);
+    } catch (e) {
+      if (!isLedgerError(e)) throw e;
+      return fail('NOT_IN_LOG', `${what} is not proved in its checkpoint: ${e.message}`);
+    }
+    return time;
+  }
+
+  private eventSignature(p: ParsedEvent, key: Uint8Array, what: string): void {
+    try {
+      verifyEventSignature(p, key, this.backend);
+    } catch (e) {
+      if (isLedgerError(e, 'BAD_SIGNATURE')) fail('BAD_SIGNATURE', `the signature on ${what} does not verify`);
+      throw e;
+    }
+  }
+}
+
+/** holdsBy: is `key` (with `salt`) a holder by the event `by` (spec §5.7)? */
+function holdsBy(by: CertIssue | CertTransfer, key: Uint8Array, salt: Uint8Array | null): boolean {
+  if (by.type === 'cert.issue') return salt === null && equalBytes(by.holder, key);
+  return salt !== null && equalBytes(by.recipient, recipientCommitment(salt, key));
+}
+
+/** disclosed checks a disclosure against the commitment (spec §5.8) and returns the claims. */
+function disclosed(claims: Claim[], digests: Uint8Array[], commitment: Uint8Array): Record<string, CborValue> {
+  const listed = new Set(digests.map(toHex));
+  const out: Record<string, CborValue> = {};
+  for (const c of claims) {
+    if (!listed.has(toHex(claimDigest(c)))) fail('CLAIM_MISMATCH', `claim ${JSON.stringify(c[1])} does not match the document's commitment (a changed value or a wrong salt)`);
+    Object.defineProperty(out, c[1], { value: c[2], enumerable: true, writable: true, configurable: true });
+  }
+  if (!equalBytes(commitmentOf(digests), commitment)) fail('COMMITMENT_MISMATCH', 'the digest list does not commit to the commitment of the issuance');
+  return out;
+}
+
+/** statusJson turns the presented status back into the §8.7 JSON answer. */
+function statusJson(s: PresentedStatus): unknown {
+  const proved = (e: { index: number; entry: Uint8Array; proof: Uint8Array[] }) => ({ index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) });
+  return { statement: s.statement, checkpoint: s.checkpoint, events: s.events.map(proved), issuer: s.issuer.map(proved) };
+}
+
+/** cborJson makes a claim value JSON: byte strings as base64 text. */
+export function cborJson(v: CborValue): unknown {
+  if (v instanceof Uint8Array) return toBase64(v);
+  if (Array.isArray(v)) return v.map(cborJson);
+  if (typeof v === 'object' && v !== null) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) Object.defineProperty(o, k, { value: cborJson(x), enumerable: true, writable: true, configurable: true });
+    return o;
+  }
+  return v;
+}
+
+/** verdictJson is a verdict as JSON (claims with byte strings as base64). */
+export function verdictJson(v: Verdict): unknown {
+  return { ...v, claims: v.claims === null ? null : cborJson(v.claims) };
+}
