@@ -56,7 +56,7 @@ export const EVENTS_USAGE = `  keygen --out FILE [--name NAME] [--json]
   VKEY to pin the log's keys; otherwise they are fetched from URL (trust on
   first use).`;
 
-const NET = {
+export const NET = {
   url: { type: 'string' },
   json: { type: 'boolean' },
   'log-key': { type: 'string' },
@@ -64,21 +64,21 @@ const NET = {
   'status-key': { type: 'string' },
 } as const;
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
-function badRequest(msg: string, cause?: unknown): LedgerError {
+export function badRequest(msg: string, cause?: unknown): LedgerError {
   return new LedgerError('BAD_REQUEST', msg, cause === undefined ? undefined : { cause });
 }
 
 /** need returns a required string option, or BAD_REQUEST. */
-function need(v: Values, name: string): string {
+export function need(v: Values, name: string): string {
   const x = v[name];
   if (typeof x !== 'string' || x === '') throw badRequest(`--${name} is required`);
   return x;
 }
 
 /** clientFor makes the SDK client of --url, with pinned keys when given. */
-function clientFor(v: Values): DojangClient {
+export function clientFor(v: Values): DojangClient {
   const url = need(v, 'url');
   try {
     return new DojangClient(url, {
@@ -92,7 +92,7 @@ function clientFor(v: Values): DojangClient {
 }
 
 /** prefixed rethrows a LedgerError with the option it came from named first. */
-function prefixed<T>(flag: string, f: () => T): T {
+export function prefixed<T>(flag: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
@@ -102,7 +102,7 @@ function prefixed<T>(flag: string, f: () => T): T {
 }
 
 /** signerFile reads an Ed25519 (type 0x01) signer key file (spec §4.3). */
-async function signerFile(path: string, flag: string): Promise<KeyFile> {
+export async function signerFile(path: string, flag: string): Promise<KeyFile> {
   let k: KeyFile;
   try {
     k = await readKeyFile(path);
@@ -115,7 +115,7 @@ async function signerFile(path: string, flag: string): Promise<KeyFile> {
 }
 
 /** publicKeyOrFile reads a public key given as text, or from a key file (signer key or public key). */
-async function publicKeyOrFile(value: string, flag: string): Promise<Uint8Array> {
+export async function publicKeyOrFile(value: string, flag: string): Promise<Uint8Array> {
   try {
     return parsePublicKey(value);
   } catch (e) {

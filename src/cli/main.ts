@@ -8,6 +8,7 @@ import { LedgerError, isLedgerError } from '../core/errors.js';
 import { runInit, runServe } from './serve.js';
 import { runBench } from './bench.js';
 import { EVENT_COMMANDS, EVENTS_USAGE } from './events.js';
+import { PRESENT_USAGE, runPresent, runVerify } from './present.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -19,6 +20,7 @@ const USAGE = `usage: dojang <command> [options]
          measure the ledger beside this machine's own limits; --scale also
          measures proofs and memory on fresh logs of each size
 ${EVENTS_USAGE}
+${PRESENT_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -79,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
     case 'send':
     case 'revoke':
       return EVENT_COMMANDS[cmd](rest, io);
+    case 'present':
+      return runPresent(rest, io);
+    case 'verify':
+      return runVerify(rest, io);
     default:
       io.err(`dojang: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
       return 2;

@@ -44,7 +44,7 @@ import { parseGenesis } from '../core/entry.js';
 import { decodeEntryBundle, formatTilePath, TILE_WIDTH } from '../core/tiles.js';
 import { commitDocument, type Claim, type Disclosure } from '../core/commitment.js';
 import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../core/events.js';
-import { encodePresentation, signFace, type Holding } from './presentation.js';
+import { encodePresentation, signFace, type Holding, type PresentedStatus } from './presentation.js';
 import { createTransport, isObject, malformed, readText, readUint, type Transport } from './http.js';
 import { checkpointVerifiers, verifyReceipt, type Receipt } from './receipt.js';
 import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifiers } from './status.js';
@@ -335,21 +335,28 @@ export class DojangClient {
   async present(o: PresentOptions): Promise<Uint8Array> {
     const issue = parseEvent(o.issue).event;
     if (issue.type !== 'cert.issue') throw new RangeError('present: issue must be a cert.issue entry');
-    const t = await this.trust();
-    const raw = await this.request('GET', `/v1/certificates/${toHex(issue.id)}`);
-    const st = verifyStatus(issue.id, raw, t.verifiers);
+    const status = await this.presentedStatus(issue.id);
     const anchored = async (entry: Uint8Array) => ({ entry, proof: (await this.submit(entry)).proof });
-    const chain = { origin: st.origin, register: await anchored(st.issuer[0].entry), issue: await anchored(o.issue), transfers: [] as { entry: Uint8Array; proof: string }[] };
+    const chain = { origin: (await this.keys()).origin, register: await anchored(status.issuer[0].entry), issue: await anchored(o.issue), transfers: [] as { entry: Uint8Array; proof: string }[] };
     for (const tr of o.transfers ?? []) chain.transfers.push(await anchored(tr));
-    const bytes = (e: { index: number; entry: Uint8Array }, i: number, list: unknown[]) => {
-      const proof = ((list[i] as { proof: string[] }).proof ?? []).map((h) => fromBase64(h));
-      return { index: e.index, entry: e.entry, proof };
-    };
-    const j = raw as { statement: string; checkpoint: string; events: unknown[]; issuer: unknown[] };
-    const status = { statement: j.statement, checkpoint: j.checkpoint, events: st.events.map((e, i) => bytes(e, i, j.events)), issuer: st.issuer.map((e, i) => bytes(e, i, j.issuer)) };
     const h = o.holding;
     const holding: Holding = h.flow === 'face' ? signFace(chain, h.holderSeed, h) : h;
     return encodePresentation({ ...chain, disclosure: o.disclosure, status, holding });
+  }
+
+  /**
+   * presentedStatus fetches the status answer of a certificate (GET
+   * /v1/certificates/<hex id>), verifies it (verifyStatus) and returns it as a
+   * presentation carries it (spec §10.1). An unknown id is NOT_FOUND.
+   */
+  async presentedStatus(id: Uint8Array): Promise<PresentedStatus> {
+    if (!(id instanceof Uint8Array) || id.length !== CERT_ID_BYTES) throw new RangeError(`status: id must be ${CERT_ID_BYTES} bytes`);
+    const t = await this.trust();
+    const raw = await this.request('GET', `/v1/certificates/${toHex(id)}`);
+    const st = verifyStatus(id, raw, t.verifiers); // checks the shape read below
+    const j = raw as { statement: string; checkpoint: string; events: { proof: string[] }[]; issuer: { proof: string[] }[] };
+    const proved = (e: { index: number; entry: Uint8Array }, raw: { proof: string[] }) => ({ index: e.index, entry: e.entry, proof: raw.proof.map((h) => fromBase64(h)) });
+    return { statement: j.statement, checkpoint: j.checkpoint, events: st.events.map((e, i) => proved(e, j.events[i])), issuer: st.issuer.map((e, i) => proved(e, j.issuer[i])) };
   }
 
   /**

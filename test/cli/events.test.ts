@@ -225,6 +225,59 @@ function fromHexId(h: string): Uint8Array {
   return Uint8Array.from(h.match(/../g)!.map((x) => parseInt(x, 16)));
 }
 
+describe('dojang present and dojang verify', () => {
+  it('sends, shows face to face and copies a certificate; verify judges each offline and against the log', async () => {
+    const issuer = await registeredIssuer('present-issuer.key');
+    const holder = await keygen('present-holder.key');
+    const claims = await claimsFile('present-claims.json', { name: '김민수', rrn: '800101-1234567', household: [{ relation: 'child', birthDate: '2019-05-05' }] });
+    const doc = file('present.dojang');
+    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', DOC, '--claims', claims, '--valid-days', '90', '--out', doc, '--json']);
+    const offline = ['--log-key', log.logKey, '--timestamp-key', log.timestampKey, '--status-key', log.statusKey, '--root-key', (await (await fetch(`${url}/v1/log`)).json()).rootKey];
+
+    // Sent to a pharmacy's key: valid for the pharmacy, and only for it.
+    const pharmacy = await keygen('present-pharmacy.key');
+    const sent = file('sent.dojang-presentation');
+    await ok(['present', '--url', url, '--doc', doc, '--show', 'household', '--key', holder.file, '--to', pharmacy.publicKey, '--out', sent]);
+    expect((await stat(sent)).mode & 0o777).toBe(0o600);
+    const v = await ok(['verify', sent, ...offline, '--me', pharmacy.file, '--json']);
+    expect(v.valid).toBe(true);
+    expect(v.certificate.id).toBe(issued.id);
+    expect(v.claims).toEqual({ household: [{ relation: 'child', birthDate: '2019-05-05' }] });
+    expect(JSON.stringify(v)).not.toContain('800101');
+    const human = await ok(['verify', sent, '--url', url, '--me', pharmacy.publicKey]);
+    expect(human).toMatch(/^VALID: kr\.gov\.resident-registration\.copy [0-9a-f]{32}, issued by "present-issuer\.key office"/);
+    expect(human).toMatch(/status active as of checkpoint \d+/);
+    const other = await run(['verify', sent, ...offline, '--me', holder.publicKey]);
+    expect(other.status).toBe(3);
+    expect(other.stderr).toMatch(/^dojang: not valid: holding: NOT_RECIPIENT: /);
+    expect(other.stdout).toMatch(/^NOT VALID: /);
+
+    // Face to face: the nonce the verifier showed, signed by the holder key.
+    const nonce = 'ab'.repeat(16);
+    const shown = file('face.dojang-presentation');
+    await ok(['present', '--url', url, '--doc', doc, '--show', 'household', '--key', holder.file, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--out', shown]);
+    expect((await ok(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--json'])).valid).toBe(true);
+    expect((await run(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', 'cd'.repeat(16)])).status).toBe(3);
+
+    // A view-only copy is never valid; after a revocation, --url knows what the file does not.
+    const view = file('view.dojang-presentation');
+    await ok(['present', '--url', url, '--doc', doc, '--view', '--out', view]);
+    expect((await run(['verify', view, ...offline])).status).toBe(3);
+    await ok(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--json']);
+    expect((await ok(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--json'])).status.state).toBe('active');
+    const online = await run(['verify', shown, '--url', url, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce]);
+    expect(online.status).toBe(3);
+    expect(online.stderr).toMatch(/not-revoked: CERT_REVOKED/);
+
+    // Refused before judging: not a presentation, no keys, an existing --out, the wrong key.
+    await fails(['verify', doc, ...offline], 'MALFORMED');
+    await fails(['verify', sent], 'BAD_REQUEST');
+    await fails(['present', '--url', url, '--doc', doc, '--view', '--out', view], 'CONFLICT');
+    await fails(['present', '--url', url, '--doc', doc, '--key', pharmacy.file, '--to', holder.publicKey, '--out', file('x.p')], 'BAD_REQUEST');
+    await fails(['present', '--url', url, '--doc', doc, '--view', '--to', holder.publicKey, '--out', file('y.p')], 'BAD_REQUEST');
+  });
+});
+
 describe('failure exits', () => {
   let issuer: Awaited<ReturnType<typeof keygen>>;
   let holder: Awaited<ReturnType<typeof keygen>>;
