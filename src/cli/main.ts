@@ -9,6 +9,7 @@ import { runInit, runServe } from './serve.js';
 import { runBench } from './bench.js';
 import { EVENT_COMMANDS, EVENTS_USAGE } from './events.js';
 import { PRESENT_USAGE, runPresent, runVerify } from './present.js';
+import { AUDIT_USAGE, runAudit } from './audit.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -21,6 +22,7 @@ const USAGE = `usage: dojang <command> [options]
          measures proofs and memory on fresh logs of each size
 ${EVENTS_USAGE}
 ${PRESENT_USAGE}
+${AUDIT_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -85,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
       return runPresent(rest, io);
     case 'verify':
       return runVerify(rest, io);
+    case 'audit':
+      return runAudit(rest, io);
     default:
       io.err(`dojang: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
       return 2;

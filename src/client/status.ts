@@ -175,7 +175,7 @@ function checkChain(id: Uint8Array, events: StatusEvent[]): void {
  * INVALID_PROOF for any mismatch; MALFORMED for JSON of another shape. `keys` are vkeys
  * or verifiers made by statusVerifiers.
  */
-export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: string; timestampKey: string; statusKey: string } | StatusVerifiers): StatusStatement {
+export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string } | StatusVerifiers): StatusStatement {
   const v = 'log' in keys ? keys : statusVerifiers(keys);
   if (!isObject(json)) throw malformed('a status answer is { statement, checkpoint, events: [], issuer: [] }');
   const checkpoint = utf8(readText(json.checkpoint, 'status checkpoint'));

@@ -234,6 +234,11 @@ export class TreeEdge {
     return this.#size;
   }
 
+  /** hashes returns a copy of the edge hashes, left to right (what the constructor takes). */
+  get hashes(): Uint8Array[] {
+    return this.#hashes.slice();
+  }
+
   /**
    * append adds one leaf hash and returns the stored hashes it creates, in stored-index
    * order: the leaf hash itself (at storedHashCount(old size)), then the hash of every

@@ -356,6 +356,21 @@ class Verified {
 export const BENCH_ORIGIN_PREFIX = 'localhost/dojang-bench-';
 
 /**
+ * parseAdmissible reads an entry after the genesis as admission's first step does (spec
+ * §5.2): a certificate event, parsed strictly (its signature not checked yet), or
+ * undefined for a bench record in a bench log (`bench`). Throws the refusal: CONFLICT
+ * for a second genesis, UNSUPPORTED for another type, the envelope's or the event's
+ * parse codes. The auditor replays the log with it.
+ */
+export function parseAdmissible(e: Uint8Array, bench: boolean): ParsedEvent | undefined {
+  const { type } = decodeEntry(e);
+  if (type === 'genesis') throw new LedgerError('CONFLICT', 'the log already has its genesis entry');
+  if (type === 'bench.record' && bench) return undefined;
+  if (!isEventType(type)) throw new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
+  return parseEvent(e);
+}
+
+/**
  * admission is the sequencer's admission rule set (spec §5.2, §5.9), judged at the
  * batch time:
  *  1. every entry must be a well-formed entry envelope — deterministic CBOR, known
@@ -383,11 +398,8 @@ export function admission(o: {
         const meta = ctx.meta[i];
         let parsed = meta instanceof Verified ? meta.parsed : undefined; // parsed and verified by Ledger.append already
         if (parsed === undefined) {
-          const { type } = decodeEntry(e);
-          if (type === 'genesis') return new LedgerError('CONFLICT', 'the log already has its genesis entry');
-          if (type === 'bench.record' && bench) return undefined;
-          if (!isEventType(type)) return new LedgerError('UNSUPPORTED', `this log does not accept entries of type ${type}`);
-          parsed = parseEvent(e);
+          parsed = parseAdmissible(e, bench);
+          if (parsed === undefined) return undefined; // a bench record
           verifyEventSignature(parsed, parsed.signer === 'root' ? o.rootKey : parsed.signer);
         }
         events[i] = parsed;

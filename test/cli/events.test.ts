@@ -278,6 +278,35 @@ describe('dojang present and dojang verify', () => {
   });
 });
 
+describe('dojang audit', () => {
+  it('replays the served log, resumes from a saved state, and refuses a directory in use', async () => {
+    const state = file('audit.state');
+    await registeredIssuer('audit-first.key');
+    const first = await ok(['audit', '--url', url, '--state', state, '--json']);
+    expect(first.ok).toBe(true);
+    expect(first.size).toBeGreaterThan(1);
+    expect(first.entries).toBe(first.size);
+    expect(first.resumedFrom).toBe(0);
+    expect((await stat(state)).mode & 0o777).toBe(0o600);
+    await registeredIssuer('audit-issuer.key'); // the log grows
+    const second = await ok(['audit', '--url', url, '--state', state, '--json']);
+    expect(second.resumedFrom).toBe(first.size);
+    expect(second.size).toBeGreaterThan(first.size);
+    const human = await ok(['audit', '--url', url]);
+    expect(human).toMatch(/^audited http:\/\/127\.0\.0\.1:\d+: log \S+, \d+ entries, all checks hold\n/);
+    await fails(['audit', '--data', dir], 'UNAVAILABLE'); // the server holds its LevelDB
+    await fails(['audit'], 'BAD_REQUEST');
+    // A state of another view than the log shows (here: claiming a longer log) is a finding.
+    const { decodeCbor, encodeCbor } = await import('../../src/core/cbor.js');
+    const st = decodeCbor(new Uint8Array(await readFile(state)), { maxBytes: 1 << 30 }) as Record<string, unknown>;
+    await writeFile(state, encodeCbor({ ...st, size: (st.size as number) + 1000 } as never));
+    const r = await run(['audit', '--url', url, '--state', state]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^dojang: audit failed at checkpoint \d+: INCONSISTENT: .*rollback or a split view\)\n$/);
+    expect(r.stdout).toMatch(/^evidence:\n/);
+  });
+});
+
 describe('failure exits', () => {
   let issuer: Awaited<ReturnType<typeof keygen>>;
   let holder: Awaited<ReturnType<typeof keygen>>;

@@ -1,0 +1,410 @@
+/**
+ * The auditor (spec §11): replays a whole log from its genesis, as any outsider can, and
+ * re-checks everything the operator promised — every entry's format and signature (on
+ * all cores), every rule of §5.9 at its batch time, every checkpoint's signatures, that
+ * checkpoint times never go back, that every checkpoint's root is the root of the
+ * entries before it (so each is consistent with every other), every stored hash or
+ * served tile, and any status statements it is given. It stops at the first problem
+ * and names where. A saved state lets the next run resume, and keeps the checkpoints
+ * seen per origin, so that a log that shows two inconsistent views (a fork) is caught.
+ */
+import { LedgerError, isLedgerError } from '../core/errors.js';
+import { byteKey, equalBytes, fromHex, toBase64 } from '../core/bytes.js';
+import { parseGenesis, type Genesis } from '../core/entry.js';
+import { leafHash, storedHashCount, splitStoredHashIndex, TreeEdge, verifyConsistency } from '../core/merkle.js';
+import { parseNote, parseVerifierKey } from '../core/note.js';
+import { parseCheckpoint } from '../core/checkpoint.js';
+import type { ParsedEvent } from '../core/events.js';
+import { TILE_HEIGHT, tileForSize, tileHashIndices } from '../core/tiles.js';
+import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from '../client/receipt.js';
+import { verifyStatus } from '../client/status.js';
+import { CertificateRules, certKey, issuerKey, type CertRecord, type IssuerRecord } from '../ledger/rules.js';
+import { BENCH_ORIGIN_PREFIX, parseAdmissible } from '../ledger/ledger.js';
+import { VerifyPool } from '../ledger/verify-pool.js';
+import { decodeCbor } from '../core/cbor.js';
+
+/** What an auditor reads: the public read API (--url) or a ledger directory (--data). */
+export interface AuditSource {
+  /** For messages: a URL or a directory. */
+  readonly name: string;
+  /** The latest checkpoint note (the head; possibly a re-cosignature of the last size). */
+  latest(): Promise<Uint8Array>;
+  /** The history: checkpoints of size ≥ fromSize, ascending, at most `limit`. */
+  checkpoints(fromSize: number, limit: number): Promise<{ size: number; checkpoint: Uint8Array }[]>;
+  /** Entries [start, end). */
+  entries(start: number, end: number): Promise<Uint8Array[]>;
+  /** Stored hashes [start, end) by stored-hash index (spec §3.2), when the source keeps them. */
+  storedHashes?(start: number, end: number): Promise<Uint8Array[]>;
+  /** The hash tile (level, index) of `width` hashes, when the source serves tiles (spec §6). */
+  hashTile?(level: number, index: number, width: number): Promise<Uint8Array>;
+  /** The root of the tree of `size` from the source's stored hashes, when it keeps them. */
+  rootAt?(size: number): Promise<Uint8Array>;
+  /** A consistency proof between two sizes, when the source serves them. */
+  consistency?(from: number, to: number): Promise<Uint8Array[]>;
+  close(): Promise<void>;
+}
+
+/** An audit finding: where (an entry, a checkpoint, a stored hash…), its code and evidence. */
+export class AuditFailure extends Error {
+  constructor(
+    readonly where: string,
+    readonly code: string,
+    message: string,
+    /** Signed notes that prove the finding (a split view: both checkpoints). */
+    readonly evidence: string[] = [],
+  ) {
+    super(`${where}: ${code}: ${message}`);
+  }
+}
+
+/** What the auditor keeps between runs, per origin. */
+export interface AuditState {
+  origin: string;
+  rootKey: string;
+  /** The size replayed so far, its right edge and the last checkpoint time. */
+  size: number;
+  edge: Uint8Array[];
+  time: number;
+  /** The replayed state index (the rules' records). */
+  state: [Uint8Array, Uint8Array][];
+  /** Every checkpoint seen, by size (the notes as signed). */
+  seen: [number, string][];
+}
+
+export interface AuditOptions {
+  /** The root key (vkey) the genesis must name; default: whatever it names (reported). */
+  rootKey?: string;
+  /** A state saved by an earlier audit of this origin: resume and compare. */
+  resume?: AuditState;
+  /** Status answers (spec §8.7 JSON) to check against the replayed state. */
+  statuses?: unknown[];
+  /** Signature-verification threads (default: one per core). */
+  threads?: number;
+  /** Called now and then with the entries replayed and the total. */
+  progress?: (done: number, total: number) => void;
+}
+
+export interface AuditReport {
+  origin: string;
+  rootKey: string;
+  size: number;
+  /** Entries replayed in this run (after any resumed prefix). */
+  entries: number;
+  checkpoints: number;
+  /** Tiles or stored hashes compared. */
+  hashes: number;
+  statuses: number;
+  resumedFrom: number;
+  headTime: number;
+  seconds: number;
+  state: AuditState;
+}
+
+/** How many entries the auditor reads and verifies at once (whole batches). */
+const CHUNK = 4096;
+const PAGE = 1000;
+
+/**
+ * audit replays `src` (module comment) and resolves with the report, or rejects with the
+ * first AuditFailure. Other errors (the source cannot be read) propagate as they are.
+ */
+export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<AuditReport> {
+  const started = performance.now();
+  const [first] = await read('entry 0', () => src.entries(0, 1));
+  if (first === undefined) throw new AuditFailure('entry 0', 'NOT_FOUND', 'the log has no genesis entry');
+  let genesis: Genesis;
+  try {
+    genesis = parseGenesis(first);
+  } catch (e) {
+    throw fromError('entry 0', e);
+  }
+  if (o.rootKey !== undefined && genesis.rootKey !== o.rootKey) throw new AuditFailure('entry 0', 'UNKNOWN_KEY', `the genesis names root key ${genesis.rootKey}, not ${o.rootKey}`);
+  const v = checkpointVerifiers(genesis);
+  const rootKey = parseVerifierKey(genesis.rootKey).publicKey;
+  const head = openAt('the latest checkpoint', await read('the latest checkpoint', () => src.latest()), v);
+  const bench = genesis.origin.startsWith(BENCH_ORIGIN_PREFIX);
+
+  // The state index, replayed in memory.
+  const stateMap = new Map<string, [Uint8Array, Uint8Array]>();
+  const rules = new CertificateRules({ readState: async (keys) => keys.map((k) => stateMap.get(byteKey(k))?.[1]) });
+  let edge = new TreeEdge(0, []);
+  let size = 0;
+  let lastTime = 0;
+  const seen = new Map<number, string>();
+  const saved = o.resume;
+  let resumedFrom = 0;
+  if (saved !== undefined) {
+    if (saved.origin !== genesis.origin) throw new RangeError(`the saved audit state is of ${saved.origin}, not ${genesis.origin}`);
+    if (saved.rootKey !== genesis.rootKey) throw new AuditFailure('entry 0', 'INCONSISTENT', `the genesis names root key ${genesis.rootKey}; an earlier audit saw ${saved.rootKey}`);
+    for (const [s, n] of saved.seen) seen.set(s, n);
+    if (head.checkpoint.size < saved.size) {
+      // An honest log only grows: a smaller head is a rollback, or another view of the log.
+      const last = saved.seen[saved.seen.length - 1];
+      throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the log's latest checkpoint is of size ${head.checkpoint.size}; an earlier audit saw size ${saved.size} (a rollback or a split view)`, [last?.[1] ?? '', utf8Text(await src.latest())].filter((x) => x !== ''));
+    }
+    if (saved.size > 0) {
+      // Resume: the head must extend what was audited (a consistency proof when served).
+      const last = saved.seen.length > 0 ? saved.seen[saved.seen.length - 1] : undefined;
+      const savedRoot = new TreeEdge(saved.size, saved.edge).root();
+      if (src.consistency !== undefined && last !== undefined && head.checkpoint.size > saved.size) {
+        try {
+          verifyConsistency(saved.size, head.checkpoint.size, await src.consistency(saved.size, head.checkpoint.size), savedRoot, head.checkpoint.root);
+        } catch (e) {
+          if (!isLedgerError(e)) throw e;
+          throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the latest checkpoint does not extend the checkpoint of size ${saved.size} an earlier audit saw (a split view): ${e.message}`, [last[1], utf8Text(await src.latest())]);
+        }
+      }
+      if (src.rootAt !== undefined && last !== undefined) {
+        const r = await read(`the tree of size ${saved.size}`, () => src.rootAt!(saved.size));
+        if (!equalBytes(r, savedRoot)) throw new AuditFailure(`size ${saved.size}`, 'INCONSISTENT', `the log's tree of size ${saved.size} is not the one an earlier audit saw (a split view)`, [last[1], utf8Text(await src.latest())]);
+      }
+      edge = new TreeEdge(saved.size, saved.edge);
+      size = saved.size;
+      lastTime = saved.time;
+      resumedFrom = saved.size;
+      for (const [k, val] of saved.state) stateMap.set(byteKey(k), [k, val]);
+    }
+  }
+  const pool = new VerifyPool({ threads: o.threads });
+  let entriesDone = 0;
+  let checkpoints = 0;
+  let hashes = 0;
+  const tileHashes = new Map<number, Uint8Array>(); // stored hashes at tree levels 8, 16, … (url mode)
+  try {
+    // The history after what is replayed, page by page.
+    let pending: { size: number; checkpoint: Uint8Array }[] = [];
+    let nextFrom = size + 1;
+    const more = async (): Promise<boolean> => {
+      if (nextFrom > head.checkpoint.size) return false;
+      const page = await read(`the checkpoint history from size ${nextFrom}`, () => src.checkpoints(nextFrom, PAGE));
+      if (page.length === 0) return false;
+      for (const c of page) {
+        if (c.size < nextFrom) throw new AuditFailure(`checkpoint ${c.size}`, 'MALFORMED', `the history answered size ${c.size} when asked from ${nextFrom}`);
+        nextFrom = c.size + 1;
+        if (c.size <= head.checkpoint.size) pending.push(c);
+      }
+      return true;
+    };
+    while (size < head.checkpoint.size) {
+      // Whole batches (one checkpoint each) up to about CHUNK entries.
+      while (pending.length === 0 || (pending[pending.length - 1].size - size < CHUNK && nextFrom <= head.checkpoint.size)) {
+        if (!(await more())) break;
+      }
+      if (pending.length === 0) throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'NOT_FOUND', `the history has no checkpoint between sizes ${size + 1} and ${head.checkpoint.size}: entries ${size}… are covered by no batch checkpoint`);
+      let k = 0;
+      while (k + 1 < pending.length && pending[k + 1].size - size <= CHUNK) k++;
+      const batchCps = pending.slice(0, k + 1);
+      pending = pending.slice(k + 1);
+      const end = batchCps[batchCps.length - 1].size;
+      const entries = await read(`entries ${size}..${end - 1}`, () => src.entries(size, end));
+      if (entries.length !== end - size) throw new AuditFailure(`entry ${size}`, 'NOT_FOUND', `asked for entries ${size}..${end - 1}, got ${entries.length}`);
+      const leaves = entries.map(leafHash);
+
+      // Format, then every signature on the pool.
+      const parsed: (ParsedEvent | undefined)[] = entries.map((e, i) => {
+        const index = size + i;
+        if (index === 0) {
+          if (!equalBytes(e, first)) throw new AuditFailure('entry 0', 'INCONSISTENT', 'the genesis entry read twice differs');
+          return undefined;
+        }
+        try {
+          return parseAdmissible(e, bench);
+        } catch (err) {
+          throw fromError(`entry ${index}`, err);
+        }
+      });
+      const items = parsed.flatMap((p, i) => (p === undefined ? [] : [{ i, item: { publicKey: p.signer === 'root' ? rootKey : p.signer, message: p.signingInput, signature: p.sig } }]));
+      const ok = await pool.verify(items.map((x) => x.item));
+      ok.forEach((good, j) => {
+        if (!good) throw new AuditFailure(`entry ${size + items[j].i}`, 'BAD_SIGNATURE', `the signature on ${parsed[items[j].i]!.event.type} does not verify under the key it names`);
+      });
+
+      for (const cp of batchCps) {
+        const where = `checkpoint ${cp.size}`;
+        const { checkpoint, time } = openAt(where, cp.checkpoint, v);
+        if (checkpoint.size !== cp.size) throw new AuditFailure(where, 'INCONSISTENT', `the history files a checkpoint of size ${checkpoint.size} under size ${cp.size}`);
+        if (time < lastTime) throw new AuditFailure(where, 'INCONSISTENT', `its time ${time} is before the previous checkpoint's ${lastTime}: time went back`);
+        // The batch [size, cp.size), judged at its time T.
+        const from = size - (end - entries.length); // offset of `size` in this chunk
+        const batch = parsed.slice(from, from + cp.size - size);
+        const j = await rules.judge({ events: batch, leafHashes: leaves.slice(from, from + cp.size - size), time, firstIndex: size });
+        j.verdicts.forEach((err, i) => {
+          if (err !== undefined) throw new AuditFailure(`entry ${size + i}`, err.code, `${err.message} (judged at the batch time ${time} of ${where})`);
+        });
+        for (const w of j.state) stateMap.set(byteKey(w.key), [w.key, w.value as Uint8Array]);
+        rules.persisted(j.state);
+        // The tree: every new stored hash, compared with the source's.
+        const firstStored = storedHashCount(size);
+        const added: Uint8Array[] = [];
+        for (let i = from; i < from + cp.size - size; i++) {
+          const created = edge.append(leaves[i]);
+          created.forEach((h, level) => {
+            if (level > 0 && level % TILE_HEIGHT === 0) tileHashes.set(firstStored + added.length + level, h);
+          });
+          for (const h of created) added.push(h);
+        }
+        const root = edge.root();
+        const stored = src.storedHashes === undefined ? undefined : await read(`stored hashes ${firstStored}..${firstStored + added.length - 1}`, () => src.storedHashes!(firstStored, firstStored + added.length));
+        if (!equalBytes(root, checkpoint.root)) {
+          // The signed root is not the entries' root: find the entry that changed, if the stored leaf hashes still say.
+          const changed = stored === undefined ? undefined : added.findIndex((h, i) => splitStoredHashIndex(firstStored + i)[0] === 0 && !equalBytes(stored[i], h));
+          if (changed !== undefined && changed >= 0) {
+            const n = splitStoredHashIndex(firstStored + changed)[1];
+            throw new AuditFailure(`entry ${n}`, 'STATE_MISMATCH', `it is not the entry ${where} covers: its leaf hash is not the one stored with the tree`);
+          }
+          throw new AuditFailure(where, 'STATE_MISMATCH', `its root ${toBase64(checkpoint.root)} is not the root ${toBase64(root)} of entries 0..${cp.size - 1}`);
+        }
+        if (stored !== undefined) {
+          added.forEach((h, i) => {
+            if (stored[i] === undefined || !equalBytes(stored[i], h)) {
+              const [level, n] = splitStoredHashIndex(firstStored + i);
+              throw new AuditFailure(`stored hash ${firstStored + i} (level ${level}, n ${n})`, 'STATE_MISMATCH', 'it is not the hash recomputed from the entries the checkpoints sign');
+            }
+          });
+          hashes += added.length;
+        }
+        seen.set(cp.size, utf8Text(cp.checkpoint));
+        size = cp.size;
+        lastTime = time;
+        checkpoints++;
+      }
+      entriesDone += entries.length;
+      // Level-0 tiles are the leaf hashes of the entries just read.
+      if (src.hashTile !== undefined) hashes += await checkLeafTiles(src, size - entries.length, leaves, head.checkpoint.size);
+      o.progress?.(size, head.checkpoint.size);
+    }
+    if (size !== head.checkpoint.size) throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'NOT_FOUND', `the history ends at size ${size}`);
+    if (!equalBytes(edge.root(), head.checkpoint.root)) throw new AuditFailure('the latest checkpoint', 'STATE_MISMATCH', `its root is not the root of entries 0..${size - 1}`);
+    if (head.time < lastTime) throw new AuditFailure('the latest checkpoint', 'INCONSISTENT', `its time ${head.time} is before the history's last ${lastTime}`);
+    if (src.hashTile !== undefined) hashes += await checkUpperTiles(src, tileHashes, size);
+    let statuses = 0;
+    for (const [i, s] of (o.statuses ?? []).entries()) {
+      checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen);
+      statuses++;
+    }
+    return {
+      origin: genesis.origin,
+      rootKey: genesis.rootKey,
+      size,
+      entries: entriesDone,
+      checkpoints,
+      hashes,
+      statuses,
+      resumedFrom,
+      headTime: head.time,
+      seconds: (performance.now() - started) / 1000,
+      state: {
+        origin: genesis.origin,
+        rootKey: genesis.rootKey,
+        size,
+        edge: edge.hashes,
+        time: lastTime,
+        state: [...stateMap.values()],
+        seen: [...seen.entries()].sort((a, b) => a[0] - b[0]),
+      },
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+function utf8Text(b: Uint8Array): string {
+  return new TextDecoder().decode(b);
+}
+
+/** openAt opens a checkpoint note, naming `where` in the failure. */
+function openAt(where: string, note: Uint8Array, v: CheckpointVerifiers) {
+  try {
+    return openCheckpoint(note, v);
+  } catch (e) {
+    throw fromError(where, e);
+  }
+}
+
+/** read runs a source read; a LedgerError (a record the store cannot read, a missing tile) becomes a finding at `where`. */
+async function read<T>(where: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isLedgerError(e) && e.code !== 'UNAVAILABLE') throw fromError(where, e);
+    throw e;
+  }
+}
+
+function fromError(where: string, e: unknown): AuditFailure {
+  if (isLedgerError(e)) return new AuditFailure(where, e.code, e.message);
+  throw e;
+}
+
+/** checkLeafTiles compares the level-0 hash tiles over entries [start, …) with their leaf hashes. */
+async function checkLeafTiles(src: AuditSource, start: number, leaves: Uint8Array[], headSize: number): Promise<number> {
+  let n = 0;
+  for (let t = Math.floor(start / 256); t * 256 < start + leaves.length; t++) {
+    const lo = t * 256;
+    const width = Math.min(256, headSize - lo);
+    if (lo + width > start + leaves.length || lo < start) continue; // checked with its other entries
+    const tile = await read(`tile 0/${t}`, () => src.hashTile!(0, t, width));
+    for (let i = 0; i < width; i++) {
+      if (!equalBytes(tile.subarray(32 * i, 32 * i + 32), leaves[lo - start + i])) throw new AuditFailure(`tile 0/${t}`, 'STATE_MISMATCH', `hash ${i} is not the leaf hash of entry ${lo + i}`);
+    }
+    n += width;
+  }
+  return n;
+}
+
+/** checkUpperTiles compares every hash tile above level 0 of the tree of `size` with the recomputed hashes. */
+async function checkUpperTiles(src: AuditSource, kept: Map<number, Uint8Array>, size: number): Promise<number> {
+  let n = 0;
+  for (let level = 1; 2 ** (TILE_HEIGHT * level) <= size; level++) {
+    for (let index = 0; ; index++) {
+      const width = tileForSize(level, index, size);
+      if (width === 0) break;
+      const tile = await read(`tile ${level}/${index}`, () => src.hashTile!(level, index, width));
+      tileHashIndices({ level, index, width }).forEach((ix, i) => {
+        const h = kept.get(ix);
+        if (h === undefined || !equalBytes(tile.subarray(32 * i, 32 * i + 32), h)) throw new AuditFailure(`tile ${level}/${index}`, 'STATE_MISMATCH', `hash ${i} is not the recomputed one`);
+      });
+      n += width;
+    }
+  }
+  return n;
+}
+
+/** checkStatus verifies a status answer and compares it with the replayed state at its size. */
+function checkStatus(where: string, json: unknown, g: Genesis, state: Map<string, [Uint8Array, Uint8Array]>, seen: Map<number, string>): void {
+  const id = (() => {
+    try {
+      const text = (json as { statement: string }).statement;
+      const m = /\nid ([0-9a-f]{32})\n/.exec(text);
+      if (m === null) throw new Error('no id');
+      return fromHex(m[1]);
+    } catch {
+      throw new AuditFailure(where, 'MALFORMED', 'not a status answer (spec §8.7)');
+    }
+  })();
+  let st;
+  try {
+    st = verifyStatus(id, json, { logKey: g.logKey, timestampKey: g.timestampKey, statusKey: g.statusKey, rootKey: g.rootKey });
+  } catch (e) {
+    throw fromError(where, e);
+  }
+  const note = seen.get(st.size);
+  if (note === undefined) throw new AuditFailure(where, 'NOT_FOUND', `its checkpoint of size ${st.size} is not in the history audited`);
+  const audited = parseCheckpoint(parseNote(new TextEncoder().encode(note)).text);
+  if (!equalBytes(audited.root, st.root)) throw new AuditFailure(where, 'INCONSISTENT', `its checkpoint of size ${st.size} is not the one in the history (a split view)`, [note, utf8Text(st.checkpoint)]);
+  const raw = state.get(byteKey(certKey(id)))?.[1];
+  const rec = raw === undefined ? undefined : (decodeCbor(raw) as unknown as CertRecord);
+  const events = rec?.events.filter((i) => i < st.size) ?? [];
+  const revoked = rec !== undefined && rec.revoked !== null && rec.revoked < st.size;
+  const expect = rec === undefined || events.length === 0 ? 'unknown' : revoked ? 'revoked' : st.time >= rec.validUntil ? 'expired' : 'active';
+  const said = st.events.map((e) => e.index);
+  if (expect !== st.state || said.join(' ') !== events.join(' ')) {
+    throw new AuditFailure(where, 'INCONSISTENT', `the status key says ${st.state} with events ${said.join(' ')} at size ${st.size}; the replayed log says ${expect} with events ${events.join(' ')}`, [utf8Text(st.statement)]);
+  }
+  const iraw = rec === undefined ? undefined : state.get(byteKey(issuerKey(rec.issuer)))?.[1];
+  const iss = iraw === undefined ? undefined : (decodeCbor(iraw) as unknown as IssuerRecord);
+  const issuer = iss === undefined ? [] : iss.retired !== null && iss.retired < st.size ? [iss.registered, iss.retired] : [iss.registered];
+  if (st.issuer.map((e) => e.index).join(' ') !== issuer.join(' ')) {
+    throw new AuditFailure(where, 'INCONSISTENT', `the status key names issuer events ${st.issuer.map((e) => e.index).join(' ')}; the replayed log has ${issuer.join(' ')}`, [utf8Text(st.statement)]);
+  }
+}

@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { makeLedger, entry, type TestLedger } from '../helpers/ledger.js';
+import { createApp } from '../../src/api/app.js';
+import { loadKeys } from '../../src/ledger/keyfiles.js';
+import { LevelStore } from '../../src/storage/level.js';
+import { FileGuard } from '../../src/ledger/guard.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { audit, AuditFailure, type AuditSource } from '../../src/audit/audit.js';
+import { dataSource, urlSource } from '../../src/audit/sources.js';
+import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
+import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment } from '../../src/core/events.js';
+import { leafHash } from '../../src/core/merkle.js';
+import { toHex } from '../../src/core/bytes.js';
+
+// The auditor (src/audit) on a real ledger: through the storage layer (--data) and the
+// public read API (--url); tampered records, a tampered served bundle, and a fork.
+
+const DOC = 'kr.gov.resident-registration.copy';
+let t: TestLedger;
+let size: number;
+let certId: Uint8Array;
+const dirs: string[] = [];
+
+async function fill(l: Ledger, root: Uint8Array, n: number): Promise<Uint8Array> {
+  const now = () => Math.floor(Date.now() / 1000);
+  const office = randomBytes(32);
+  const holder = randomBytes(32);
+  await l.append(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(office), name: 'Audit Office', docTypes: [DOC], time: now() }, root));
+  const id = newCertId();
+  const issue = encodeEvent({ type: 'cert.issue', id, docType: DOC, issuer: ed25519PublicKey(office), holder: ed25519PublicKey(holder), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() }, office);
+  await l.append(issue);
+  const salt = newSalt();
+  await l.append(encodeEvent({ type: 'cert.transfer', id, parent: leafHash(issue), sender: ed25519PublicKey(holder), senderSalt: null, recipient: recipientCommitment(salt, ed25519PublicKey(randomBytes(32))), nonce: newNonce(), time: now() }, holder));
+  // Bench records in concurrent batches, and more certificates.
+  await Promise.all(Array.from({ length: n }, (_, i) => l.append(entry(i))));
+  for (let i = 0; i < 5; i++) {
+    await l.append(encodeEvent({ type: 'cert.issue', id: newCertId(), docType: DOC, issuer: ed25519PublicKey(office), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() }, office));
+  }
+  await l.append(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(office), reason: 'audit test', time: now() }, office));
+  return id;
+}
+
+beforeAll(async () => {
+  t = await makeLedger();
+  const keys = await loadKeys(t.dir);
+  certId = await fill(t.ledger, keys.root!.seed, 700);
+  size = t.ledger.head.size;
+  await t.ledger.close();
+});
+
+afterAll(async () => {
+  await t.cleanup();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function finding(src: AuditSource, opts: Parameters<typeof audit>[1] = {}): Promise<AuditFailure> {
+  try {
+    await audit(src, { threads: 0, ...opts });
+  } catch (e) {
+    if (e instanceof AuditFailure) return e;
+    throw e;
+  } finally {
+    await src.close();
+  }
+  throw new Error('the audit passed');
+}
+
+describe('audit --data', () => {
+  it('replays a sound ledger: every entry, checkpoint and stored hash', async () => {
+    const src = await dataSource(t.dir);
+    try {
+      const r = await audit(src, { threads: 2 });
+      expect(r.size).toBe(size);
+      expect(r.entries).toBe(size);
+      expect(r.checkpoints).toBeGreaterThan(3);
+      expect(r.hashes).toBe(2 * size - popcount(size));
+      expect(r.state.size).toBe(size);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('names the record for random single-byte changes to entries, stored hashes and checkpoints', async () => {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(join(t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    const records: { key: Uint8Array; value: Uint8Array }[] = [];
+    for await (const [key, value] of db.iterator()) if ([0x02, 0x03, 0x05].includes(key[0])) records.push({ key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    await db.close();
+    const u64 = (k: Uint8Array) => Number(new DataView(k.buffer, k.byteOffset + 1, 8).getBigUint64(0));
+    let caught = 0;
+    for (let round = 0; round < 36; round++) {
+      const prefix = [0x02, 0x03, 0x05][round % 3];
+      const pool = records.filter((r) => r.key[0] === prefix);
+      const r = pool[Math.floor(Math.random() * pool.length)];
+      const at = Math.floor(Math.random() * r.value.length);
+      const changed = Uint8Array.from(r.value);
+      changed[at] ^= 1 + Math.floor(Math.random() * 255);
+      const put = async (v: Uint8Array) => {
+        const d = new ClassicLevel<Uint8Array, Uint8Array>(join(t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+        await d.open();
+        await d.put(r.key, v);
+        await d.close();
+      };
+      await put(changed);
+      try {
+        const f = await finding(await dataSource(t.dir));
+        const n = u64(r.key);
+        const where = prefix === 0x02 ? `entry ${n}` : prefix === 0x03 ? `stored hash ${n} ` : `checkpoint ${n}`;
+        expect(`${f.where} `, `${f.message} (changed ${toHex(r.key)} at byte ${at})`).toContain(where);
+        caught++;
+      } finally {
+        await put(r.value);
+      }
+    }
+    expect(caught).toBe(36);
+    // Restored: sound again.
+    const src = await dataSource(t.dir);
+    await expect(audit(src, { threads: 0 }).finally(() => src.close())).resolves.toMatchObject({ size });
+  });
+
+});
+
+describe('audit --url', () => {
+  let server: Server;
+  let base: string;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    ledger = await t.reopen();
+    server = createServer(createApp({ ledger }).callback());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => server.close(r));
+    await ledger.close();
+  });
+
+  it('replays the served log, tiles included, and checks a served status answer', async () => {
+    const status = await (await fetch(`${base}/v1/certificates/${toHex(certId)}`)).json();
+    const r = await audit(urlSource(base), { threads: 0, statuses: [status] });
+    expect(r.size).toBe(ledger.head.size);
+    expect(r.hashes).toBeGreaterThan(size);
+    expect(r.statuses).toBe(1);
+    // A status answer that hides the revocation, signed by the status key: caught by the replay.
+    const keys = await loadKeys(t.dir);
+    const { signNote, ed25519Signer, parseNote } = await import('../../src/core/note.js');
+    const text = parseNote(new TextEncoder().encode(status.statement)).text;
+    const lines = text.split('\n');
+    const ev = lines.findIndex((l: string) => l.startsWith('events '));
+    lines[ev] = lines[ev].split(' ').slice(0, -1).join(' ');
+    const st = lines.findIndex((l: string) => l.startsWith('state '));
+    lines[st] = 'state active';
+    const lie = { ...status, statement: new TextDecoder().decode(signNote(lines.join('\n'), [ed25519Signer(keys.status.name, keys.status.seed)])), events: status.events.slice(0, -1) };
+    const f = await finding(urlSource(base), { statuses: [lie] });
+    expect(f.where).toBe('status answer 1');
+    expect(f.code).toBe('INCONSISTENT');
+  });
+
+  it('catches one entry altered in its served entry bundle', async () => {
+    const victim = 300;
+    const tileIndex = Math.floor(victim / 256);
+    const proxy = createServer(async (req, res) => {
+      const up = await fetch(base + req.url!);
+      let body = new Uint8Array(await up.arrayBuffer());
+      if (req.url!.startsWith(`/tile/entries/${String(tileIndex).padStart(3, '0')}`)) {
+        const { decodeEntryBundle, encodeEntryBundle } = await import('../../src/core/tiles.js');
+        const es = decodeEntryBundle(body);
+        const e = es[victim % 256].slice();
+        e[e.length - 1] ^= 1;
+        es[victim % 256] = e;
+        body = encodeEntryBundle(es);
+      }
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const f = await finding(urlSource(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`));
+      expect(f.where).toMatch(new RegExp(`^(entry ${victim}|checkpoint \\d+|tile 0/${tileIndex})$`));
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+});
+
+describe('split views', () => {
+  it('two forked copies of one ledger: the second is caught against what the first showed', async () => {
+    const a = await mkdtemp(join(tmpdir(), 'dojang-fork-a-'));
+    const b = await mkdtemp(join(tmpdir(), 'dojang-fork-b-'));
+    dirs.push(a, b);
+    await cp(t.dir, a, { recursive: true });
+    await cp(t.dir, b, { recursive: true });
+    const open = async (dir: string) => {
+      const s = new LevelStore(join(dir, 'db'));
+      await s.open();
+      return Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir) });
+    };
+    const la = await open(a);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => la.append(entry(10_000 + i))));
+    await la.close();
+    const lb = await open(b);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => lb.append(entry(20_000 + i))));
+    await lb.close();
+    const first = await dataSource(a);
+    const ra = await audit(first, { threads: 0 }).finally(() => first.close());
+    // B alone is a sound log; against what A showed, it is a fork.
+    const alone = await dataSource(b);
+    await audit(alone, { threads: 0 }).finally(() => alone.close());
+    const f = await finding(await dataSource(b), { resume: ra.state });
+    expect(f.code).toBe('INCONSISTENT');
+    expect(f.evidence.length).toBeGreaterThanOrEqual(1);
+    expect(f.evidence.join('\n')).toContain(t.ledger.origin);
+    // The other way round: B seen first, then A, which is shorter than what B showed.
+    const second = await dataSource(b);
+    const rb = await audit(second, { threads: 0 }).finally(() => second.close());
+    const g = await finding(await dataSource(a), { resume: rb.state });
+    expect(g.code).toBe('INCONSISTENT');
+    expect(g.evidence.length).toBeGreaterThanOrEqual(1);
+    // And a copy that only grew resumes from where the first audit stopped.
+    const la2 = await open(a);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => la2.append(entry(30_000 + i))));
+    await la2.close();
+    const again = await dataSource(a);
+    const r2 = await audit(again, { threads: 0, resume: ra.state }).finally(() => again.close());
+    expect(r2.resumedFrom).toBe(ra.size);
+    expect(r2.entries).toBe(r2.size - ra.size);
+  });
+});
+
+function popcount(n: number): number {
+  let c = 0;
+  for (; n > 0; n = Math.floor(n / 2)) c += n % 2;
+  return c;
+}
