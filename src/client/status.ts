@@ -176,25 +176,54 @@ function checkChain(id: Uint8Array, events: StatusEvent[]): void {
  * or verifiers made by statusVerifiers.
  */
 export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string } | StatusVerifiers): StatusStatement {
-  const v = 'log' in keys ? keys : statusVerifiers(keys);
+  return verifyStatusParts(id, statusParts(json), keys);
+}
+
+/** The parts of a status answer (spec §8.7), read but not verified: notes as text, bytes as bytes. */
+export interface StatusParts {
+  statement: string;
+  checkpoint: string;
+  events: { index: number; entry: Uint8Array; proof: Uint8Array[] }[];
+  issuer: { index: number; entry: Uint8Array; proof: Uint8Array[] }[];
+}
+
+/** statusParts reads the JSON of a status answer (MALFORMED for another shape). */
+export function statusParts(json: unknown): StatusParts {
   if (!isObject(json)) throw malformed('a status answer is { statement, checkpoint, events: [], issuer: [] }');
-  const checkpoint = utf8(readText(json.checkpoint, 'status checkpoint'));
-  const statement = utf8(readText(json.statement, 'status statement'));
+  const list = (x: unknown, what: string) => {
+    if (!Array.isArray(x)) throw malformed(`a status answer's ${what} is an array`);
+    return x.map((r) => {
+      if (!isObject(r) || !Array.isArray(r.proof)) throw malformed(`a status ${what} item is { index, entry, proof: [] }`);
+      return { index: readUint(r.index, `status ${what} index`), entry: readBase64(r.entry, `status ${what} entry`), proof: r.proof.map((h) => readBase64(h, `status ${what} proof hash`, 32)) };
+    });
+  };
+  return { statement: readText(json.statement, 'status statement'), checkpoint: readText(json.checkpoint, 'status checkpoint'), events: list(json.events, 'events'), issuer: list(json.issuer, 'issuer') };
+}
+
+/**
+ * verifyStatusParts is verifyStatus on an answer already read (statusParts, or as a
+ * presentation carries it). `known(leafHash)` may vouch for entries whose signatures the
+ * caller has already checked (they are not checked again); everything else is.
+ */
+export function verifyStatusParts(
+  id: Uint8Array,
+  parts: StatusParts,
+  keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string } | StatusVerifiers,
+  known: (leafHash: Uint8Array) => boolean = () => false,
+): StatusStatement {
+  const v = 'log' in keys ? keys : statusVerifiers(keys);
+  const checkpoint = utf8(parts.checkpoint);
+  const statement = utf8(parts.statement);
   const { checkpoint: cp, time } = openCheckpoint(checkpoint, v);
   const st = parseStatusText(openNote(statement, [v.status]).note.text);
   if (st.origin !== cp.origin) throw invalid('the statement is about another log than its checkpoint');
   if (st.id !== toHex(id)) throw invalid(`the statement is about certificate ${st.id}, not ${toHex(id)}`);
   if (st.size !== cp.size || !equalBytes(st.root, cp.root)) throw invalid('the statement names another tree than its checkpoint');
   if (st.time !== time) throw invalid(`the statement says time ${st.time}, its checkpoint was cosigned at ${time}`);
-  const proved = (list: unknown, names: number[], what: string): { index: number; entry: Uint8Array; leafHash: Uint8Array; parsed: ReturnType<typeof parseEvent> }[] => {
-    if (!Array.isArray(list)) throw malformed(`a status answer's ${what} is an array`);
+  const proved = (list: StatusParts['events'], names: number[], what: string) => {
     if (list.length !== names.length) throw invalid(`the statement names ${names.length} ${what}, the answer proves ${list.length}`);
-    return list.map((r, i) => {
-      if (!isObject(r) || !Array.isArray(r.proof)) throw malformed(`a status ${what} item is { index, entry, proof: [] }`);
-      const index = readUint(r.index, `status ${what} index`);
+    return list.map(({ index, entry, proof }, i) => {
       if (index !== names[i]) throw invalid(`the statement names ${what} ${names[i]}, the answer proves ${index}`);
-      const entry = readBase64(r.entry, `status ${what} entry`);
-      const proof = r.proof.map((h) => readBase64(h, `status ${what} proof hash`, 32));
       const leaf = leafHash(entry);
       verifyInclusion(leaf, index, cp.size, proof, cp.root); // INVALID_PROOF
       try {
@@ -204,19 +233,19 @@ export function verifyStatus(id: Uint8Array, json: unknown, keys: { logKey: stri
       }
     });
   };
-  const events = proved(json.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed }): StatusEvent => {
+  const events = proved(parts.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed }): StatusEvent => {
     const ev = parsed.event;
     if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
-    verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
+    if (!known(leaf)) verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
     return { index, entry, leafHash: leaf, event: ev };
   });
   checkChain(id, events);
   const issue = events[0].event as CertIssue;
-  const issuer = proved(json.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed }, i): IssuerEvent => {
+  const issuer = proved(parts.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed }, i): IssuerEvent => {
     const ev = parsed.event;
     if (ev.type !== (i === 0 ? 'issuer.register' : 'issuer.retire')) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${i === 0 ? 'issuer.register' : 'issuer.retire'}`);
     if (!equalBytes((ev as IssuerRegister | IssuerRetire).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
-    if (v.root !== undefined) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
+    if (v.root !== undefined && !known(leaf)) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
     return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire };
   });
   if (issuer[0].index >= events[0].index) throw invalid('the issuer was registered after the issuance');

@@ -9,17 +9,18 @@ import { LedgerError, isLedgerError } from '../core/errors.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
 import { verifyEd25519, type CryptoBackend } from '../core/crypto.js';
 import { claimDigest, commitmentOf, type Claim } from '../core/commitment.js';
-import { recipientCommitment, verifyEventSignature, type CertIssue, type CertTransfer, type ParsedEvent } from '../core/events.js';
+import { recipientCommitment, type CertIssue, type CertTransfer, type ParsedEvent } from '../core/events.js';
 import { leafHash, verifyInclusion } from '../core/merkle.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import type { CborValue } from '../core/cbor.js';
 import { parseVerifierKey, SIG_TYPE_ED25519 } from '../core/note.js';
 import { openCheckpoint } from './receipt.js';
-import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifiers } from './status.js';
-import { faceSigningInput, type DecodedPresentation, type PresentedStatus } from './presentation.js';
+import { statusVerifiers, verifyStatusParts, type StatusStatement, type StatusVerifiers } from './status.js';
+import { faceSigningInput, type DecodedPresentation } from './presentation.js';
 
 export const CHECKS = ['anchored', 'issuer-signature', 'issuer-registered', 'document', 'chain', 'holding', 'not-revoked', 'validity', 'original'] as const;
 export type CheckName = (typeof CHECKS)[number];
+const EVAL_ORDER: readonly CheckName[] = ['anchored', 'issuer-signature', 'chain', 'issuer-registered', 'document', 'holding', 'not-revoked', 'validity', 'original'];
 
 /** One check of a verdict: ok, or failed with a reason code (spec §10.2) and a sentence. */
 export interface Check {
@@ -73,6 +74,23 @@ export interface VerifierKeys {
   rootKey: string;
 }
 
+/**
+ * What a verifier knows of a certificate's status when it needs no statement: the log
+ * itself (POST /v1/verify) judges with its own state. A verified StatusStatement is one.
+ */
+export type KnownStatus = Pick<StatusStatement, 'state' | 'size' | 'time'> & {
+  /** The certificate's events, by leaf hash. */
+  events: readonly { leafHash: Uint8Array }[];
+  issuer: readonly { index: number }[];
+};
+
+/** A signature to check: the key, the message and the signature (spec §2.3). */
+export interface SignatureCheck {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
 /** How many issuer registrations a verifier remembers. */
 const REGISTERED_CACHE = 4096;
 
@@ -115,27 +133,73 @@ export class PresentationVerifier {
     this.origin = this.v.origin;
   }
 
-  /** verify judges a decoded presentation (spec §10.2). It never throws for a bad presentation. */
-  verify(p: DecodedPresentation, ctx: VerifyContext): Verdict {
+  /** Results of signature checks made ahead (verifyWith), by sigKey. */
+  private checked: Map<string, boolean> | undefined;
+
+  /**
+   * verifyWith is verify with the presentation's signatures checked ahead, all at once,
+   * by `check` (for example on a pool of worker threads), then looked up.
+   */
+  async verifyWith(p: DecodedPresentation, ctx: VerifyContext, check: (items: SignatureCheck[]) => Promise<boolean[]>, known?: KnownStatus): Promise<Verdict> {
+    const items = this.signatures(p);
+    const results = await check(items);
+    this.checked = new Map(items.map((it, i) => [sigKey(it.publicKey, it.message, it.signature), results[i]]));
+    try {
+      return this.verify(p, ctx, known);
+    } finally {
+      this.checked = undefined;
+    }
+  }
+
+  /** signatures lists the signature checks verify would make on its own (module comment). */
+  private signatures(p: DecodedPresentation): SignatureCheck[] {
+    const items: SignatureCheck[] = [];
+    const ev = (e: ParsedEvent, key: Uint8Array) => items.push({ publicKey: key, message: e.signingInput, signature: e.sig });
+    ev(p.parsed.issue, p.parsed.issue.event.issuer);
+    if (!this.registered.has(toHex(leafHash(p.register.entry)))) ev(p.parsed.register, this.v.root);
+    for (const t of p.parsed.transfers) ev(t, t.event.sender);
+    const h = p.holding;
+    if (h.flow === 'face') {
+      const issue = p.parsed.issue.event;
+      const last = p.transfers.length === 0 ? p.issue.entry : p.transfers[p.transfers.length - 1].entry;
+      items.push({ publicKey: h.holder, message: faceSigningInput({ origin: p.origin, id: issue.id, last: leafHash(last), verifier: h.verifier, nonce: h.nonce }), signature: h.sig });
+    }
+    return items;
+  }
+
+  /** sig checks one signature: looked up when checked ahead, else on the backend. */
+  private sig(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    const ahead = this.checked?.get(sigKey(publicKey, message, signature));
+    return ahead ?? verifyEd25519(publicKey, message, signature, this.backend);
+  }
+
+  /**
+   * verify judges a decoded presentation (spec §10.2). It never throws for a bad
+   * presentation. `known`: the certificate's status as the verifier knows it (the log
+   * itself); otherwise the presentation's own status statement is verified and used.
+   */
+  verify(p: DecodedPresentation, ctx: VerifyContext, known?: KnownStatus): Verdict {
     const issue = p.parsed.issue.event;
     const register = p.parsed.register.event;
     const transfers = p.parsed.transfers.map((t) => t.event);
     const leaves = { register: leafHash(p.register.entry), issue: leafHash(p.issue.entry), transfers: p.transfers.map((t) => leafHash(t.entry)) };
     let anchoredAt: number | null = null;
     let claims: Record<string, CborValue> | null = null;
-    let status: StatusStatement | undefined;
+    let status: KnownStatus | undefined = known;
     let statusProblem: Failed | undefined;
-    if (p.status !== null) {
+    const vouched: Uint8Array[] = []; // entries whose signatures this verdict checked
+    const statusCheck = () => {
+      if (status !== undefined || p.status === null || statusProblem !== undefined) return;
       try {
-        status = verifyStatus(issue.id, statusJson(p.status), this.v);
+        status = verifyStatusParts(issue.id, p.status, this.v, (leaf) => vouched.some((x) => equalBytes(x, leaf)));
       } catch (e) {
         if (!isLedgerError(e)) throw e;
         statusProblem = new Failed('STATUS_INVALID', `the status answer does not verify: ${e.code}: ${e.message}`);
       }
-    }
+    };
 
-    const checks: Check[] = [
-      run('anchored', () => {
+    const bodies: [CheckName, () => string][] = [
+      ['anchored', () => {
         if (p.origin !== this.origin) fail('WRONG_LOG', `the presentation is of log ${JSON.stringify(p.origin)}, not ${JSON.stringify(this.origin)}`);
         const items: [string, Uint8Array, ProofBundle][] = [
           ['the registration', leaves.register, p.bundles.register],
@@ -147,36 +211,40 @@ export class PresentationVerifier {
           if (what === 'the issuance') anchoredAt = time;
         }
         return `${items.length} entries proved in checkpoints signed by the log key and cosigned by the timestamp key`;
-      }),
-      run('issuer-signature', () => {
+      }],
+      ['issuer-signature', () => {
         this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance');
+        vouched.push(leaves.issue);
         return 'the issuance is signed by its issuer';
-      }),
-      run('issuer-registered', () => {
+      }],
+      ['issuer-registered', () => {
         const key = toHex(leaves.register);
         if (!this.registered.has(key)) {
           this.eventSignature(p.parsed.register, this.v.root, 'the registration (root key)');
           if (this.registered.size >= REGISTERED_CACHE) this.registered.delete(this.registered.values().next().value as string);
           this.registered.add(key);
         }
+        vouched.push(leaves.register);
+        statusCheck();
         if (!equalBytes(register.issuer, issue.issuer)) fail('UNKNOWN_ISSUER', 'the registration is of another key than the issuer of the certificate');
         if (!register.docTypes.includes(issue.docType)) fail('DOCTYPE_NOT_ALLOWED', `the issuer is registered for ${register.docTypes.join(', ')}, not ${issue.docType}`);
         if (p.bundles.register.index >= p.bundles.issue.index) fail('UNKNOWN_ISSUER', `the registration (entry ${p.bundles.register.index}) does not precede the issuance (entry ${p.bundles.issue.index})`);
         const retire = status?.issuer[1];
         if (retire !== undefined && retire.index < p.bundles.issue.index) fail('ISSUER_RETIRED', `the issuer was retired at entry ${retire.index}, before the issuance (entry ${p.bundles.issue.index})`);
         return `registered by the root key at entry ${p.bundles.register.index} as ${JSON.stringify(register.name)}`;
-      }),
-      run('document', () => {
+      }],
+      ['document', () => {
         claims = disclosed(p.disclosure.claims, p.disclosure.digests, issue.commitment);
         return `${p.disclosure.claims.length} of ${p.disclosure.digests.length} digests disclosed`;
-      }),
-      run('chain', () => {
+      }],
+      ['chain', () => {
         let prev: CertIssue | CertTransfer = issue;
         let prevLeaf = leaves.issue;
         p.parsed.transfers.forEach((t, i) => {
           const ev = t.event;
           const what = `transfer ${i + 1}`;
           this.eventSignature(t, ev.sender, what);
+          vouched.push(leaves.transfers[i]);
           if (!equalBytes(ev.id, issue.id)) fail('CHAIN_BROKEN', `${what} is of another certificate`);
           if (!equalBytes(ev.parent, prevLeaf)) fail('CHAIN_BROKEN', `${what} does not name the previous event as its parent`);
           if (!holdsBy(prev, ev.sender, ev.senderSalt)) fail('NOT_HOLDER', `the sender of ${what} is not a holder by its parent`);
@@ -184,8 +252,8 @@ export class PresentationVerifier {
           prevLeaf = leaves.transfers[i];
         });
         return transfers.length === 0 ? 'no transfers: presented by the issued holder' : `${transfers.length} transfers from the issued holder`;
-      }),
-      run('holding', () => {
+      }],
+      ['holding', () => {
         const h = p.holding;
         const last: CertIssue | CertTransfer = transfers.length === 0 ? issue : transfers[transfers.length - 1];
         if (h.flow === 'view') return fail('VIEW_ONLY', 'a view-only copy proves no holding');
@@ -200,11 +268,12 @@ export class PresentationVerifier {
         }
         if (!holdsBy(last, h.holder, h.salt)) fail('NOT_HOLDER', 'the signing key is not the holder by the last event');
         const msg = faceSigningInput({ origin: p.origin, id: issue.id, last: transfers.length === 0 ? leaves.issue : leaves.transfers[transfers.length - 1], verifier: h.verifier, nonce: h.nonce });
-        if (!verifyEd25519(h.holder, msg, h.sig, this.backend)) fail('BAD_SIGNATURE', "the holder's signature over the nonce does not verify");
+        if (!this.sig(h.holder, msg, h.sig)) fail('BAD_SIGNATURE', "the holder's signature over the nonce does not verify");
         return "the holder key signed this verifier's nonce";
-      }),
-      run('not-revoked', () => {
-        if (p.status === null) fail('NO_STATUS', 'the presentation carries no status statement: revocation cannot be judged');
+      }],
+      ['not-revoked', () => {
+        if (known === undefined && p.status === null) fail('NO_STATUS', 'the presentation carries no status statement: revocation cannot be judged');
+        statusCheck();
         if (statusProblem !== undefined) throw statusProblem;
         const st = status!;
         const chain = [leaves.issue, ...leaves.transfers];
@@ -213,17 +282,21 @@ export class PresentationVerifier {
         }
         if (st.state === 'revoked') fail('CERT_REVOKED', `revoked as of checkpoint ${st.size} (time ${st.time})`);
         return `not revoked as of checkpoint ${st.size} (time ${st.time}, ${Math.max(0, ctx.now - st.time)} s ago)`;
-      }),
-      run('validity', () => {
+      }],
+      ['validity', () => {
         if (ctx.now < issue.issuedAt) fail('NOT_YET_VALID', `valid from ${issue.issuedAt}, now is ${ctx.now}`);
         if (ctx.now >= issue.validUntil) fail('CERT_EXPIRED', `valid until ${issue.validUntil}, now is ${ctx.now}`);
         return `valid from ${issue.issuedAt} until ${issue.validUntil}`;
-      }),
-      run('original', () => {
+      }],
+      ['original', () => {
         if (p.holding.flow === 'view') fail('VIEW_ONLY', 'a view-only copy (열람용) is never valid as an original');
         return 'not a view-only copy';
-      }),
+      }],
     ];
+    const byName = new Map(bodies);
+    // Evaluated so that the status is verified after the signatures it shares with the chain.
+    const results = new Map(EVAL_ORDER.map((n) => [n, run(n, byName.get(n)!)] as const));
+    const checks = CHECKS.map((n) => results.get(n)!);
     return {
       valid: checks.every((c) => c.ok),
       checks,
@@ -266,12 +339,7 @@ export class PresentationVerifier {
   }
 
   private eventSignature(p: ParsedEvent, key: Uint8Array, what: string): void {
-    try {
-      verifyEventSignature(p, key, this.backend);
-    } catch (e) {
-      if (isLedgerError(e, 'BAD_SIGNATURE')) fail('BAD_SIGNATURE', `the signature on ${what} does not verify`);
-      throw e;
-    }
+    if (!this.sig(key, p.signingInput, p.sig)) fail('BAD_SIGNATURE', `the signature on ${what} does not verify`);
   }
 }
 
@@ -293,10 +361,9 @@ function disclosed(claims: Claim[], digests: Uint8Array[], commitment: Uint8Arra
   return out;
 }
 
-/** statusJson turns the presented status back into the §8.7 JSON answer. */
-function statusJson(s: PresentedStatus): unknown {
-  const proved = (e: { index: number; entry: Uint8Array; proof: Uint8Array[] }) => ({ index: e.index, entry: toBase64(e.entry), proof: e.proof.map(toBase64) });
-  return { statement: s.statement, checkpoint: s.checkpoint, events: s.events.map(proved), issuer: s.issuer.map(proved) };
+/** sigKey identifies a signature check by its key, message and signature. */
+function sigKey(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
+  return `${toHex(publicKey)}:${toHex(signature)}:${toHex(message)}`;
 }
 
 /** cborJson makes a claim value JSON: byte strings as base64 text. */

@@ -6,7 +6,7 @@
  */
 import { LedgerError } from '../core/errors.js';
 
-import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
+import { leafHash, proveConsistency, proveInclusion, storedHashIndex, treeHash } from '../core/merkle.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
 import { formatVerifierKey, ed25519Signer, parseNote, signNote, type NoteSigner, type NoteVerifier, parseVerifierKey } from '../core/note.js';
 import { decodeCbor } from '../core/cbor.js';
@@ -273,14 +273,16 @@ export class Ledger {
   }
 
   /**
-   * certificateStatus makes the signed status statement of a certificate as of the
-   * latest checkpoint (spec §8.7), with every event of the certificate and its
-   * inclusion proof in that checkpoint. Undefined for an unknown id.
+   * certificateState is what the state index says of a certificate as of the latest
+   * checkpoint: its state, its event indices and its issuer's registration (and
+   * retirement) indices, unsigned (what certificateStatus signs). Undefined for an
+   * unknown id.
    */
-  async certificateStatus(id: Uint8Array): Promise<CertificateStatus | undefined> {
+  async certificateState(id: Uint8Array, issuerHint?: Uint8Array): Promise<{ head: Head; state: 'active' | 'revoked' | 'expired'; events: number[]; issuer: number[] } | undefined> {
     if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
     const head = this.head;
-    const [raw] = await this.store.readState([certKey(id)]);
+    // One read when the caller knows the issuer (a presentation names it).
+    const [raw, hinted] = await this.store.readState(issuerHint === undefined ? [certKey(id)] : [certKey(id), issuerKey(issuerHint)]);
     if (raw === undefined) return undefined;
     const rec = decodeCbor(raw) as unknown as CertRecord;
     // The state index may already hold a batch whose checkpoint is not served yet.
@@ -288,11 +290,39 @@ export class Ledger {
     if (events.length === 0) return undefined;
     const revoked = rec.revoked !== null && rec.revoked < head.size;
     const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
-    const [rawIssuer] = await this.store.readState([issuerKey(rec.issuer)]);
+    const rawIssuer = issuerHint !== undefined && equalBytes(issuerHint, rec.issuer) ? hinted : (await this.store.readState([issuerKey(rec.issuer)]))[0];
     if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
     const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
     // The issuer was registered before the issuance; a retirement may be newer than the head.
     const issuer = iss.retired !== null && iss.retired < head.size ? [iss.registered, iss.retired] : [iss.registered];
+    return { head, state, events, issuer };
+  }
+
+  /**
+   * knownStatus is certificateState as a verifier uses it (KnownStatus in
+   * src/client/verify.ts); `issuerHint` as there.
+   */
+  async knownStatus(id: Uint8Array, issuerHint?: Uint8Array): Promise<{ state: 'active' | 'revoked' | 'expired'; size: number; time: number; events: { index: number; leafHash: Uint8Array }[]; issuer: { index: number }[] } | undefined> {
+    const k = await this.certificateState(id, issuerHint);
+    if (k === undefined) return undefined;
+    const leaves = await this.store.readHashes(k.events.map((i) => storedHashIndex(0, i)));
+    return { state: k.state, size: k.head.size, time: k.head.time, events: k.events.map((index, i) => ({ index, leafHash: leaves[i] })), issuer: k.issuer.map((index) => ({ index })) };
+  }
+
+  /** verifySignatures checks Ed25519 signatures on the ledger's worker pool (strict rules, spec §2.3). */
+  verifySignatures(items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[]): Promise<boolean[]> {
+    return this.admission.pool.verify(items);
+  }
+
+  /**
+   * certificateStatus makes the signed status statement of a certificate as of the
+   * latest checkpoint (spec §8.7), with every event of the certificate and its
+   * inclusion proof in that checkpoint. Undefined for an unknown id.
+   */
+  async certificateStatus(id: Uint8Array): Promise<CertificateStatus | undefined> {
+    const known = await this.certificateState(id);
+    if (known === undefined) return undefined;
+    const { head, state, events, issuer } = known;
     const text =
       `dojang/v1/status\norigin ${this.origin}\nid ${toHex(id)}\nstate ${state}\n` +
       `size ${head.size}\nroot ${toBase64(head.root)}\ntime ${head.time}\nevents ${events.join(' ')}\n` +
