@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { LoadPool } from './http-load.js';
+import { auditFigures, presentationFigures, processCpuSeconds, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
@@ -331,22 +332,6 @@ interface HttpFigures {
 }
 
 /**
- * processCpuSeconds reads the user + system CPU time of process `pid`, all threads,
- * from /proc (Linux); undefined where there is no /proc.
- */
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-    return Number.isFinite(ticks) ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * httpWritePath starts `dojang serve` on a fresh ledger in a child process and drives
  * POST /v1/entries over keep-alive connections (http-load.ts: a lean client, so that
  * the figure is the server's, not node:http's client's) from this process (so the load
@@ -354,18 +339,8 @@ function processCpuSeconds(pid: number | undefined): number | undefined {
  * an open loop at 2,500 events/s for latency. Every answer must be 201.
  */
 async function httpWritePath(quick: boolean): Promise<HttpFigures> {
-  const dir = await mkdtemp(join(tmpdir(), 'dojang-http-'));
-  const child = spawn(process.execPath, [process.argv[1], 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child, base, dir, stop } = await startServe();
   try {
-    const base = await new Promise<string>((res, rej) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) res(m[1]);
-      });
-      child.once('exit', (c) => rej(new Error(`serve exited with ${c}`)));
-    });
     const root = (await loadKeys(dir)).root!.seed;
     const clients = 256;
     const pool = await LoadPool.open(base, '/v1/entries', 'application/cbor', clients);
@@ -427,9 +402,7 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
       },
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
+    await stop();
   }
 }
 
@@ -444,6 +417,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
   const dir = o.data ?? (await mkdtemp(join(tmpdir(), 'dojang-bench-')));
   const keep = o.data !== undefined;
   const ledger = await openOrInit(dir);
+  let closed = false;
   try {
     if (o.printAcks) {
       // Crash-test writer: append until killed (or --entries), printing each ack.
@@ -468,6 +442,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
     const proofs = await proofRates(ledger, o.quick ? 1.5 : 3);
     const peer = merkletreejsPeer(Math.min(n, 100_000), w, o.quick ? 0.5 : 1);
     const http = await httpWritePath(o.quick);
+    const presentations = await presentationFigures(o.quick);
     const scale: ProofFigures[] = [];
     for (const s of o.scale ?? []) {
       const sdir = await mkdtemp(join(tmpdir(), 'dojang-scale-'));
@@ -483,6 +458,10 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         await rm(sdir, { recursive: true, force: true });
       }
     }
+    const size = ledger.head.size;
+    await ledger.close(); // the audit reads the directory as `dojang audit --data` does
+    closed = true;
+    const audited = await auditFigures(dir, o.quick);
     const result = {
       machine: { cores: (await import('node:os')).cpus().length, node: process.version },
       limits,
@@ -492,6 +471,8 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       merkletreejs: peer,
       twoCoreVerifyPerSec: poolLimit,
       http,
+      presentations,
+      audit: audited,
       scale,
       ratios: {
         appendsPerSha256: appends.appendsPerSec / limits.sha256PerSec,
@@ -499,15 +480,18 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         inclusionProofsPerSha256: proofs.inclusionPerSec / limits.sha256PerSec,
         inclusionProofsVsMerkletreejs: proofs.inclusionPerSec / peer.proofsPerSec,
         httpEventsPerTwoCoreVerify: http.eventsPerSec / poolLimit,
+        apiPresentationsPerTwoCoreVerify: presentations.api.perSec / poolLimit,
+        offlinePresentationInSignatureChecks: presentations.offlineCpuUs.node / (1e6 / limits.ed25519VerifyPerSec),
+        auditEntriesPerTwoCoreVerify: audited.entriesPerSec / poolLimit,
       },
       data: keep ? dir : undefined,
-      size: ledger.head.size,
+      size,
     };
     if (o.json) io.out(JSON.stringify(result));
     else io.out(formatBench(result));
     return 0;
   } finally {
-    await ledger.close();
+    if (!closed) await ledger.close();
     if (!keep) await rm(dir, { recursive: true, force: true });
   }
 }
@@ -525,6 +509,8 @@ function formatBench(r: {
   merkletreejs: { leaves: number; buildMs: number; proofsPerSec: number };
   twoCoreVerifyPerSec: number;
   http: HttpFigures;
+  presentations: PresentationFigures;
+  audit: AuditFigures;
   scale: ProofFigures[];
   ratios: Record<string, number>;
   size: number;
@@ -551,6 +537,15 @@ function formatBench(r: {
     `  ${f(r.http.events)} cert.issue events  ${f(r.http.eventsPerSec).padStart(8)} /s   receipt p50 ${f(r.http.p50Ms, 1)} ms, p99 ${f(r.http.p99Ms, 1)} ms   (${f(r.ratios.httpEventsPerTwoCoreVerify, 3)} × all-core verify rate)`,
     `  CPU per event             server ${r.http.cpuUsPerEvent.server === undefined ? 'n/a (no /proc)' : `${f(r.http.cpuUsPerEvent.server)} µs`}, load generator ${f(r.http.cpuUsPerEvent.loadGenerator)} µs   (a signature check costs ${f((r.machine.cores * 1e6) / r.twoCoreVerifyPerSec)} µs of CPU at the all-core rate)`,
     `  at 2,500/s offered        receipt p50 ${f(r.http.at2500PerSec.p50Ms, 1)} ms, p99 ${f(r.http.at2500PerSec.p99Ms, 1)} ms`,
+    ``,
+    `presentations (${f(r.presentations.presentations)} distinct, each received through one transfer, ${f(r.presentations.bytes)} bytes)`,
+    `  POST /v1/verify           ${f(r.presentations.api.perSec).padStart(12)} /s   p50 ${f(r.presentations.api.p50Ms, 1)} ms, p99 ${f(r.presentations.api.p99Ms, 1)} ms, ${r.presentations.api.clients} clients   (${f(r.ratios.apiPresentationsPerTwoCoreVerify, 3)} × all-core verify rate)`,
+    `  server CPU per verdict    ${r.presentations.api.serverCpuUsPer === undefined ? 'n/a (no /proc)' : `${f(r.presentations.api.serverCpuUsPer)} µs`}`,
+    `  offline, node:crypto      ${f(r.presentations.offlineCpuUs.node).padStart(12)} µs CPU each   (${f(r.ratios.offlinePresentationInSignatureChecks, 1)} × one signature check)`,
+    `  offline, @noble           ${f(r.presentations.offlineCpuUs.noble).padStart(12)} µs CPU each`,
+    ``,
+    `audit replay (dojang audit --data: every signature on all cores, every rule, checkpoint and stored hash)`,
+    `  ${f(r.audit.entries)} entries        ${f(r.audit.entriesPerSec).padStart(12)} /s   ${f(r.audit.checkpoints)} checkpoints in ${f(r.audit.seconds, 1)} s   (${f(r.ratios.auditEntriesPerTwoCoreVerify, 3)} × all-core verify rate)`,
     ``,
     `peer: merkletreejs, same ${f(r.merkletreejs.leaves)} leaves in memory`,
     `  build                     ${f(r.merkletreejs.buildMs).padStart(12)} ms`,

@@ -133,6 +133,12 @@ describe('dojang CLI', () => {
     expect(j.http.eventsPerSec).toBeGreaterThan(0);
     expect(j.http.cpuUsPerEvent.loadGenerator).toBeGreaterThan(0);
     if (process.platform === 'linux') expect(j.http.cpuUsPerEvent.server).toBeGreaterThan(0);
+    expect(j.presentations.api.perSec).toBeGreaterThan(0);
+    expect(j.presentations.offlineCpuUs.node).toBeGreaterThan(0);
+    expect(j.presentations.offlineCpuUs.noble).toBeGreaterThan(j.presentations.offlineCpuUs.node);
+    expect(j.audit.entries).toBe(j.size);
+    expect(j.ratios.auditEntriesPerTwoCoreVerify).toBeGreaterThan(0);
+    expect(j.ratios.apiPresentationsPerTwoCoreVerify).toBeGreaterThan(0);
     expect(j.size).toBeGreaterThan(3000);
     const s = await serve(dir);
     const log = await (await fetch(`${s.base}/v1/log`)).json();

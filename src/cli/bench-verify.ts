@@ -1,0 +1,202 @@
+/**
+ * The verification side of dojang bench (docs/performance.md): presentations judged
+ * through POST /v1/verify and offline (node:crypto and the portable @noble code), and the
+ * audit's replay rate. Each figure stands beside the machine's signature-check rate,
+ * measured in the same run.
+ */
+import * as nc from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toHex } from '../core/bytes.js';
+import { ed25519PublicKey, portableBackend } from '../core/crypto.js';
+import { disclose, newClaim } from '../core/commitment.js';
+import { loadKeys } from '../ledger/keyfiles.js';
+import { DojangClient } from '../client/sdk.js';
+import { decodePresentation } from '../client/presentation.js';
+import { PresentationVerifier } from '../client/verify.js';
+import { audit } from '../audit/audit.js';
+import { dataSource } from '../audit/sources.js';
+import { LoadPool } from './http-load.js';
+
+const now = () => performance.now();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** processCpuSeconds reads the user + system CPU of process `pid` (all threads) from /proc; undefined elsewhere. */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    return Number.isFinite(ticks) ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** startServe runs `dojang serve` on a fresh ledger in a child process; resolves with its base URL. */
+export async function startServe(): Promise<{ child: ChildProcess; base: string; dir: string; stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'dojang-serve-'));
+  const child = spawn(process.execPath, [process.argv[1], 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const base = await new Promise<string>((res, rej) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) res(m[1]);
+      });
+      child.once('exit', (c) => rej(new Error(`serve exited with ${c}`)));
+    });
+    return { child, base, dir, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export interface PresentationFigures {
+  /** Distinct presentations (certificates, each sent to the verifier through one transfer). */
+  presentations: number;
+  bytes: number;
+  api: { clients: number; judged: number; perSec: number; p50Ms: number; p99Ms: number; serverCpuUsPer: number | undefined };
+  /** CPU per presentation judged offline, µs (medians of rounds). */
+  offlineCpuUs: { node: number; noble: number };
+}
+
+/**
+ * presentationFigures issues certificates into a served log, sends each to one verifier
+ * key (the pharmacy's QR code), makes a presentation of each with the SDK, and judges
+ * them: through POST /v1/verify (closed loop, keep-alive clients, server in a child
+ * process) and offline in this process. Every verdict must be valid.
+ */
+export async function presentationFigures(quick: boolean): Promise<PresentationFigures> {
+  const s = await startServe();
+  try {
+    const root = (await loadKeys(s.dir)).root!.seed;
+    const client = new DojangClient(s.base);
+    const issuer = new Uint8Array(nc.randomBytes(32));
+    const doc = 'kr.gov.resident-registration.copy';
+    await client.registerIssuer(root, ed25519PublicKey(issuer), 'bench office', [doc]);
+    const pharmacy = new Uint8Array(nc.randomBytes(32));
+    const audience = ed25519PublicKey(pharmacy);
+    const k = quick ? 100 : 300;
+    const made: Uint8Array[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (made.length < k) {
+          made.push(new Uint8Array(0)); // reserve a slot
+          const slot = made.length - 1;
+          const holder = new Uint8Array(nc.randomBytes(32));
+          const claims = [newClaim('name', '김민수'), newClaim('birthDate', '1980-01-01'), newClaim('household', [{ relation: '자녀', birthDate: '2019-05-05' }])];
+          const issued = await client.issue(issuer, { docType: doc, holder: ed25519PublicKey(holder), claims, validUntil: client.now() + 90 * 86_400 });
+          const sent = await client.transfer(holder, { id: issued.id, parent: issued.leafHash, senderSalt: null, recipientKey: audience });
+          made[slot] = await client.present({ issue: issued.entry, transfers: [sent.entry], disclosure: disclose(claims, ['household']), holding: { flow: 'received', recipient: audience, salt: sent.recipientSalt } });
+        }
+      }),
+    );
+    const keys = { ...(await client.keys()), rootKey: (await client.log()).rootKey };
+    const t = client.now();
+
+    // Offline: CPU per presentation, node:crypto and the portable backend.
+    const offline = (v: PresentationVerifier, list: Uint8Array[], rounds: number): number => {
+      for (const b of list.slice(0, 3)) v.verify(decodePresentation(b), { now: t, audience }); // warm the caches
+      const per: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const c0 = process.cpuUsage();
+        for (const b of list) {
+          if (!v.verify(decodePresentation(b), { now: t, audience }).valid) throw new Error('a bench presentation was judged not valid');
+        }
+        const c = process.cpuUsage(c0);
+        per.push((c.user + c.system) / list.length);
+      }
+      return median(per);
+    };
+    const nodeUs = offline(new PresentationVerifier(keys), made, quick ? 3 : 5);
+    const nobleUs = offline(new PresentationVerifier(keys, portableBackend), made.slice(0, quick ? 20 : 50), quick ? 3 : 5);
+
+    // Through the API.
+    const clients = 64;
+    const pool = await LoadPool.open(s.base, `/v1/verify?audience=${toHex(audience)}`, 'application/cbor', clients);
+    const n = quick ? 3_000 : 12_000;
+    const lat: number[] = new Array(n);
+    let next = 0;
+    let bad = 0;
+    const cpu0 = processCpuSeconds(s.child.pid);
+    const t0 = now();
+    await Promise.all(
+      pool.conns.map(async (c) => {
+        while (next < n) {
+          const i = next++;
+          const a = now();
+          if ((await c.post(made[i % made.length])) !== 200) bad++;
+          lat[i] = now() - a;
+        }
+      }),
+    );
+    const secs = (now() - t0) / 1000;
+    const cpu1 = processCpuSeconds(s.child.pid);
+    pool.close();
+    if (bad > 0) throw new Error(`${bad} verify requests failed`);
+    // One answer in full: every verdict is valid (the status is the log's own).
+    const check = await fetch(`${s.base}/v1/verify?audience=${toHex(audience)}`, { method: "POST", headers: { "content-type": "application/cbor" }, body: Buffer.from(made[0]) });
+    if (!((await check.json()) as { valid: boolean }).valid) throw new Error('the API judged a bench presentation not valid');
+    lat.sort((a, b) => a - b);
+    return {
+      presentations: made.length,
+      bytes: Math.round(made.reduce((x, b) => x + b.length, 0) / made.length),
+      api: {
+        clients,
+        judged: n,
+        perSec: n / secs,
+        p50Ms: quantile(lat, 0.5),
+        p99Ms: quantile(lat, 0.99),
+        serverCpuUsPer: cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1e6) / n,
+      },
+      offlineCpuUs: { node: nodeUs, noble: nobleUs },
+    };
+  } finally {
+    await s.stop();
+  }
+}
+
+export interface AuditFigures {
+  entries: number;
+  entriesPerSec: number;
+  checkpoints: number;
+  seconds: number;
+}
+
+/** auditFigures replays the ledger in `dir` (closed) with `dojang audit --data`'s code: best of rounds. */
+export async function auditFigures(dir: string, quick: boolean): Promise<AuditFigures> {
+  const runs: AuditFigures[] = [];
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    const src = await dataSource(dir);
+    try {
+      const a = await audit(src);
+      runs.push({ entries: a.entries, entriesPerSec: a.entries / a.seconds, checkpoints: a.checkpoints, seconds: a.seconds });
+    } finally {
+      await src.close();
+    }
+  }
+  return runs.sort((a, b) => a.entriesPerSec - b.entriesPerSec)[runs.length >> 1];
+}
