@@ -185,24 +185,29 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       }
       return true;
     };
-    while (size < head.checkpoint.size) {
+    // Chunks of whole batches are read, parsed and sent to the verify pool one ahead of
+    // the one being judged, so that the workers check signatures while this thread judges.
+    let readPos = size;
+    const prepare = async () => {
+      if (readPos >= head.checkpoint.size) return undefined;
+      const start = readPos;
       // Whole batches (one checkpoint each) up to about CHUNK entries.
-      while (pending.length === 0 || (pending[pending.length - 1].size - size < CHUNK && nextFrom <= head.checkpoint.size)) {
+      while (pending.length === 0 || (pending[pending.length - 1].size - start < CHUNK && nextFrom <= head.checkpoint.size)) {
         if (!(await more())) break;
       }
-      if (pending.length === 0) throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'NOT_FOUND', `the history has no checkpoint between sizes ${size + 1} and ${head.checkpoint.size}: entries ${size}… are covered by no batch checkpoint`);
+      if (pending.length === 0) throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'NOT_FOUND', `the history has no checkpoint between sizes ${start + 1} and ${head.checkpoint.size}: entries ${start}… are covered by no batch checkpoint`);
       let k = 0;
-      while (k + 1 < pending.length && pending[k + 1].size - size <= CHUNK) k++;
+      while (k + 1 < pending.length && pending[k + 1].size - start <= CHUNK) k++;
       const batchCps = pending.slice(0, k + 1);
       pending = pending.slice(k + 1);
       const end = batchCps[batchCps.length - 1].size;
-      const entries = await read(`entries ${size}..${end - 1}`, () => src.entries(size, end));
-      if (entries.length !== end - size) throw new AuditFailure(`entry ${size}`, 'NOT_FOUND', `asked for entries ${size}..${end - 1}, got ${entries.length}`);
+      readPos = end;
+      const entries = await read(`entries ${start}..${end - 1}`, () => src.entries(start, end));
+      if (entries.length !== end - start) throw new AuditFailure(`entry ${start}`, 'NOT_FOUND', `asked for entries ${start}..${end - 1}, got ${entries.length}`);
       const leaves = entries.map(leafHash);
-
       // Format, then every signature on the pool.
       const parsed: (ParsedEvent | undefined)[] = entries.map((e, i) => {
-        const index = size + i;
+        const index = start + i;
         if (index === 0) {
           if (!equalBytes(e, first)) throw new AuditFailure('entry 0', 'INCONSISTENT', 'the genesis entry read twice differs');
           return undefined;
@@ -214,10 +219,23 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
         }
       });
       const items = parsed.flatMap((p, i) => (p === undefined ? [] : [{ i, item: { publicKey: p.signer === 'root' ? rootKey : p.signer, message: p.signingInput, signature: p.sig } }]));
-      const ok = await pool.verify(items.map((x) => x.item));
-      ok.forEach((good, j) => {
-        if (!good) throw new AuditFailure(`entry ${size + items[j].i}`, 'BAD_SIGNATURE', `the signature on ${parsed[items[j].i]!.event.type} does not verify under the key it names`);
-      });
+      const verified = pool.verify(items.map((x) => x.item)).then((ok) =>
+        ok.forEach((good, j) => {
+          if (!good) throw new AuditFailure(`entry ${start + items[j].i}`, 'BAD_SIGNATURE', `the signature on ${parsed[items[j].i]!.event.type} does not verify under the key it names`);
+        }),
+      );
+      verified.catch(() => {}); // reported when the chunk is judged
+      return { end, batchCps, entries, leaves, parsed, verified };
+    };
+    let ahead = prepare();
+    ahead.catch(() => {}); // reported when awaited
+    for (;;) {
+      const chunk = await ahead;
+      if (chunk === undefined) break;
+      ahead = prepare();
+      ahead.catch(() => {});
+      const { end, batchCps, entries, leaves, parsed } = chunk;
+      await chunk.verified;
 
       for (const cp of batchCps) {
         const where = `checkpoint ${cp.size}`;
