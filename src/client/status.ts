@@ -11,7 +11,7 @@ import { equalBytes, toHex, utf8 } from '../core/bytes.js';
 import { parseDecimal } from '../core/checkpoint.js';
 import { openNote, parseVerifierKey, SIG_TYPE_ED25519, type NoteVerifier } from '../core/note.js';
 import { leafHash, verifyInclusion } from '../core/merkle.js';
-import { parseEvent, recipientCommitment, verifyEventSignature, type CertIssue, type CertRevoke, type CertTransfer, type IssuerRegister, type IssuerRetire } from '../core/events.js';
+import { parseEvent, recipientCommitment, verifyEventSignature, type ParsedEvent, type CertIssue, type CertRevoke, type CertTransfer, type IssuerRegister, type IssuerRetire } from '../core/events.js';
 import { isObject, malformed, readBase64, readText, readUint } from './http.js';
 import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from './receipt.js';
 
@@ -202,14 +202,15 @@ export function statusParts(json: unknown): StatusParts {
 
 /**
  * verifyStatusParts is verifyStatus on an answer already read (statusParts, or as a
- * presentation carries it). `known(leafHash)` may vouch for entries whose signatures the
- * caller has already checked (they are not checked again); everything else is.
+ * presentation carries it). `known(leafHash)` may vouch for an entry the caller has
+ * already parsed and whose signature it has checked, by returning its parse (it is not
+ * parsed or checked again); everything else is.
  */
 export function verifyStatusParts(
   id: Uint8Array,
   parts: StatusParts,
   keys: { logKey: string; timestampKey: string; statusKey: string; rootKey?: string } | StatusVerifiers,
-  known: (leafHash: Uint8Array) => boolean = () => false,
+  known: (leafHash: Uint8Array) => ParsedEvent | undefined = () => undefined,
 ): StatusStatement {
   const v = 'log' in keys ? keys : statusVerifiers(keys);
   const checkpoint = utf8(parts.checkpoint);
@@ -226,26 +227,28 @@ export function verifyStatusParts(
       if (index !== names[i]) throw invalid(`the statement names ${what} ${names[i]}, the answer proves ${index}`);
       const leaf = leafHash(entry);
       verifyInclusion(leaf, index, cp.size, proof, cp.root); // INVALID_PROOF
+      const vouched = known(leaf);
+      if (vouched !== undefined) return { index, entry, leafHash: leaf, parsed: vouched, vouched: true };
       try {
-        return { index, entry, leafHash: leaf, parsed: parseEvent(entry) };
+        return { index, entry, leafHash: leaf, parsed: parseEvent(entry), vouched: false };
       } catch (e) {
         throw new LedgerError('INVALID_PROOF', `entry ${index} is not a certificate event: ${(e as Error).message}`, { cause: e });
       }
     });
   };
-  const events = proved(parts.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed }): StatusEvent => {
+  const events = proved(parts.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed, vouched }): StatusEvent => {
     const ev = parsed.event;
     if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
-    if (!known(leaf)) verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
+    if (!vouched) verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
     return { index, entry, leafHash: leaf, event: ev };
   });
   checkChain(id, events);
   const issue = events[0].event as CertIssue;
-  const issuer = proved(parts.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed }, i): IssuerEvent => {
+  const issuer = proved(parts.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed, vouched }, i): IssuerEvent => {
     const ev = parsed.event;
     if (ev.type !== (i === 0 ? 'issuer.register' : 'issuer.retire')) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${i === 0 ? 'issuer.register' : 'issuer.retire'}`);
     if (!equalBytes((ev as IssuerRegister | IssuerRetire).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
-    if (v.root !== undefined && !known(leaf)) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
+    if (v.root !== undefined && !vouched) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
     return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire };
   });
   if (issuer[0].index >= events[0].index) throw invalid('the issuer was registered after the issuance');

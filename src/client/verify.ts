@@ -187,11 +187,11 @@ export class PresentationVerifier {
     let claims: Record<string, CborValue> | null = null;
     let status: KnownStatus | undefined = known;
     let statusProblem: Failed | undefined;
-    const vouched: Uint8Array[] = []; // entries whose signatures this verdict checked
+    const vouched: [Uint8Array, ParsedEvent][] = []; // entries whose signatures this verdict checked
     const statusCheck = () => {
       if (status !== undefined || p.status === null || statusProblem !== undefined) return;
       try {
-        status = verifyStatusParts(issue.id, p.status, this.v, (leaf) => vouched.some((x) => equalBytes(x, leaf)));
+        status = verifyStatusParts(issue.id, p.status, this.v, (leaf) => vouched.find(([x]) => equalBytes(x, leaf))?.[1]);
       } catch (e) {
         if (!isLedgerError(e)) throw e;
         statusProblem = new Failed('STATUS_INVALID', `the status answer does not verify: ${e.code}: ${e.message}`);
@@ -214,7 +214,7 @@ export class PresentationVerifier {
       }],
       ['issuer-signature', () => {
         this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance');
-        vouched.push(leaves.issue);
+        vouched.push([leaves.issue, p.parsed.issue]);
         return 'the issuance is signed by its issuer';
       }],
       ['issuer-registered', () => {
@@ -224,7 +224,7 @@ export class PresentationVerifier {
           if (this.registered.size >= REGISTERED_CACHE) this.registered.delete(this.registered.values().next().value as string);
           this.registered.add(key);
         }
-        vouched.push(leaves.register);
+        vouched.push([leaves.register, p.parsed.register]);
         statusCheck();
         if (!equalBytes(register.issuer, issue.issuer)) fail('UNKNOWN_ISSUER', 'the registration is of another key than the issuer of the certificate');
         if (!register.docTypes.includes(issue.docType)) fail('DOCTYPE_NOT_ALLOWED', `the issuer is registered for ${register.docTypes.join(', ')}, not ${issue.docType}`);
@@ -244,7 +244,7 @@ export class PresentationVerifier {
           const ev = t.event;
           const what = `transfer ${i + 1}`;
           this.eventSignature(t, ev.sender, what);
-          vouched.push(leaves.transfers[i]);
+          vouched.push([leaves.transfers[i], t]);
           if (!equalBytes(ev.id, issue.id)) fail('CHAIN_BROKEN', `${what} is of another certificate`);
           if (!equalBytes(ev.parent, prevLeaf)) fail('CHAIN_BROKEN', `${what} does not name the previous event as its parent`);
           if (!holdsBy(prev, ev.sender, ev.senderSalt)) fail('NOT_HOLDER', `the sender of ${what} is not a holder by its parent`);
