@@ -15,14 +15,25 @@ import type { PresentedStatus } from '../../src/client/presentation.js';
 import type { VerifierKeys } from '../../src/client/verify.js';
 import { RefTree } from '../reference/merkle-ref.js';
 
+export interface RogueSeeds {
+  log: Uint8Array;
+  timestamp: Uint8Array;
+  status: Uint8Array;
+  root: Uint8Array;
+}
+
 export class RogueLog {
   readonly entries: Uint8Array[] = [];
-  readonly seeds = { log: randomBytes(32), timestamp: randomBytes(32), status: randomBytes(32), root: randomBytes(32) };
   private readonly tree = new RefTree(this.entries);
 
+  /**
+   * A rogue log of `origin` whose notes are signed at `time`, with fresh keys or with a
+   * real log's (its key files): what a server holding those keys could be made to sign.
+   */
   constructor(
     readonly origin: string,
     public time: number,
+    readonly seeds: RogueSeeds = { log: randomBytes(32), timestamp: randomBytes(32), status: randomBytes(32), root: randomBytes(32) },
   ) {
     this.add(new Uint8Array([0xa0])); // entry 0: a placeholder where a genesis would be
   }
