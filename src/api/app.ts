@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { LedgerError } from '../core/errors.js';
 import { fromHex, toBase64 } from '../core/bytes.js';
 import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
+import { leafHash } from '../core/merkle.js';
 import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
 import { PresentationVerifier, verdictJson } from '../client/verify.js';
@@ -454,7 +455,8 @@ export function createApp(deps: AppDeps): Koa {
     }
     const p = decodePresentation(await readBody(ctx, MAX_PRESENTATION_BYTES)); // 4xx for a malformed one
     // The log knows the status itself: no statement to sign or check. Signatures go to the worker pool.
-    const known = p.origin === ledger.origin ? await ledger.knownStatus(p.parsed.issue.event.id, p.parsed.issue.event.issuer) : undefined;
+    const chain = p.origin === ledger.origin ? [p.issue.entry, ...p.transfers.map((t) => t.entry)].map((e) => leafHash(e)) : [];
+    const known = p.origin === ledger.origin ? await ledger.knownStatus(p.parsed.issue.event.id, p.parsed.issue.event.issuer, chain) : undefined;
     const verdict = await verifier.verifyWith(p, { now: Math.floor(clock() / 1000), ...q }, (items) => ledger.verifySignatures(items), known);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = verdictJson(verdict);

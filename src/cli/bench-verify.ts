@@ -23,13 +23,16 @@ import { LoadPool } from './http-load.js';
 
 const now = () => performance.now();
 
-function median(xs: number[]): number {
+/** median of a list (of rounds). */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function quantile(sorted: number[], q: number): number {
+/** quantile q of an ascending list; NaN when empty. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 

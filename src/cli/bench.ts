@@ -4,11 +4,10 @@
  * by the raw node:crypto rates of this machine so that results compare across machines.
  */
 import * as nc from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { LoadPool } from './http-load.js';
-import { auditFigures, presentationFigures, processCpuSeconds, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
+import { auditFigures, median, presentationFigures, processCpuSeconds, quantile, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
@@ -37,16 +36,6 @@ export interface BenchOptions {
 
 const now = () => performance.now();
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 /** rate runs fn in a loop for ~ms milliseconds, `rounds` times; median ops/s. */
 function rate(fn: () => void, rounds: number, ms: number): number {

@@ -82,6 +82,11 @@ export type KnownStatus = Pick<StatusStatement, 'state' | 'size' | 'time'> & {
   /** The certificate's events, by leaf hash. */
   events: readonly { leafHash: Uint8Array }[];
   issuer: readonly { index: number }[];
+  /**
+   * Entries whose signatures the knower checked itself (the log, when it admitted them):
+   * the verdict does not check them again. Everything else is checked.
+   */
+  admitted?: (leafHash: Uint8Array) => boolean;
 };
 
 /** A signature to check: the key, the message and the signature (spec §2.3). */
@@ -141,7 +146,7 @@ export class PresentationVerifier {
    * by `check` (for example on a pool of worker threads), then looked up.
    */
   async verifyWith(p: DecodedPresentation, ctx: VerifyContext, check: (items: SignatureCheck[]) => Promise<boolean[]>, known?: KnownStatus): Promise<Verdict> {
-    const items = this.signatures(p);
+    const items = this.signatures(p, known);
     const results = await check(items);
     this.checked = new Map(items.map((it, i) => [sigKey(it.publicKey, it.message, it.signature), results[i]]));
     try {
@@ -152,12 +157,14 @@ export class PresentationVerifier {
   }
 
   /** signatures lists the signature checks verify would make on its own (module comment). */
-  private signatures(p: DecodedPresentation): SignatureCheck[] {
+  private signatures(p: DecodedPresentation, known?: KnownStatus): SignatureCheck[] {
     const items: SignatureCheck[] = [];
-    const ev = (e: ParsedEvent, key: Uint8Array) => items.push({ publicKey: key, message: e.signingInput, signature: e.sig });
-    ev(p.parsed.issue, p.parsed.issue.event.issuer);
-    if (!this.registered.has(toHex(leafHash(p.register.entry)))) ev(p.parsed.register, this.v.root);
-    for (const t of p.parsed.transfers) ev(t, t.event.sender);
+    const ev = (e: ParsedEvent, key: Uint8Array, entry: Uint8Array) => {
+      if (known?.admitted?.(leafHash(entry)) !== true) items.push({ publicKey: key, message: e.signingInput, signature: e.sig });
+    };
+    ev(p.parsed.issue, p.parsed.issue.event.issuer, p.issue.entry);
+    if (!this.registered.has(toHex(leafHash(p.register.entry)))) ev(p.parsed.register, this.v.root, p.register.entry);
+    p.parsed.transfers.forEach((t, i) => ev(t, t.event.sender, p.transfers[i].entry));
     const h = p.holding;
     if (h.flow === 'face') {
       const issue = p.parsed.issue.event;
@@ -213,14 +220,14 @@ export class PresentationVerifier {
         return `${items.length} entries proved in checkpoints signed by the log key and cosigned by the timestamp key`;
       }],
       ['issuer-signature', () => {
-        this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance');
+        this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance', leaves.issue, known);
         vouched.push([leaves.issue, p.parsed.issue]);
         return 'the issuance is signed by its issuer';
       }],
       ['issuer-registered', () => {
         const key = toHex(leaves.register);
         if (!this.registered.has(key)) {
-          this.eventSignature(p.parsed.register, this.v.root, 'the registration (root key)');
+          this.eventSignature(p.parsed.register, this.v.root, 'the registration (root key)', leaves.register, known);
           if (this.registered.size >= REGISTERED_CACHE) this.registered.delete(this.registered.values().next().value as string);
           this.registered.add(key);
         }
@@ -243,7 +250,7 @@ export class PresentationVerifier {
         p.parsed.transfers.forEach((t, i) => {
           const ev = t.event;
           const what = `transfer ${i + 1}`;
-          this.eventSignature(t, ev.sender, what);
+          this.eventSignature(t, ev.sender, what, leaves.transfers[i], known);
           vouched.push([leaves.transfers[i], t]);
           if (!equalBytes(ev.id, issue.id)) fail('CHAIN_BROKEN', `${what} is of another certificate`);
           if (!equalBytes(ev.parent, prevLeaf)) fail('CHAIN_BROKEN', `${what} does not name the previous event as its parent`);
@@ -338,7 +345,8 @@ export class PresentationVerifier {
     return time;
   }
 
-  private eventSignature(p: ParsedEvent, key: Uint8Array, what: string): void {
+  private eventSignature(p: ParsedEvent, key: Uint8Array, what: string, leaf: Uint8Array, known?: KnownStatus): void {
+    if (known?.admitted?.(leaf) === true) return; // the log checked it when it admitted the entry
     if (!this.sig(key, p.signingInput, p.sig)) fail('BAD_SIGNATURE', `the signature on ${what} does not verify`);
   }
 }

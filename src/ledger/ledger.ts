@@ -6,7 +6,7 @@
  */
 import { LedgerError } from '../core/errors.js';
 
-import { leafHash, proveConsistency, proveInclusion, storedHashIndex, treeHash } from '../core/merkle.js';
+import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
 import { formatVerifierKey, ed25519Signer, parseNote, signNote, type NoteSigner, type NoteVerifier, parseVerifierKey } from '../core/note.js';
 import { decodeCbor } from '../core/cbor.js';
@@ -19,7 +19,7 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules, certKey, issuerKey, type CertRecord, type IssuerRecord } from './rules.js';
+import { CertificateRules, certKey, issuerKey, parentKey, type CertRecord, type IssuerRecord, type ParentRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
@@ -278,11 +278,10 @@ export class Ledger {
    * retirement) indices, unsigned (what certificateStatus signs). Undefined for an
    * unknown id.
    */
-  async certificateState(id: Uint8Array, issuerHint?: Uint8Array): Promise<{ head: Head; state: 'active' | 'revoked' | 'expired'; events: number[]; issuer: number[] } | undefined> {
+  async certificateState(id: Uint8Array): Promise<{ head: Head; state: 'active' | 'revoked' | 'expired'; events: number[]; issuer: number[] } | undefined> {
     if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
     const head = this.head;
-    // One read when the caller knows the issuer (a presentation names it).
-    const [raw, hinted] = await this.store.readState(issuerHint === undefined ? [certKey(id)] : [certKey(id), issuerKey(issuerHint)]);
+    const [raw] = await this.store.readState([certKey(id)]);
     if (raw === undefined) return undefined;
     const rec = decodeCbor(raw) as unknown as CertRecord;
     // The state index may already hold a batch whose checkpoint is not served yet.
@@ -290,7 +289,7 @@ export class Ledger {
     if (events.length === 0) return undefined;
     const revoked = rec.revoked !== null && rec.revoked < head.size;
     const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
-    const rawIssuer = issuerHint !== undefined && equalBytes(issuerHint, rec.issuer) ? hinted : (await this.store.readState([issuerKey(rec.issuer)]))[0];
+    const [rawIssuer] = await this.store.readState([issuerKey(rec.issuer)]);
     if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
     const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
     // The issuer was registered before the issuance; a retirement may be newer than the head.
@@ -299,14 +298,37 @@ export class Ledger {
   }
 
   /**
-   * knownStatus is certificateState as a verifier uses it (KnownStatus in
-   * src/client/verify.ts); `issuerHint` as there.
+   * knownStatus is what this log knows of a certificate, as a verifier uses it
+   * (KnownStatus in src/client/verify.ts), read in one state lookup: its state as of the
+   * latest checkpoint, which of `chain` (leaf hashes of a presentation's issuance and
+   * transfers) are events of it in the log, and its issuer's registration (and
+   * retirement). Those events were signature-checked when the log admitted them, so the
+   * verifier need not check them again (`admitted`). `issuerHint` is the issuer key the
+   * presentation names. Undefined for a certificate the log does not hold.
    */
-  async knownStatus(id: Uint8Array, issuerHint?: Uint8Array): Promise<{ state: 'active' | 'revoked' | 'expired'; size: number; time: number; events: { index: number; leafHash: Uint8Array }[]; issuer: { index: number }[] } | undefined> {
-    const k = await this.certificateState(id, issuerHint);
-    if (k === undefined) return undefined;
-    const leaves = await this.store.readHashes(k.events.map((i) => storedHashIndex(0, i)));
-    return { state: k.state, size: k.head.size, time: k.head.time, events: k.events.map((index, i) => ({ index, leafHash: leaves[i] })), issuer: k.issuer.map((index) => ({ index })) };
+  async knownStatus(
+    id: Uint8Array,
+    issuerHint: Uint8Array,
+    chain: readonly Uint8Array[],
+  ): Promise<{ state: 'active' | 'revoked' | 'expired'; size: number; time: number; events: { leafHash: Uint8Array }[]; issuer: { index: number }[]; admitted: (leaf: Uint8Array) => boolean } | undefined> {
+    if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
+    const head = this.head;
+    const [raw, rawIssuer, ...parents] = await this.store.readState([certKey(id), issuerKey(issuerHint), ...chain.map(parentKey)]);
+    if (raw === undefined) return undefined;
+    const rec = decodeCbor(raw) as unknown as CertRecord;
+    if (rec.events.filter((i) => i < head.size).length === 0) return undefined;
+    if (!equalBytes(rec.issuer, issuerHint)) return undefined; // not the certificate the presentation describes
+    if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
+    const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
+    const revoked = rec.revoked !== null && rec.revoked < head.size;
+    const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
+    const events = chain.filter((_, i) => {
+      const r = parents[i] === undefined ? undefined : (decodeCbor(parents[i]!) as unknown as ParentRecord);
+      return r !== undefined && equalBytes(r.id, id) && r.index < head.size;
+    });
+    const inLog = new Set(events.map(toHex));
+    const issuer = iss.retired !== null && iss.retired < head.size ? [iss.registered, iss.retired] : [iss.registered];
+    return { state, size: head.size, time: head.time, events: events.map((leafHash) => ({ leafHash })), issuer: issuer.map((index) => ({ index })), admitted: (leaf) => inLog.has(toHex(leaf)) };
   }
 
   /** verifySignatures checks Ed25519 signatures on the ledger's worker pool (strict rules, spec §2.3). */
