@@ -78,6 +78,12 @@ export interface AuditOptions {
   resume?: AuditState;
   /** Status answers (spec §8.7 JSON) to check against the replayed state. */
   statuses?: unknown[];
+  /**
+   * Checkpoint notes of this log obtained elsewhere (from other verifiers, witnesses, a
+   * receipt): each must be a tree the audited log is consistent with, or it is a split
+   * view.
+   */
+  checkpoints?: Uint8Array[];
   /** Signature-verification threads (default: one per core). */
   threads?: number;
   /** Called now and then with the entries replayed and the total. */
@@ -94,6 +100,8 @@ export interface AuditReport {
   /** Tiles or stored hashes compared. */
   hashes: number;
   statuses: number;
+  /** Given checkpoints found consistent with the audited log. */
+  given: number;
   resumedFrom: number;
   headTime: number;
   seconds: number;
@@ -295,6 +303,11 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
     if (!equalBytes(edge.root(), head.checkpoint.root)) throw new AuditFailure('the latest checkpoint', 'STATE_MISMATCH', `its root is not the root of entries 0..${size - 1}`);
     if (head.time < lastTime) throw new AuditFailure('the latest checkpoint', 'INCONSISTENT', `its time ${head.time} is before the history's last ${lastTime}`);
     if (src.hashTile !== undefined) hashes += await checkUpperTiles(src, tileHashes, size);
+    let given = 0;
+    for (const [i, note] of (o.checkpoints ?? []).entries()) {
+      await checkGiven(`given checkpoint ${i + 1}`, note, v, src, seen, edge, head.checkpoint.size, () => read('the latest checkpoint', () => src.latest()));
+      given++;
+    }
     let statuses = 0;
     for (const [i, s] of (o.statuses ?? []).entries()) {
       checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen);
@@ -308,6 +321,7 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       checkpoints,
       hashes,
       statuses,
+      given,
       resumedFrom,
       headTime: head.time,
       seconds: (performance.now() - started) / 1000,
@@ -386,6 +400,56 @@ async function checkUpperTiles(src: AuditSource, kept: Map<number, Uint8Array>, 
     }
   }
   return n;
+}
+
+/**
+ * checkGiven checks a checkpoint of this log obtained elsewhere against the audited log:
+ * signed by the log and timestamp keys, and its tree the audited tree of that size (the
+ * history's root, the root from the stored hashes, or a consistency proof to the head).
+ * A tree the log does not show is a split view (INCONSISTENT, both notes as evidence).
+ */
+async function checkGiven(
+  where: string,
+  note: Uint8Array,
+  v: CheckpointVerifiers,
+  src: AuditSource,
+  seen: Map<number, string>,
+  edge: TreeEdge,
+  headSize: number,
+  latest: () => Promise<Uint8Array>,
+): Promise<void> {
+  const { checkpoint } = openAt(where, note, v);
+  const text = utf8Text(note);
+  const split = async (why: string, other?: string): Promise<never> => {
+    throw new AuditFailure(where, 'INCONSISTENT', `${why} (a split view)`, [text, other ?? utf8Text(await latest())]);
+  };
+  if (checkpoint.size > headSize) return split(`it is of size ${checkpoint.size}, beyond the log's latest ${headSize}: the log signed a tree it does not show`);
+  const known = seen.get(checkpoint.size);
+  if (known !== undefined) {
+    const root = parseCheckpoint(parseNote(new TextEncoder().encode(known)).text).root;
+    if (!equalBytes(root, checkpoint.root)) return split(`its tree of size ${checkpoint.size} is not the log's`, known);
+    return;
+  }
+  if (checkpoint.size === headSize) {
+    if (!equalBytes(edge.root(), checkpoint.root)) return split(`its tree of size ${checkpoint.size} is not the log's`);
+    return;
+  }
+  if (src.rootAt !== undefined) {
+    const root = await read(`the tree of size ${checkpoint.size}`, () => src.rootAt!(checkpoint.size));
+    if (!equalBytes(root, checkpoint.root)) return split(`its tree of size ${checkpoint.size} is not the log's`);
+    return;
+  }
+  if (src.consistency !== undefined && checkpoint.size > 0) {
+    const proof = await read(`a consistency proof from size ${checkpoint.size}`, () => src.consistency!(checkpoint.size, headSize));
+    try {
+      verifyConsistency(checkpoint.size, headSize, proof, checkpoint.root, edge.root());
+    } catch (e) {
+      if (!isLedgerError(e)) throw e;
+      return split(`the log's latest tree does not extend it: ${e.message}`);
+    }
+    return;
+  }
+  throw new AuditFailure(where, 'NOT_FOUND', `the source can prove nothing about size ${checkpoint.size}`);
 }
 
 /** checkStatus verifies a status answer and compares it with the replayed state at its size. */

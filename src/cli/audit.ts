@@ -12,11 +12,13 @@ import { dataSource, urlSource } from '../audit/sources.js';
 import type { Io } from './main.js';
 
 export const AUDIT_USAGE = `  audit  (--url URL | --data DIR) [--root-key VKEY] [--state FILE]
-         [--status FILE ...] [--json]
+         [--status FILE ...] [--checkpoint FILE ...] [--json]
          replay the whole log from its genesis and re-check every signature,
          rule, checkpoint and hash; --state FILE resumes from and saves what was
          audited, and catches a log that shows another view than before (a
-         fork); --status checks saved status answers against the replay.
+         fork); --status checks saved status answers against the replay;
+         --checkpoint checks checkpoints of this log seen elsewhere (a split
+         view is a finding).
          Exit 0 when all holds, 3 at the first problem (named on stderr)`;
 
 /** The largest state file read (the replayed state index and the checkpoints seen). */
@@ -66,7 +68,16 @@ async function loadState(path: string): Promise<AuditState | undefined> {
 export async function runAudit(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { url: { type: 'string' }, data: { type: 'string' }, 'root-key': { type: 'string' }, state: { type: 'string' }, status: { type: 'string', multiple: true }, json: { type: 'boolean' }, threads: { type: 'string' } },
+    options: {
+      url: { type: 'string' },
+      data: { type: 'string' },
+      'root-key': { type: 'string' },
+      state: { type: 'string' },
+      status: { type: 'string', multiple: true },
+      checkpoint: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      threads: { type: 'string' },
+    },
     strict: true,
   });
   if ((values.url === undefined) === (values.data === undefined)) throw new LedgerError('BAD_REQUEST', 'audit takes one of --url URL and --data DIR');
@@ -76,6 +87,14 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       statuses.push(JSON.parse(await readFile(f, 'utf8')));
     } catch (e) {
       throw new LedgerError('BAD_REQUEST', `--status ${f}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const checkpoints: Uint8Array[] = [];
+  for (const f of values.checkpoint ?? []) {
+    try {
+      checkpoints.push(new Uint8Array(await readFile(f)));
+    } catch (e) {
+      throw new LedgerError('BAD_REQUEST', `--checkpoint ${f}: ${(e as Error).message}`, { cause: e });
     }
   }
   const resume = values.state === undefined ? undefined : await loadState(values.state);
@@ -88,6 +107,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       rootKey: values['root-key'],
       resume: resume !== undefined && resume.origin !== undefined ? resume : undefined,
       statuses,
+      checkpoints,
       threads,
       progress: tty ? (done, total) => process.stderr.write(`\r  ${done} / ${total} entries`) : undefined,
     });
@@ -103,7 +123,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
     else {
       io.out(`audited ${src.name}: log ${r.origin}, ${r.size} entries, all checks hold`);
       io.out(`  root key ${r.rootKey}`);
-      io.out(`  ${r.entries} entries replayed${r.resumedFrom > 0 ? ` (resumed at ${r.resumedFrom})` : ''} in ${r.seconds.toFixed(2)} s (${rate}/s), ${r.checkpoints} checkpoints, ${r.hashes} hashes compared, ${r.statuses} status answers`);
+      io.out(`  ${r.entries} entries replayed${r.resumedFrom > 0 ? ` (resumed at ${r.resumedFrom})` : ''} in ${r.seconds.toFixed(2)} s (${rate}/s), ${r.checkpoints} checkpoints, ${r.hashes} hashes compared, ${r.statuses} status answers, ${r.given} given checkpoints`);
     }
     return 0;
   } catch (e) {

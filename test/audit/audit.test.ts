@@ -163,6 +163,26 @@ describe('audit --url', () => {
     expect(f.code).toBe('INCONSISTENT');
   });
 
+  it('checks checkpoints seen elsewhere by a consistency proof, and reports one the log does not extend', async () => {
+    // Checkpoints the log's own keys signed for sizes its history does not hold: the
+    // true tree of that size, and another one (a fork shown to someone else).
+    const keys = await loadKeys(t.dir);
+    const { formatCheckpoint } = await import('../../src/core/checkpoint.js');
+    const { cosignatureSigner } = await import('../../src/core/cosignature.js');
+    const { signNote, ed25519Signer } = await import('../../src/core/note.js');
+    const history = new Set((await ledger.checkpoints(0, 1000)).map((c) => c.size));
+    let s = 2;
+    while (history.has(s)) s++;
+    const sign = (root: Uint8Array) =>
+      signNote(formatCheckpoint({ origin: ledger.origin, size: s, root, extensions: [] }), [ed25519Signer(keys.log.name, keys.log.seed), cosignatureSigner(keys.timestamp.name, keys.timestamp.seed, () => Math.floor(Date.now() / 1000))]);
+    const r = await audit(urlSource(base), { threads: 0, checkpoints: [sign(await ledger.rootAt(s))] });
+    expect(r.given).toBe(1);
+    const f = await finding(urlSource(base), { checkpoints: [sign(randomBytes(32))] });
+    expect(f.where).toBe('given checkpoint 1');
+    expect(f.code).toBe('INCONSISTENT');
+    expect(f.evidence).toHaveLength(2);
+  });
+
   it('catches one entry altered in its served entry bundle', async () => {
     const victim = 300;
     const tileIndex = Math.floor(victim / 256);
@@ -223,6 +243,26 @@ describe('split views', () => {
     const g = await finding(await dataSource(a), { resume: rb.state });
     expect(g.code).toBe('INCONSISTENT');
     expect(g.evidence.length).toBeGreaterThanOrEqual(1);
+    // Given A's latest checkpoint (say, from a receipt a wallet holds), an audit of B
+    // alone finds the split view; B's own older checkpoint is consistent.
+    const headOf = async (dir: string) => {
+      const st = new LevelStore(join(dir, 'db'));
+      await st.open();
+      try {
+        return { head: (await st.readHead())!.checkpoint, old: (await st.readCheckpoints(size - 5, 1))[0].checkpoint };
+      } finally {
+        await st.close();
+      }
+    };
+    const ha = await headOf(a);
+    const hb = await headOf(b);
+    const split = await finding(await dataSource(b), { checkpoints: [hb.old, ha.head] });
+    expect(split.where).toBe('given checkpoint 2');
+    expect(split.code).toBe('INCONSISTENT');
+    expect(split.evidence[0]).toBe(new TextDecoder().decode(ha.head));
+    const fine = await dataSource(b);
+    const rf = await audit(fine, { threads: 0, checkpoints: [hb.old, ha.old] }).finally(() => fine.close());
+    expect(rf.given).toBe(2);
     // And a copy that only grew resumes from where the first audit stopped.
     const la2 = await open(a);
     await Promise.all(Array.from({ length: 10 }, (_, i) => la2.append(entry(30_000 + i))));
