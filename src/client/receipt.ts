@@ -4,7 +4,7 @@
  */
 import { LedgerError } from '../core/errors.js';
 import type { CryptoBackend } from '../core/crypto.js';
-import { equalBytes, utf8 } from '../core/bytes.js';
+import { equalBytes, toBase64, utf8 } from '../core/bytes.js';
 import { parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
 import { cosignedTime } from '../core/cosignature.js';
 import { openNote, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, type NoteSignature, type NoteVerifier } from '../core/note.js';
@@ -71,7 +71,7 @@ function cosignedAt(verified: NoteSignature[], ts: NoteVerifier): number {
  */
 export function openCheckpoint(note: Uint8Array, v: CheckpointVerifiers): { checkpoint: Checkpoint; time: number } {
   let seen = opened.get(v);
-  const key = new TextDecoder().decode(note);
+  const key = toBase64(note); // the exact bytes: a lossy decode could let unverified bytes hit the cache
   const hit = seen?.get(key);
   if (hit !== undefined) return { checkpoint: { ...hit.checkpoint, root: hit.checkpoint.root.slice() }, time: hit.time }; // callers own what they get
   const { note: n, verified } = openNote(note, [v.log, v.timestamp], { requireAll: true });

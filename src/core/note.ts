@@ -370,6 +370,14 @@ export function openNote(bytes: Uint8Array, verifiers: NoteVerifier[], opts: Ope
   const note = parseNote(bytes);
   const msg = utf8(note.text);
   const verified: NoteSignature[] = [];
+  // Two lines by one configured key: refused before anything is verified, so that a
+  // note costs at most one signature check per configured key.
+  const known = note.sigs.filter((sig) => verifiers.some((x) => sameKey(x, sig)));
+  for (let i = 0; i < known.length; i++) {
+    for (let j = i + 1; j < known.length; j++) {
+      if (sameKey(known[i], known[j])) throw new LedgerError('MALFORMED', `note has two signatures by ${known[i].name}+${toHex(known[i].keyId)}`);
+    }
+  }
   for (const sig of note.sigs) {
     const v = verifiers.find((x) => sameKey(x, sig));
     if (v === undefined) continue; // unknown key: ignored (signed-note "Signatures")

@@ -8,6 +8,7 @@ import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
 import { decodePresentation, encodePresentation, signFace, type Presentation } from '../../src/client/presentation.js';
 import { PresentationVerifier, type Verdict, type VerifyContext } from '../../src/client/verify.js';
+import { checkpointVerifiers, openCheckpoint } from '../../src/client/receipt.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { ed25519PublicKey, portableBackend, randomBytes } from '../../src/core/crypto.js';
 import { encodeEvent, encodeParsedEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../../src/core/events.js';
@@ -419,6 +420,18 @@ describe("what only a rogue operator's log could anchor is still caught", () => 
     const { bytes, ctx } = present(log, reg, c, { transfers: [tr], holderSeed: to, salt });
     // The rogue's own status statement names it too, so the statement's chain fails as well.
     expect(await both(bytes, ctx)).toEqual(['chain:NOT_HOLDER', 'not-revoked:STATUS_INVALID']);
+  });
+});
+
+describe('caches', () => {
+  it('a checkpoint verified once is remembered by its exact bytes, not by a lossy decoding', async () => {
+    const v = checkpointVerifiers(t.ledger.publicKeys);
+    const note = t.ledger.head.checkpoint;
+    expect(openCheckpoint(note, v).checkpoint.size).toBe(t.ledger.head.size);
+    // A byte-order mark in front decodes to the same text (TextDecoder drops it), yet it
+    // is not the note that verified.
+    expect(() => openCheckpoint(new Uint8Array([0xef, 0xbb, 0xbf, ...note]), v)).toThrow();
+    expect(openCheckpoint(note, v).checkpoint.size).toBe(t.ledger.head.size);
   });
 });
 

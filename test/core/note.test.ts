@@ -107,8 +107,13 @@ describe('Go sumdb/note published example (PeterNeumann)', () => {
     const peter = parseVerifierKey(PETER_VKEY);
     const msg = TEXT + '\n' + PETER_SIG.slice(0, 60) + 'ABCD' + PETER_SIG.slice(60);
     expect(code(() => openNote(bytesOf(msg), [peter]))).toBe('BAD_SIGNATURE');
-    // Even when another line by the same key verifies: every known signature is checked.
-    expect(code(() => openNote(bytesOf(TEXT + '\n' + PETER_SIG + PETER_SIG.slice(0, 60) + 'ABCD' + PETER_SIG.slice(60)), [peter]))).toBe('BAD_SIGNATURE');
+    // A second line by the same key is refused before anything is verified (spec §4.4),
+    // good or bad, so a note costs one signature check per configured key.
+    expect(code(() => openNote(bytesOf(TEXT + '\n' + PETER_SIG + PETER_SIG.slice(0, 60) + 'ABCD' + PETER_SIG.slice(60)), [peter]))).toBe('MALFORMED');
+    expect(code(() => openNote(bytesOf(TEXT + '\n' + PETER_SIG + PETER_SIG), [peter]))).toBe('MALFORMED');
+    // Lines by unknown keys may repeat: they are ignored.
+    const other = PETER_SIG.replace('PeterNeumann', 'CarmenSandiego');
+    expect(openNote(bytesOf(TEXT + '\n' + other + other + PETER_SIG), [peter]).verified).toHaveLength(1);
     // A signature line over another text.
     expect(code(() => openNote(bytesOf('other text\n\n' + PETER_SIG), [peter]))).toBe('BAD_SIGNATURE');
   });
