@@ -15,7 +15,7 @@ import { leafHash, storedHashCount, splitStoredHashIndex, TreeEdge, verifyConsis
 import { parseNote, parseVerifierKey } from '../core/note.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
 import type { ParsedEvent } from '../core/events.js';
-import { TILE_HEIGHT, tileForSize, tileHashIndices } from '../core/tiles.js';
+import { TILE_HEIGHT, TILE_WIDTH, tileForSize, tileHashIndices } from '../core/tiles.js';
 import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from '../client/receipt.js';
 import { verifyStatus } from '../client/status.js';
 import { CertificateRules, certKey, issuerKey, type CertRecord, type IssuerRecord } from '../ledger/rules.js';
@@ -37,10 +37,8 @@ export interface AuditSource {
   storedHashes?(start: number, end: number): Promise<Uint8Array[]>;
   /** The hash tile (level, index) of `width` hashes, when the source serves tiles (spec §6). */
   hashTile?(level: number, index: number, width: number): Promise<Uint8Array>;
-  /** The root of the tree of `size` from the source's stored hashes, when it keeps them. */
-  rootAt?(size: number): Promise<Uint8Array>;
-  /** A consistency proof between two sizes, when the source serves them. */
-  consistency?(from: number, to: number): Promise<Uint8Array[]>;
+  /** A consistency proof between two sizes (served, or made from the stored hashes). */
+  consistency(from: number, to: number): Promise<Uint8Array[]>;
   close(): Promise<void>;
 }
 
@@ -67,6 +65,10 @@ export interface AuditState {
   time: number;
   /** The replayed state index (the rules' records). */
   state: [Uint8Array, Uint8Array][];
+  /** The leaf hashes after the last full level-0 tile (to check that tile when it fills). */
+  tail: Uint8Array[];
+  /** The stored hashes at tree levels 8, 16, … by stored-hash index (the hash tiles above level 0). */
+  upper: [number, Uint8Array][];
   /** Every checkpoint seen, by size (the notes as signed). */
   seen: [number, string][];
 }
@@ -139,6 +141,8 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
   let size = 0;
   let lastTime = 0;
   const seen = new Map<number, string>();
+  let tail: Uint8Array[] = []; // leaf hashes since the last full level-0 tile
+  const tileHashes = new Map<number, Uint8Array>(); // stored hashes at tree levels 8, 16, …
   const saved = o.resume;
   let resumedFrom = 0;
   if (saved !== undefined) {
@@ -151,33 +155,36 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the log's latest checkpoint is of size ${head.checkpoint.size}; an earlier audit saw size ${saved.size} (a rollback or a split view)`, [last?.[1] ?? '', utf8Text(await src.latest())].filter((x) => x !== ''));
     }
     if (saved.size > 0) {
-      // Resume: the head must extend what was audited (a consistency proof when served).
-      const last = saved.seen.length > 0 ? saved.seen[saved.seen.length - 1] : undefined;
+      // Resume: the log must still show the tree that was audited, extended.
+      const last = saved.seen.length > 0 ? saved.seen[saved.seen.length - 1][1] : undefined;
       const savedRoot = new TreeEdge(saved.size, saved.edge).root();
-      if (src.consistency !== undefined && last !== undefined && head.checkpoint.size > saved.size) {
+      const split = async (why: string): Promise<never> => {
+        throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `${why} (a split view)`, [...(last === undefined ? [] : [last]), utf8Text(await src.latest())]);
+      };
+      if (head.checkpoint.size === saved.size) {
+        if (!equalBytes(head.checkpoint.root, savedRoot)) await split(`the log's tree of size ${saved.size} is not the one an earlier audit saw`);
+      } else {
+        const proof = await read(`a consistency proof from size ${saved.size}`, () => src.consistency(saved.size, head.checkpoint.size));
         try {
-          verifyConsistency(saved.size, head.checkpoint.size, await src.consistency(saved.size, head.checkpoint.size), savedRoot, head.checkpoint.root);
+          verifyConsistency(saved.size, head.checkpoint.size, proof, savedRoot, head.checkpoint.root);
         } catch (e) {
           if (!isLedgerError(e)) throw e;
-          throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the latest checkpoint does not extend the checkpoint of size ${saved.size} an earlier audit saw (a split view): ${e.message}`, [last[1], utf8Text(await src.latest())]);
+          await split(`the latest checkpoint does not extend the tree of size ${saved.size} an earlier audit saw: ${e.message}`);
         }
-      }
-      if (src.rootAt !== undefined && last !== undefined) {
-        const r = await read(`the tree of size ${saved.size}`, () => src.rootAt!(saved.size));
-        if (!equalBytes(r, savedRoot)) throw new AuditFailure(`size ${saved.size}`, 'INCONSISTENT', `the log's tree of size ${saved.size} is not the one an earlier audit saw (a split view)`, [last[1], utf8Text(await src.latest())]);
       }
       edge = new TreeEdge(saved.size, saved.edge);
       size = saved.size;
       lastTime = saved.time;
       resumedFrom = saved.size;
       for (const [k, val] of saved.state) stateMap.set(byteKey(k), [k, val]);
+      tail = saved.tail.slice();
+      for (const [ix, h] of saved.upper) tileHashes.set(ix, h);
     }
   }
   const pool = new VerifyPool({ threads: o.threads });
   let entriesDone = 0;
   let checkpoints = 0;
   let hashes = 0;
-  const tileHashes = new Map<number, Uint8Array>(); // stored hashes at tree levels 8, 16, … (url mode)
   try {
     // The history after what is replayed, page by page.
     let pending: { size: number; checkpoint: Uint8Array }[] = [];
@@ -213,27 +220,36 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       const entries = await read(`entries ${start}..${end - 1}`, () => src.entries(start, end));
       if (entries.length !== end - start) throw new AuditFailure(`entry ${start}`, 'NOT_FOUND', `asked for entries ${start}..${end - 1}, got ${entries.length}`);
       const leaves = entries.map(leafHash);
-      // Format, then every signature on the pool.
+      // Format, then every signature on the pool (in slices the pool's queue admits).
+      // Problems are kept by index and raised when their batch is judged, so that the
+      // first problem in log order is the one reported.
+      const problems = new Map<number, AuditFailure>();
       const parsed: (ParsedEvent | undefined)[] = entries.map((e, i) => {
         const index = start + i;
         if (index === 0) {
-          if (!equalBytes(e, first)) throw new AuditFailure('entry 0', 'INCONSISTENT', 'the genesis entry read twice differs');
+          if (!equalBytes(e, first)) problems.set(0, new AuditFailure('entry 0', 'INCONSISTENT', 'the genesis entry read twice differs'));
           return undefined;
         }
         try {
           return parseAdmissible(e, bench);
         } catch (err) {
-          throw fromError(`entry ${index}`, err);
+          problems.set(index, fromError(`entry ${index}`, err));
+          return undefined;
         }
       });
       const items = parsed.flatMap((p, i) => (p === undefined ? [] : [{ i, item: { publicKey: p.signer === 'root' ? rootKey : p.signer, message: p.signingInput, signature: p.sig } }]));
-      const verified = pool.verify(items.map((x) => x.item)).then((ok) =>
-        ok.forEach((good, j) => {
-          if (!good) throw new AuditFailure(`entry ${start + items[j].i}`, 'BAD_SIGNATURE', `the signature on ${parsed[items[j].i]!.event.type} does not verify under the key it names`);
-        }),
-      );
-      verified.catch(() => {}); // reported when the chunk is judged
-      return { end, batchCps, entries, leaves, parsed, verified };
+      const verified = (async () => {
+        for (let k = 0; k < items.length; k += CHUNK) {
+          const slice = items.slice(k, k + CHUNK);
+          const ok = await pool.verify(slice.map((x) => x.item));
+          ok.forEach((good, j) => {
+            const i = slice[j].i;
+            if (!good) problems.set(start + i, new AuditFailure(`entry ${start + i}`, 'BAD_SIGNATURE', `the signature on ${parsed[i]!.event.type} does not verify under the key it names`));
+          });
+        }
+      })();
+      verified.catch(() => {}); // awaited when the chunk is judged
+      return { end, batchCps, entries, leaves, parsed, problems, verified };
     };
     let ahead = prepare();
     ahead.catch(() => {}); // reported when awaited
@@ -250,7 +266,11 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
         const { checkpoint, time } = openAt(where, cp.checkpoint, v);
         if (checkpoint.size !== cp.size) throw new AuditFailure(where, 'INCONSISTENT', `the history files a checkpoint of size ${checkpoint.size} under size ${cp.size}`);
         if (time < lastTime) throw new AuditFailure(where, 'INCONSISTENT', `its time ${time} is before the previous checkpoint's ${lastTime}: time went back`);
-        // The batch [size, cp.size), judged at its time T.
+        // The batch [size, cp.size): each entry admissible and signed, then judged at its time T.
+        for (let i = size; i < cp.size; i++) {
+          const problem = chunk.problems.get(i);
+          if (problem !== undefined) throw problem;
+        }
         const from = size - (end - entries.length); // offset of `size` in this chunk
         const batch = parsed.slice(from, from + cp.size - size);
         const j = await rules.judge({ events: batch, leafHashes: leaves.slice(from, from + cp.size - size), time, firstIndex: size });
@@ -296,12 +316,23 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       }
       entriesDone += entries.length;
       // Level-0 tiles are the leaf hashes of the entries just read.
-      if (src.hashTile !== undefined) hashes += await checkLeafTiles(src, size - entries.length, leaves, head.checkpoint.size);
+      // Level-0 tiles are the leaf hashes: each is checked when it is full, the last
+      // (partial) one at the end; `tail` carries a tile's leaves across chunks and runs.
+      const chunkStart = size - entries.length;
+      for (let k = 0; k < leaves.length; k++) {
+        tail.push(leaves[k]);
+        const p = chunkStart + k;
+        if ((p + 1) % TILE_WIDTH === 0) {
+          if (src.hashTile !== undefined) hashes += await checkLeafTile(src, Math.floor(p / TILE_WIDTH), tail);
+          tail = [];
+        }
+      }
       o.progress?.(size, head.checkpoint.size);
     }
     if (size !== head.checkpoint.size) throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'NOT_FOUND', `the history ends at size ${size}`);
     if (!equalBytes(edge.root(), head.checkpoint.root)) throw new AuditFailure('the latest checkpoint', 'STATE_MISMATCH', `its root is not the root of entries 0..${size - 1}`);
     if (head.time < lastTime) throw new AuditFailure('the latest checkpoint', 'INCONSISTENT', `its time ${head.time} is before the history's last ${lastTime}`);
+    if (src.hashTile !== undefined && tail.length > 0) hashes += await checkLeafTile(src, Math.floor(size / TILE_WIDTH), tail);
     if (src.hashTile !== undefined) hashes += await checkUpperTiles(src, tileHashes, size);
     let given = 0;
     for (const [i, note] of (o.checkpoints ?? []).entries()) {
@@ -332,6 +363,8 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
         edge: edge.hashes,
         time: lastTime,
         state: [...stateMap.values()],
+        tail: tail.slice(),
+        upper: [...tileHashes.entries()],
         seen: [...seen.entries()].sort((a, b) => a[0] - b[0]),
       },
     };
@@ -368,20 +401,13 @@ function fromError(where: string, e: unknown): AuditFailure {
   throw e;
 }
 
-/** checkLeafTiles compares the level-0 hash tiles over entries [start, …) with their leaf hashes. */
-async function checkLeafTiles(src: AuditSource, start: number, leaves: Uint8Array[], headSize: number): Promise<number> {
-  let n = 0;
-  for (let t = Math.floor(start / 256); t * 256 < start + leaves.length; t++) {
-    const lo = t * 256;
-    const width = Math.min(256, headSize - lo);
-    if (lo + width > start + leaves.length || lo < start) continue; // checked with its other entries
-    const tile = await read(`tile 0/${t}`, () => src.hashTile!(0, t, width));
-    for (let i = 0; i < width; i++) {
-      if (!equalBytes(tile.subarray(32 * i, 32 * i + 32), leaves[lo - start + i])) throw new AuditFailure(`tile 0/${t}`, 'STATE_MISMATCH', `hash ${i} is not the leaf hash of entry ${lo + i}`);
-    }
-    n += width;
-  }
-  return n;
+/** checkLeafTile compares the level-0 hash tile `index` (as wide as `leaves`) with the leaf hashes. */
+async function checkLeafTile(src: AuditSource, index: number, leaves: Uint8Array[]): Promise<number> {
+  const tile = await read(`tile 0/${index}`, () => src.hashTile!(0, index, leaves.length));
+  leaves.forEach((l, i) => {
+    if (!equalBytes(tile.subarray(32 * i, 32 * i + 32), l)) throw new AuditFailure(`tile 0/${index}`, 'STATE_MISMATCH', `hash ${i} is not the leaf hash of entry ${index * TILE_WIDTH + i}`);
+  });
+  return leaves.length;
 }
 
 /** checkUpperTiles compares every hash tile above level 0 of the tree of `size` with the recomputed hashes. */
@@ -423,6 +449,7 @@ async function checkGiven(
   const split = async (why: string, other?: string): Promise<never> => {
     throw new AuditFailure(where, 'INCONSISTENT', `${why} (a split view)`, [text, other ?? utf8Text(await latest())]);
   };
+  if (checkpoint.size === 0) return; // the empty tree is a prefix of every tree
   if (checkpoint.size > headSize) return split(`it is of size ${checkpoint.size}, beyond the log's latest ${headSize}: the log signed a tree it does not show`);
   const known = seen.get(checkpoint.size);
   if (known !== undefined) {
@@ -434,22 +461,15 @@ async function checkGiven(
     if (!equalBytes(edge.root(), checkpoint.root)) return split(`its tree of size ${checkpoint.size} is not the log's`);
     return;
   }
-  if (src.rootAt !== undefined) {
-    const root = await read(`the tree of size ${checkpoint.size}`, () => src.rootAt!(checkpoint.size));
-    if (!equalBytes(root, checkpoint.root)) return split(`its tree of size ${checkpoint.size} is not the log's`);
-    return;
+  // Any other size: a consistency proof from it to the audited head (the proof's hashes
+  // come from the source, but it is checked against the root recomputed from the entries).
+  const proof = await read(`a consistency proof from size ${checkpoint.size}`, () => src.consistency(checkpoint.size, headSize));
+  try {
+    verifyConsistency(checkpoint.size, headSize, proof, checkpoint.root, edge.root());
+  } catch (e) {
+    if (!isLedgerError(e)) throw e;
+    return split(`the log's latest tree does not extend it: ${e.message}`);
   }
-  if (src.consistency !== undefined && checkpoint.size > 0) {
-    const proof = await read(`a consistency proof from size ${checkpoint.size}`, () => src.consistency!(checkpoint.size, headSize));
-    try {
-      verifyConsistency(checkpoint.size, headSize, proof, checkpoint.root, edge.root());
-    } catch (e) {
-      if (!isLedgerError(e)) throw e;
-      return split(`the log's latest tree does not extend it: ${e.message}`);
-    }
-    return;
-  }
-  throw new AuditFailure(where, 'NOT_FOUND', `the source can prove nothing about size ${checkpoint.size}`);
 }
 
 /** checkStatus verifies a status answer and compares it with the replayed state at its size. */

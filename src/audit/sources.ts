@@ -12,7 +12,7 @@ import { decodeEntryBundle, formatTilePath, TILE_WIDTH } from '../core/tiles.js'
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseNote } from '../core/note.js';
 import { LevelStore } from '../storage/level.js';
-import { treeHash } from '../core/merkle.js';
+import { proveConsistency } from '../core/merkle.js';
 import type { AuditSource } from './audit.js';
 
 /** dataSource reads the ledger in DIR (DIR/db). UNAVAILABLE if there is none or it is in use. */
@@ -35,7 +35,7 @@ export async function dataSource(dir: string): Promise<AuditSource> {
     checkpoints: (from, limit) => store.readCheckpoints(from, limit),
     entries: (start, end) => store.readEntries(start, end),
     storedHashes: (start, end) => store.readHashes(Array.from({ length: end - start }, (_, i) => start + i)),
-    rootAt: (size) => treeHash(size, (ix) => store.readHashes(ix)),
+    consistency: (from, to) => proveConsistency(from, to, (ix) => store.readHashes(ix)),
     close: () => store.close(),
   };
 }

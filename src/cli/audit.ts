@@ -25,7 +25,18 @@ export const AUDIT_USAGE = `  audit  (--url URL | --data DIR) [--root-key VKEY] 
 const MAX_STATE_BYTES = 1 << 30;
 
 function stateValue(s: AuditState): CborValue {
-  return { v: 1, origin: s.origin, rootKey: s.rootKey, size: s.size, edge: s.edge, time: s.time, state: s.state.map(([k, v]) => [k, v]), seen: s.seen.map(([n, note]) => [n, note]) };
+  return {
+    v: 1,
+    origin: s.origin,
+    rootKey: s.rootKey,
+    size: s.size,
+    edge: s.edge,
+    time: s.time,
+    state: s.state.map(([k, v]) => [k, v]),
+    tail: s.tail,
+    upper: s.upper.map(([ix, h]) => [ix, h]),
+    seen: s.seen.map(([n, note]) => [n, note]),
+  };
 }
 
 function stateOf(v: CborValue, path: string): AuditState {
@@ -44,6 +55,12 @@ function stateOf(v: CborValue, path: string): AuditState {
     state: arr(o.state).map((p) => {
       const [k, val] = arr(p);
       return [bytes(k), bytes(val)] as [Uint8Array, Uint8Array];
+    }),
+    tail: arr(o.tail).map(bytes),
+    upper: arr(o.upper).map((p) => {
+      const [ix, h] = arr(p);
+      if (typeof ix !== 'number') throw bad();
+      return [ix, bytes(h)] as [number, Uint8Array];
     }),
     seen: arr(o.seen).map((p) => {
       const [n, note] = arr(p);

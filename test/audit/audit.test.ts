@@ -14,7 +14,8 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { audit, AuditFailure, type AuditSource } from '../../src/audit/audit.js';
 import { dataSource, urlSource } from '../../src/audit/sources.js';
 import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
-import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment } from '../../src/core/events.js';
+import { encodeEvent, encodeParsedEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../../src/core/events.js';
+import { RogueLog } from '../helpers/rogue-log.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { toHex } from '../../src/core/bytes.js';
 
@@ -183,6 +184,32 @@ describe('audit --url', () => {
     expect(f.evidence).toHaveLength(2);
   });
 
+  it('resumes over HTTP, carrying the last tile\'s leaves and the upper tile hashes, and checks a tile that spans both runs', async () => {
+    const first = await audit(urlSource(base), { threads: 0 });
+    expect(first.size % 256).not.toBe(0);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => ledger.append(entry(50_000 + i))));
+    const again = await audit(urlSource(base), { threads: 0, resume: first.state });
+    expect(again.resumedFrom).toBe(first.size);
+    expect(again.entries).toBe(again.size - first.size);
+    // A proxy that alters one hash of the level-0 tile holding the first run's last leaves.
+    const spanning = Math.floor(first.size / 256);
+    const path = `/tile/0/${String(spanning).padStart(3, '0')}`;
+    const proxy = createServer(async (req, res) => {
+      const up = await fetch(base + req.url!);
+      const body = new Uint8Array(await up.arrayBuffer());
+      if (req.url === path) body[5] ^= 1;
+      res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const f = await finding(urlSource(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`), { resume: first.state });
+      expect([f.where, f.code]).toEqual([`tile 0/${spanning}`, 'STATE_MISMATCH']);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
   it('catches one entry altered in its served entry bundle', async () => {
     const victim = 300;
     const tileIndex = Math.floor(victim / 256);
@@ -207,6 +234,69 @@ describe('audit --url', () => {
     } finally {
       await new Promise((r) => proxy.close(r));
     }
+  });
+});
+
+describe("what only a rogue operator's log holds", () => {
+  // Signed, anchored and consistent, but against the rules: the replay must catch it.
+  const T = 1_800_000_000;
+  function rogue() {
+    const log = new RogueLog('example.com/rogue-audit', T);
+    const issuer = randomBytes(32);
+    log.add(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(issuer), name: 'Rogue Office', docTypes: [DOC], time: T }, log.seeds.root));
+    const holder = randomBytes(32);
+    const id = newCertId();
+    const issue = encodeEvent({ type: 'cert.issue', id, docType: DOC, issuer: ed25519PublicKey(issuer), holder: ed25519PublicKey(holder), commitment: randomBytes(32), issuedAt: T, validUntil: T + 86_400, time: T }, issuer);
+    log.add(issue);
+    log.seal();
+    return { log, issuer, holder, id, issue };
+  }
+
+  it('a sound rogue log (the baseline) passes', async () => {
+    const { log } = rogue();
+    const r = await audit(log.source(), { threads: 0 });
+    expect(r.size).toBe(3);
+  });
+
+  it('names a transfer by a non-holder, signed and anchored', async () => {
+    const { log, id, issue } = rogue();
+    const thief = randomBytes(32);
+    const at = log.add(encodeEvent({ type: 'cert.transfer', id, parent: leafHash(issue), sender: ed25519PublicKey(thief), senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: T }, thief));
+    log.seal();
+    const f = await finding(log.source());
+    expect([f.where, f.code]).toEqual([`entry ${at}`, 'NOT_HOLDER']);
+  });
+
+  it('reports the first problem in log order: a rule broken in one batch before a bad signature in a later one', async () => {
+    const { log, id, issue, issuer } = rogue();
+    const thief = randomBytes(32);
+    const broken = log.add(encodeEvent({ type: 'cert.transfer', id, parent: leafHash(issue), sender: ed25519PublicKey(thief), senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: T }, thief));
+    log.seal();
+    const revoke = parseEvent(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(issuer), reason: '', time: T }, issuer));
+    const sig = revoke.sig.slice();
+    sig[7] ^= 1; // no longer the issuer's signature
+    const forged = log.add(encodeParsedEvent({ event: revoke.event, sig }));
+    log.seal(T + 1);
+    const f = await finding(log.source());
+    expect([f.where, f.code]).toEqual([`entry ${broken}`, 'NOT_HOLDER']);
+    // Each alone is caught where it is.
+    const { log: l2, id: id2, issuer: i2 } = rogue();
+    const r2 = parseEvent(encodeEvent({ type: 'cert.revoke', id: id2, issuer: ed25519PublicKey(i2), reason: '', time: T }, i2));
+    const s2 = r2.sig.slice();
+    s2[7] ^= 1;
+    const at = l2.add(encodeParsedEvent({ event: r2.event, sig: s2 }));
+    l2.seal();
+    const g = await finding(l2.source());
+    expect([g.where, g.code]).toEqual([`entry ${at}`, 'BAD_SIGNATURE']);
+    expect(forged).toBeGreaterThan(broken);
+  });
+
+  it('names a checkpoint whose time goes back', async () => {
+    const { log, issuer } = rogue();
+    log.add(encodeEvent({ type: 'cert.issue', id: newCertId(), docType: DOC, issuer: ed25519PublicKey(issuer), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: T, validUntil: T + 86_400, time: T }, issuer));
+    log.seal(T - 10);
+    const f = await finding(log.source());
+    expect([f.where, f.code]).toEqual([`checkpoint ${log.entries.length}`, 'INCONSISTENT']);
   });
 });
 

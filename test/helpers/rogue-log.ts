@@ -1,7 +1,7 @@
 /**
  * A rogue operator's log, in memory: it signs checkpoints, proof bundles and status
  * statements with real log, timestamp and status keys over any entries at all, with no
- * rules. A verifier must catch what the signatures cannot: an anchored transfer by a
+ * rules, and serves itself to the auditor. A verifier must catch what the signatures cannot: an anchored transfer by a
  * non-holder, an issuance of a document type the issuer was not registered for, an
  * issuance after the issuer's retirement.
  */
@@ -14,6 +14,8 @@ import { toBase64, toHex } from '../../src/core/bytes.js';
 import type { PresentedStatus } from '../../src/client/presentation.js';
 import type { VerifierKeys } from '../../src/client/verify.js';
 import { RefTree } from '../reference/merkle-ref.js';
+import { genesisBody, signEntry } from '../../src/core/entry.js';
+import type { AuditSource } from '../../src/audit/audit.js';
 
 export interface RogueSeeds {
   log: Uint8Array;
@@ -35,7 +37,33 @@ export class RogueLog {
     public time: number,
     readonly seeds: RogueSeeds = { log: randomBytes(32), timestamp: randomBytes(32), status: randomBytes(32), root: randomBytes(32) },
   ) {
-    this.add(new Uint8Array([0xa0])); // entry 0: a placeholder where a genesis would be
+    // Entry 0: a real genesis naming these keys, signed by the root key.
+    this.add(signEntry('genesis', genesisBody({ origin, ...this.keys, time }), seeds.root));
+    this.seal();
+  }
+
+  /** Batches sealed so far: the size after each and its time (each gets a history checkpoint). */
+  readonly batches: { size: number; time: number }[] = [];
+
+  /** seal ends a batch at the current size, judged at `time` (default this.time). */
+  seal(time = this.time): void {
+    this.batches.push({ size: this.entries.length, time });
+  }
+
+  /**
+   * source is the log as an auditor reads it (src/audit): the entries, a history with one
+   * checkpoint per sealed batch, the latest checkpoint, consistency proofs.
+   */
+  source(): AuditSource {
+    const note = (b: { size: number; time: number }) => new TextEncoder().encode(this.checkpoint(b.size, b.time));
+    return {
+      name: `rogue ${this.origin}`,
+      latest: async () => note(this.batches[this.batches.length - 1]),
+      checkpoints: async (from, limit) => this.batches.filter((b) => b.size >= from).slice(0, limit).map((b) => ({ size: b.size, checkpoint: note(b) })),
+      entries: async (start, end) => this.entries.slice(start, Math.min(end, this.batches[this.batches.length - 1].size)),
+      consistency: async (from, to) => this.tree.consistency(from, to),
+      close: async () => {},
+    };
   }
 
   get keys(): VerifierKeys {
@@ -54,10 +82,10 @@ export class RogueLog {
     return this.entries.length - 1;
   }
 
-  /** checkpoint signs the checkpoint of `size` (default: all) with the log key, cosigned at this.time. */
-  checkpoint(size = this.entries.length): string {
+  /** checkpoint signs the checkpoint of `size` (default: all) with the log key, cosigned at `time` (default this.time). */
+  checkpoint(size = this.entries.length, time = this.time): string {
     const text = formatCheckpoint({ origin: this.origin, size, root: this.tree.root(size), extensions: [] });
-    const note = signNote(text, [ed25519Signer(this.origin, this.seeds.log), cosignatureSigner(`${this.origin}/timestamp`, this.seeds.timestamp, () => this.time)]);
+    const note = signNote(text, [ed25519Signer(this.origin, this.seeds.log), cosignatureSigner(`${this.origin}/timestamp`, this.seeds.timestamp, () => time)]);
     return new TextDecoder().decode(note);
   }
 
