@@ -17,6 +17,9 @@ import { LedgerError } from '../core/errors.js';
 import { fromHex, toBase64 } from '../core/bytes.js';
 import { MAX_ENTRY_SIZE, parseTilePath, tileForSize, TILE_WIDTH, type TileCoord } from '../core/tiles.js';
 import { leafHash } from '../core/merkle.js';
+import { parseCheckpoint } from '../core/checkpoint.js';
+import { parseNote } from '../core/note.js';
+import type { ProofBundle } from '../core/proof-bundle.js';
 import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
 import { PresentationVerifier, verdictJson } from '../client/verify.js';
@@ -446,6 +449,29 @@ export function createApp(deps: AppDeps): Koa {
   // current state of the certificate (fresher than any statement the presentation carries).
   const verifier = new PresentationVerifier(ledger.publicKeys);
   const clock = deps.clock ?? Date.now;
+  // Roots of published trees never change: remembered by size (bounded).
+  const rootsBySize = new Map<number, Uint8Array>();
+  /** publishedRoots returns this log's roots at the sizes the bundles' checkpoints name (those it has reached). */
+  async function publishedRoots(bundles: readonly ProofBundle[]): Promise<Map<number, Uint8Array>> {
+    const out = new Map<number, Uint8Array>();
+    for (const b of bundles) {
+      let size: number;
+      try {
+        size = parseCheckpoint(parseNote(b.checkpoint).text).size; // verified by the verdict
+      } catch {
+        continue; // the verdict reports it
+      }
+      if (out.has(size) || size === 0 || size > ledger.head.size) continue;
+      let root = rootsBySize.get(size);
+      if (root === undefined) {
+        root = await ledger.rootAt(size);
+        if (rootsBySize.size >= 65_536) rootsBySize.delete(rootsBySize.keys().next().value as number);
+        rootsBySize.set(size, root);
+      }
+      out.set(size, root);
+    }
+    return out;
+  }
   router.post(VERIFY_PATH, async (ctx) => {
     ctx.state.route = 'verify';
     const q = verifyQuery(ctx.querystring);
@@ -457,7 +483,8 @@ export function createApp(deps: AppDeps): Koa {
     // The log knows the status itself: no statement to sign or check. Signatures go to the worker pool.
     const chain = p.origin === ledger.origin ? [p.issue.entry, ...p.transfers.map((t) => t.entry)].map((e) => leafHash(e)) : [];
     const known = p.origin === ledger.origin ? await ledger.knownStatus(p.parsed.issue.event.id, p.parsed.issue.event.issuer, chain) : undefined;
-    const verdict = await verifier.verifyWith(p, { now: Math.floor(clock() / 1000), ...q }, (items) => ledger.verifySignatures(items), known);
+    const published = p.origin === ledger.origin ? await publishedRoots([p.bundles.register, p.bundles.issue, ...p.bundles.transfers]) : undefined;
+    const verdict = await verifier.verifyWith(p, { now: Math.floor(clock() / 1000), ...q, published }, (items) => ledger.verifySignatures(items), known);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = verdictJson(verdict);
   });

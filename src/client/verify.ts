@@ -64,6 +64,12 @@ export interface VerifyContext {
   /** The nonce and name the verifier showed (face-to-face flow). */
   nonce?: Uint8Array;
   verifierName?: string;
+  /**
+   * The roots of the trees this log published, by size, when the verifier is the log
+   * itself: a presented checkpoint of a published size with another root was signed with
+   * the log's key but never published (a fork, or a stolen key).
+   */
+  published?: ReadonlyMap<number, Uint8Array>;
 }
 
 /** The log's keys, as note vkeys (spec §4.3). */
@@ -214,7 +220,7 @@ export class PresentationVerifier {
           ...p.bundles.transfers.map((b, i): [string, Uint8Array, ProofBundle] => [`transfer ${i + 1}`, leaves.transfers[i], b]),
         ];
         for (const [what, leaf, b] of items) {
-          const time = this.anchor(what, leaf, b);
+          const time = this.anchor(what, leaf, b, ctx.published);
           if (what === 'the issuance') anchoredAt = time;
         }
         return `${items.length} entries proved in checkpoints signed by the log key and cosigned by the timestamp key`;
@@ -325,7 +331,7 @@ export class PresentationVerifier {
   }
 
   /** anchor checks a proof bundle for a leaf (spec §7.3) and returns its checkpoint's trusted time. */
-  private anchor(what: string, leaf: Uint8Array, b: ProofBundle): number {
+  private anchor(what: string, leaf: Uint8Array, b: ProofBundle, published?: ReadonlyMap<number, Uint8Array>): number {
     let opened;
     try {
       opened = openCheckpoint(b.checkpoint, this.v);
@@ -335,6 +341,10 @@ export class PresentationVerifier {
       return fail(reason, `the checkpoint of ${what}: ${e.message}`);
     }
     const { checkpoint, time } = opened;
+    const mine = published?.get(checkpoint.size);
+    if (mine !== undefined && !equalBytes(mine, checkpoint.root)) {
+      return fail('INCONSISTENT', `the checkpoint of ${what} is signed with the log's key, but the log published another tree of size ${checkpoint.size} (a fork, or a stolen key)`);
+    }
     try {
       if (b.index >= checkpoint.size) throw new LedgerError('INVALID_PROOF', `index ${b.index} is not below the tree size ${checkpoint.size}`);
       verifyInclusion(leaf, b.index, checkpoint.size, b.proof, checkpoint.root);
