@@ -4,10 +4,10 @@
  */
 import { LedgerError } from '../core/errors.js';
 import type { CryptoBackend } from '../core/crypto.js';
-import { equalBytes, toBase64, utf8 } from '../core/bytes.js';
+import { equalBytes, utf8 } from '../core/bytes.js';
 import { parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
 import { cosignedTime } from '../core/cosignature.js';
-import { openNote, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, type NoteSignature, type NoteVerifier } from '../core/note.js';
+import { formatSignatureLine, openNote, parseNote, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, type NoteSignature, type NoteVerifier } from '../core/note.js';
 import { parseProofBundle, verifyProofBundle } from '../core/proof-bundle.js';
 import { leafHash } from '../core/merkle.js';
 import { isObject, malformed, readBase64, readText, readUint } from './http.js';
@@ -66,12 +66,18 @@ function cosignedAt(verified: NoteSignature[], ts: NoteVerifier): number {
  * openCheckpoint verifies a dojang checkpoint note (spec §5.4): signed by the log key
  * and cosigned by the timestamp key (BAD_SIGNATURE, UNKNOWN_KEY), a checkpoint
  * (MALFORMED) of the expected origin (INVALID_PROOF). Returns it with its cosignature
- * time T. A note that verified once with the same verifiers object is not checked again
- * (the last OPENED_PER_VERIFIERS notes are remembered).
+ * time T. A note whose text and log and timestamp signature lines verified once with
+ * the same verifiers object is not checked again (the last OPENED_PER_VERIFIERS are
+ * remembered), whatever other lines it carries.
  */
 export function openCheckpoint(note: Uint8Array, v: CheckpointVerifiers): { checkpoint: Checkpoint; time: number } {
   let seen = opened.get(v);
-  const key = toBase64(note); // the exact bytes: a lossy decode could let unverified bytes hit the cache
+  // Remembered by what the verification depends on: the text and the lines by the two
+  // keys, as parsed (exact bytes, strictly decoded). Lines by other keys play no part, so
+  // a known note with other lines added costs no signature check.
+  const parsed = parseNote(note); // MALFORMED
+  const mine = parsed.sigs.filter((g) => [v.log, v.timestamp].some((k) => k.name === g.name && equalBytes(k.keyId, g.keyId)));
+  const key = `${parsed.text}\n${mine.map(formatSignatureLine).sort().join('')}`;
   const hit = seen?.get(key);
   if (hit !== undefined) return { checkpoint: { ...hit.checkpoint, root: hit.checkpoint.root.slice() }, time: hit.time }; // callers own what they get
   const { note: n, verified } = openNote(note, [v.log, v.timestamp], { requireAll: true });

@@ -9,6 +9,7 @@ import { DojangClient } from '../../src/client/sdk.js';
 import { decodePresentation, encodePresentation, signFace, type Presentation } from '../../src/client/presentation.js';
 import { PresentationVerifier, type Verdict, type VerifyContext } from '../../src/client/verify.js';
 import { checkpointVerifiers, openCheckpoint } from '../../src/client/receipt.js';
+import { ed25519Signer, formatSignatureLine, parseNote, signNote } from '../../src/core/note.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { ed25519PublicKey, portableBackend, randomBytes } from '../../src/core/crypto.js';
 import { encodeEvent, encodeParsedEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../../src/core/events.js';
@@ -437,6 +438,25 @@ describe('caches', () => {
     // is not the note that verified.
     expect(() => openCheckpoint(new Uint8Array([0xef, 0xbb, 0xbf, ...note]), v)).toThrow();
     expect(openCheckpoint(note, v).checkpoint.size).toBe(t.ledger.head.size);
+  });
+
+  it('a known checkpoint with lines by other keys added costs no signature check; a second line by the log key is refused', () => {
+    const v = checkpointVerifiers(t.ledger.publicKeys);
+    let checks = 0;
+    for (const k of [v.log, v.timestamp] as { verify: (m: Uint8Array, g: Uint8Array) => boolean }[]) {
+      const f = k.verify;
+      k.verify = (m, g) => (checks++, f(m, g));
+    }
+    const note = t.ledger.head.checkpoint;
+    openCheckpoint(note, v);
+    expect(checks).toBe(2);
+    const parsed = parseNote(note);
+    const padded = signNote(parsed.text, [ed25519Signer('example.com/someone-else', randomBytes(32))], parsed.sigs);
+    expect(openCheckpoint(padded, v).checkpoint.size).toBe(t.ledger.head.size);
+    expect(checks).toBe(2);
+    const doubled = new TextEncoder().encode(new TextDecoder().decode(note) + formatSignatureLine(parsed.sigs[0]));
+    expect(() => openCheckpoint(doubled, v)).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
+    expect(checks).toBe(2);
   });
 });
 
