@@ -9,7 +9,7 @@
  * seen per origin, so that a log that shows two inconsistent views (a fork) is caught.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { byteKey, equalBytes, fromHex, toBase64 } from '../core/bytes.js';
+import { byteKey, equalBytes, fromHex, fromUtf8, toBase64 } from '../core/bytes.js';
 import { parseGenesis, type Genesis } from '../core/entry.js';
 import { leafHash, storedHashCount, splitStoredHashIndex, TreeEdge, verifyConsistency } from '../core/merkle.js';
 import { parseNote, parseVerifierKey } from '../core/note.js';
@@ -18,7 +18,7 @@ import type { ParsedEvent } from '../core/events.js';
 import { TILE_HEIGHT, TILE_WIDTH, tileForSize, tileHashIndices } from '../core/tiles.js';
 import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from '../client/receipt.js';
 import { verifyStatus } from '../client/status.js';
-import { CertificateRules, certKey, issuerKey, type CertRecord, type IssuerRecord } from '../ledger/rules.js';
+import { CertificateRules, certificateAt, certKey, issuerKey, type CertRecord, type IssuerRecord } from '../ledger/rules.js';
 import { BENCH_ORIGIN_PREFIX, parseAdmissible } from '../ledger/ledger.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { decodeCbor } from '../core/cbor.js';
@@ -152,14 +152,14 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
     if (head.checkpoint.size < saved.size) {
       // An honest log only grows: a smaller head is a rollback, or another view of the log.
       const last = saved.seen[saved.seen.length - 1];
-      throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the log's latest checkpoint is of size ${head.checkpoint.size}; an earlier audit saw size ${saved.size} (a rollback or a split view)`, [last?.[1] ?? '', utf8Text(await src.latest())].filter((x) => x !== ''));
+      throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `the log's latest checkpoint is of size ${head.checkpoint.size}; an earlier audit saw size ${saved.size} (a rollback or a split view)`, [last?.[1] ?? '', fromUtf8(await src.latest())].filter((x) => x !== ''));
     }
     if (saved.size > 0) {
       // Resume: the log must still show the tree that was audited, extended.
       const last = saved.seen.length > 0 ? saved.seen[saved.seen.length - 1][1] : undefined;
       const savedRoot = new TreeEdge(saved.size, saved.edge).root();
       const split = async (why: string): Promise<never> => {
-        throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `${why} (a split view)`, [...(last === undefined ? [] : [last]), utf8Text(await src.latest())]);
+        throw new AuditFailure(`checkpoint ${head.checkpoint.size}`, 'INCONSISTENT', `${why} (a split view)`, [...(last === undefined ? [] : [last]), fromUtf8(await src.latest())]);
       };
       if (head.checkpoint.size === saved.size) {
         if (!equalBytes(head.checkpoint.root, savedRoot)) await split(`the log's tree of size ${saved.size} is not the one an earlier audit saw`);
@@ -309,7 +309,7 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
           });
           hashes += added.length;
         }
-        seen.set(cp.size, utf8Text(cp.checkpoint));
+        seen.set(cp.size, fromUtf8(cp.checkpoint));
         size = cp.size;
         lastTime = time;
         checkpoints++;
@@ -371,10 +371,6 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
   } finally {
     await pool.close();
   }
-}
-
-function utf8Text(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
 }
 
 /** openAt opens a checkpoint note, naming `where` in the failure. */
@@ -445,9 +441,9 @@ async function checkGiven(
   latest: () => Promise<Uint8Array>,
 ): Promise<void> {
   const { checkpoint } = openAt(where, note, v);
-  const text = utf8Text(note);
+  const text = fromUtf8(note);
   const split = async (why: string, other?: string): Promise<never> => {
-    throw new AuditFailure(where, 'INCONSISTENT', `${why} (a split view)`, [text, other ?? utf8Text(await latest())]);
+    throw new AuditFailure(where, 'INCONSISTENT', `${why} (a split view)`, [text, other ?? fromUtf8(await latest())]);
   };
   if (checkpoint.size === 0) return; // the empty tree is a prefix of every tree
   if (checkpoint.size > headSize) return split(`it is of size ${checkpoint.size}, beyond the log's latest ${headSize}: the log signed a tree it does not show`);
@@ -493,20 +489,22 @@ function checkStatus(where: string, json: unknown, g: Genesis, state: Map<string
   const note = seen.get(st.size);
   if (note === undefined) throw new AuditFailure(where, 'NOT_FOUND', `its checkpoint of size ${st.size} is not in the history audited`);
   const audited = parseCheckpoint(parseNote(new TextEncoder().encode(note)).text);
-  if (!equalBytes(audited.root, st.root)) throw new AuditFailure(where, 'INCONSISTENT', `its checkpoint of size ${st.size} is not the one in the history (a split view)`, [note, utf8Text(st.checkpoint)]);
-  const raw = state.get(byteKey(certKey(id)))?.[1];
-  const rec = raw === undefined ? undefined : (decodeCbor(raw) as unknown as CertRecord);
-  const events = rec?.events.filter((i) => i < st.size) ?? [];
-  const revoked = rec !== undefined && rec.revoked !== null && rec.revoked < st.size;
-  const expect = rec === undefined || events.length === 0 ? 'unknown' : revoked ? 'revoked' : st.time >= rec.validUntil ? 'expired' : 'active';
+  if (!equalBytes(audited.root, st.root)) throw new AuditFailure(where, 'INCONSISTENT', `its checkpoint of size ${st.size} is not the one in the history (a split view)`, [note, fromUtf8(st.checkpoint)]);
+  const record = <T>(key: Uint8Array): T | undefined => {
+    const raw = state.get(byteKey(key))?.[1];
+    return raw === undefined ? undefined : (decodeCbor(raw) as unknown as T);
+  };
+  const rec = record<CertRecord>(certKey(id));
+  const iss = rec === undefined ? undefined : record<IssuerRecord>(issuerKey(rec.issuer));
+  const at = rec === undefined || iss === undefined ? undefined : certificateAt(rec, iss, st.size, st.time);
+  const expect = at?.state ?? 'unknown';
+  const events = at?.events ?? [];
+  const issuer = at?.issuer ?? [];
   const said = st.events.map((e) => e.index);
   if (expect !== st.state || said.join(' ') !== events.join(' ')) {
-    throw new AuditFailure(where, 'INCONSISTENT', `the status key says ${st.state} with events ${said.join(' ')} at size ${st.size}; the replayed log says ${expect} with events ${events.join(' ')}`, [utf8Text(st.statement)]);
+    throw new AuditFailure(where, 'INCONSISTENT', `the status key says ${st.state} with events ${said.join(' ')} at size ${st.size}; the replayed log says ${expect} with events ${events.join(' ')}`, [fromUtf8(st.statement)]);
   }
-  const iraw = rec === undefined ? undefined : state.get(byteKey(issuerKey(rec.issuer)))?.[1];
-  const iss = iraw === undefined ? undefined : (decodeCbor(iraw) as unknown as IssuerRecord);
-  const issuer = iss === undefined ? [] : iss.retired !== null && iss.retired < st.size ? [iss.registered, iss.retired] : [iss.registered];
   if (st.issuer.map((e) => e.index).join(' ') !== issuer.join(' ')) {
-    throw new AuditFailure(where, 'INCONSISTENT', `the status key names issuer events ${st.issuer.map((e) => e.index).join(' ')}; the replayed log has ${issuer.join(' ')}`, [utf8Text(st.statement)]);
+    throw new AuditFailure(where, 'INCONSISTENT', `the status key names issuer events ${st.issuer.map((e) => e.index).join(' ')}; the replayed log has ${issuer.join(' ')}`, [fromUtf8(st.statement)]);
   }
 }

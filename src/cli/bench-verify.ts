@@ -36,6 +36,30 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/**
+ * httpClosedLoop sends requests 0 … n−1 (body(i)) over the pool's connections, one in
+ * flight on each, and returns the seconds taken, the latencies in ms (ascending) and how
+ * many answers were not `status`.
+ */
+export async function httpClosedLoop(pool: LoadPool, n: number, body: (i: number) => Uint8Array, status: number): Promise<{ secs: number; lat: number[]; bad: number }> {
+  const lat: number[] = new Array(n);
+  let next = 0;
+  let bad = 0;
+  const t0 = now();
+  await Promise.all(
+    pool.conns.map(async (c) => {
+      while (next < n) {
+        const i = next++;
+        const a = now();
+        if ((await c.post(body(i))) !== status) bad++;
+        lat[i] = now() - a;
+      }
+    }),
+  );
+  const secs = (now() - t0) / 1000;
+  return { secs, lat: lat.sort((a, b) => a - b), bad };
+}
+
 /** processCpuSeconds reads the user + system CPU of process `pid` (all threads) from /proc; undefined elsewhere. */
 export function processCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -151,29 +175,14 @@ export async function presentationFigures(quick: boolean): Promise<PresentationF
     const clients = 64;
     const pool = await LoadPool.open(s.base, `/v1/verify?audience=${toHex(audience)}`, 'application/cbor', clients);
     const n = quick ? 3_000 : 12_000;
-    const lat: number[] = new Array(n);
-    let next = 0;
-    let bad = 0;
     const cpu0 = processCpuSeconds(s.child.pid);
-    const t0 = now();
-    await Promise.all(
-      pool.conns.map(async (c) => {
-        while (next < n) {
-          const i = next++;
-          const a = now();
-          if ((await c.post(made[i % made.length])) !== 200) bad++;
-          lat[i] = now() - a;
-        }
-      }),
-    );
-    const secs = (now() - t0) / 1000;
+    const { secs, lat, bad } = await httpClosedLoop(pool, n, (i) => made[i % made.length], 200);
     const cpu1 = processCpuSeconds(s.child.pid);
     pool.close();
     if (bad > 0) throw new Error(`${bad} verify requests failed`);
     // One answer in full: every verdict is valid (the status is the log's own).
-    const check = await fetch(`${s.base}/v1/verify?audience=${toHex(audience)}`, { method: "POST", headers: { "content-type": "application/cbor" }, body: Buffer.from(made[0]) });
+    const check = await fetch(`${s.base}/v1/verify?audience=${toHex(audience)}`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(made[0]) });
     if (!((await check.json()) as { valid: boolean }).valid) throw new Error('the API judged a bench presentation not valid');
-    lat.sort((a, b) => a - b);
     return {
       presentations: made.length,
       bytes: Math.round(made.reduce((x, b) => x + b.length, 0) / made.length),

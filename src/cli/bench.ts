@@ -7,7 +7,7 @@ import * as nc from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { LoadPool } from './http-load.js';
-import { auditFigures, median, presentationFigures, processCpuSeconds, quantile, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
+import { auditFigures, httpClosedLoop, median, presentationFigures, processCpuSeconds, quantile, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
@@ -349,27 +349,14 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
     };
     const n = quick ? 5_000 : 20_000;
     const made = Array.from({ length: n }, (_, i) => mk(i));
-    const lat: number[] = new Array(n);
-    let next = 0;
-    let bad = 0;
     const server0 = processCpuSeconds(child.pid);
     const self0 = process.cpuUsage();
-    const t0 = now();
-    await Promise.all(
-      pool.conns.map(async (c) => {
-        while (next < n) {
-          const i = next++;
-          const t = now();
-          if ((await c.post(made[i])) !== 201) bad++;
-          lat[i] = now() - t;
-        }
-      }),
-    );
-    const secs = (now() - t0) / 1000;
+    const loop = await httpClosedLoop(pool, n, (i) => made[i], 201);
+    const { secs, lat } = loop;
+    let bad = loop.bad;
     const self = process.cpuUsage(self0);
     const server1 = processCpuSeconds(child.pid);
     if (bad > 0) throw new Error(`${bad} events were not accepted`);
-    lat.sort((a, b) => a - b);
     // Open loop at 2,500/s.
     const rate = 2500;
     const more = Array.from({ length: rate * (quick ? 1 : 4) }, (_, i) => mk(n + i));

@@ -12,6 +12,8 @@ import { signEd25519, ed25519PublicKey } from '../core/crypto.js';
 import { decodeDisclosure, encodeDisclosure, type Disclosure } from '../core/commitment.js';
 import { parseEvent, SALT_BYTES, type CertIssue, type CertTransfer, type IssuerRegister, type ParsedEvent } from '../core/events.js';
 import { parseProofBundle, type ProofBundle } from '../core/proof-bundle.js';
+import { isMap, type CborMap } from '../core/entry.js';
+import type { StatusParts } from './status.js';
 import { leafHash } from '../core/merkle.js';
 
 /** PRESENTATION_VERSION is the value of "v". */
@@ -30,20 +32,9 @@ export interface Anchored {
   proof: string;
 }
 
-/** An entry with its inclusion proof in a status answer's checkpoint (spec §8.7). */
-export interface ProvedEntry {
-  index: number;
-  entry: Uint8Array;
-  proof: Uint8Array[];
-}
-
-/** The status answer of spec §8.7, with bytes in place of base64. */
-export interface PresentedStatus {
-  statement: string;
-  checkpoint: string;
-  events: ProvedEntry[];
-  issuer: ProvedEntry[];
-}
+/** The status answer of spec §8.7 as a presentation carries it (bytes in place of base64). */
+export type PresentedStatus = StatusParts;
+type ProvedEntry = StatusParts['events'][number];
 
 export type Holding =
   | { flow: 'received'; recipient: Uint8Array; salt: Uint8Array }
@@ -135,17 +126,12 @@ export function encodePresentation(p: Presentation): Uint8Array {
   return out;
 }
 
-type Map_ = { [k: string]: CborValue };
 
 const bad = (msg: string): never => {
   throw new LedgerError('MALFORMED', `presentation: ${msg}`);
 };
 
-function isMap(v: CborValue | undefined): v is Map_ {
-  return typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && !Array.isArray(v);
-}
-
-function exactMap(v: CborValue | undefined, keys: string[], what: string): Map_ {
+function exactMap(v: CborValue | undefined, keys: string[], what: string): CborMap {
   if (!isMap(v)) return bad(`${what} is not a map`);
   if (Object.keys(v).sort().join(',') !== [...keys].sort().join(',')) bad(`${what} must have exactly the keys ${keys.join(', ')}`);
   return v;

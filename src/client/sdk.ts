@@ -35,7 +35,7 @@
  * sent.
  */
 import { LedgerError } from '../core/errors.js';
-import { fromBase64, toHex } from '../core/bytes.js';
+import { toHex } from '../core/bytes.js';
 import { checkEd25519PublicKey, ed25519PublicKey } from '../core/crypto.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseNote, parseVerifierKey, SIG_TYPE_ED25519 } from '../core/note.js';
@@ -47,7 +47,7 @@ import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, parseEvent, r
 import { encodePresentation, signFace, type Holding, type PresentedStatus } from './presentation.js';
 import { createTransport, isObject, malformed, readText, readUint, type Transport } from './http.js';
 import { checkpointVerifiers, verifyReceipt, type Receipt } from './receipt.js';
-import { statusVerifiers, verifyStatus, type StatusStatement, type StatusVerifiers } from './status.js';
+import { statusParts, statusVerifiers, verifyStatus, verifyStatusParts, type StatusStatement, type StatusVerifiers } from './status.js';
 
 export { httpProblemOf, type HttpProblem } from './http.js';
 export { verifyReceipt, type Receipt } from './receipt.js';
@@ -352,11 +352,9 @@ export class DojangClient {
   async presentedStatus(id: Uint8Array): Promise<PresentedStatus> {
     if (!(id instanceof Uint8Array) || id.length !== CERT_ID_BYTES) throw new RangeError(`status: id must be ${CERT_ID_BYTES} bytes`);
     const t = await this.trust();
-    const raw = await this.request('GET', `/v1/certificates/${toHex(id)}`);
-    const st = verifyStatus(id, raw, t.verifiers); // checks the shape read below
-    const j = raw as { statement: string; checkpoint: string; events: { proof: string[] }[]; issuer: { proof: string[] }[] };
-    const proved = (e: { index: number; entry: Uint8Array }, raw: { proof: string[] }) => ({ index: e.index, entry: e.entry, proof: raw.proof.map((h) => fromBase64(h)) });
-    return { statement: j.statement, checkpoint: j.checkpoint, events: st.events.map((e, i) => proved(e, j.events[i])), issuer: st.issuer.map((e, i) => proved(e, j.issuer[i])) };
+    const parts = statusParts(await this.request('GET', `/v1/certificates/${toHex(id)}`));
+    verifyStatusParts(id, parts, t.verifiers);
+    return parts;
   }
 
   /**

@@ -19,7 +19,7 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules, certKey, issuerKey, parentKey, type CertRecord, type IssuerRecord, type ParentRecord } from './rules.js';
+import { CertificateRules, certificateAt, certKey, issuerKey, parentKey, type CertRecord, type IssuerRecord, type ParentRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
@@ -284,17 +284,11 @@ export class Ledger {
     const [raw] = await this.store.readState([certKey(id)]);
     if (raw === undefined) return undefined;
     const rec = decodeCbor(raw) as unknown as CertRecord;
-    // The state index may already hold a batch whose checkpoint is not served yet.
-    const events = rec.events.filter((i) => i < head.size);
-    if (events.length === 0) return undefined;
-    const revoked = rec.revoked !== null && rec.revoked < head.size;
-    const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
     const [rawIssuer] = await this.store.readState([issuerKey(rec.issuer)]);
     if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
-    const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
-    // The issuer was registered before the issuance; a retirement may be newer than the head.
-    const issuer = iss.retired !== null && iss.retired < head.size ? [iss.registered, iss.retired] : [iss.registered];
-    return { head, state, events, issuer };
+    // The state index may already hold a batch whose checkpoint is not served yet: as of the head.
+    const at = certificateAt(rec, decodeCbor(rawIssuer) as unknown as IssuerRecord, head.size, head.time);
+    return at === undefined ? undefined : { head, ...at };
   }
 
   /**
@@ -316,19 +310,16 @@ export class Ledger {
     const [raw, rawIssuer, ...parents] = await this.store.readState([certKey(id), issuerKey(issuerHint), ...chain.map(parentKey)]);
     if (raw === undefined) return undefined;
     const rec = decodeCbor(raw) as unknown as CertRecord;
-    if (rec.events.filter((i) => i < head.size).length === 0) return undefined;
     if (!equalBytes(rec.issuer, issuerHint)) return undefined; // not the certificate the presentation describes
     if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
-    const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
-    const revoked = rec.revoked !== null && rec.revoked < head.size;
-    const state = revoked ? 'revoked' : head.time >= rec.validUntil ? 'expired' : 'active';
+    const at = certificateAt(rec, decodeCbor(rawIssuer) as unknown as IssuerRecord, head.size, head.time);
+    if (at === undefined) return undefined;
     const events = chain.filter((_, i) => {
       const r = parents[i] === undefined ? undefined : (decodeCbor(parents[i]!) as unknown as ParentRecord);
       return r !== undefined && equalBytes(r.id, id) && r.index < head.size;
     });
     const inLog = new Set(events.map(toHex));
-    const issuer = iss.retired !== null && iss.retired < head.size ? [iss.registered, iss.retired] : [iss.registered];
-    return { state, size: head.size, time: head.time, events: events.map((leafHash) => ({ leafHash })), issuer: issuer.map((index) => ({ index })), admitted: (leaf) => inLog.has(toHex(leaf)) };
+    return { state: at.state, size: head.size, time: head.time, events: events.map((leafHash) => ({ leafHash })), issuer: at.issuer.map((index) => ({ index })), admitted: (leaf) => inLog.has(toHex(leaf)) };
   }
 
   /** verifySignatures checks Ed25519 signatures on the ledger's worker pool (strict rules, spec §2.3). */

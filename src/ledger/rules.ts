@@ -51,6 +51,20 @@ export interface CertRecord {
   events: number[];
 }
 
+/**
+ * certificateAt is what a status statement says of a certificate (spec §8.7) as of the
+ * tree of `size` cosigned at `time`: its state, its event indices, and its issuer's
+ * registration (and, if retired before `size`, retirement) indices. Undefined when none
+ * of its events is in that tree. The ledger signs it; the auditor recomputes it.
+ */
+export function certificateAt(rec: CertRecord, iss: IssuerRecord, size: number, time: number): { state: 'active' | 'revoked' | 'expired'; events: number[]; issuer: number[] } | undefined {
+  const events = rec.events.filter((i) => i < size);
+  if (events.length === 0) return undefined;
+  const state = rec.revoked !== null && rec.revoked < size ? 'revoked' : time >= rec.validUntil ? 'expired' : 'active';
+  const issuer = iss.retired !== null && iss.retired < size ? [iss.registered, iss.retired] : [iss.registered];
+  return { state, events, issuer };
+}
+
 export interface ParentRecord {
   id: Uint8Array;
   index: number;

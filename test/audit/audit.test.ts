@@ -14,7 +14,8 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { audit, AuditFailure, type AuditSource } from '../../src/audit/audit.js';
 import { dataSource, urlSource } from '../../src/audit/sources.js';
 import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
-import { encodeEvent, encodeParsedEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../../src/core/events.js';
+import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment } from '../../src/core/events.js';
+import { withBrokenSignature } from '../helpers/vectors.js';
 import { RogueLog } from '../helpers/rogue-log.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { toHex } from '../../src/core/bytes.js';
@@ -272,19 +273,13 @@ describe("what only a rogue operator's log holds", () => {
     const thief = randomBytes(32);
     const broken = log.add(encodeEvent({ type: 'cert.transfer', id, parent: leafHash(issue), sender: ed25519PublicKey(thief), senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: T }, thief));
     log.seal();
-    const revoke = parseEvent(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(issuer), reason: '', time: T }, issuer));
-    const sig = revoke.sig.slice();
-    sig[7] ^= 1; // no longer the issuer's signature
-    const forged = log.add(encodeParsedEvent({ event: revoke.event, sig }));
+    const forged = log.add(withBrokenSignature(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(issuer), reason: '', time: T }, issuer), 7));
     log.seal(T + 1);
     const f = await finding(log.source());
     expect([f.where, f.code]).toEqual([`entry ${broken}`, 'NOT_HOLDER']);
     // Each alone is caught where it is.
     const { log: l2, id: id2, issuer: i2 } = rogue();
-    const r2 = parseEvent(encodeEvent({ type: 'cert.revoke', id: id2, issuer: ed25519PublicKey(i2), reason: '', time: T }, i2));
-    const s2 = r2.sig.slice();
-    s2[7] ^= 1;
-    const at = l2.add(encodeParsedEvent({ event: r2.event, sig: s2 }));
+    const at = l2.add(withBrokenSignature(encodeEvent({ type: 'cert.revoke', id: id2, issuer: ed25519PublicKey(i2), reason: '', time: T }, i2), 7));
     l2.seal();
     const g = await finding(l2.source());
     expect([g.where, g.code]).toEqual([`entry ${at}`, 'BAD_SIGNATURE']);

@@ -12,7 +12,8 @@ import { checkpointVerifiers, openCheckpoint } from '../../src/client/receipt.js
 import { ed25519Signer, formatSignatureLine, parseNote, signNote } from '../../src/core/note.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { ed25519PublicKey, portableBackend, randomBytes } from '../../src/core/crypto.js';
-import { encodeEvent, encodeParsedEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../../src/core/events.js';
+import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment } from '../../src/core/events.js';
+import { withBrokenSignature } from '../helpers/vectors.js';
 import { commitDocument, disclose, newClaim, type Claim } from '../../src/core/commitment.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { toHex } from '../../src/core/bytes.js';
@@ -188,12 +189,7 @@ describe('one broken presentation per check: valid=false with its own reason, of
   const toPharmacy = () => ({ now: client.now(), audience: ed25519PublicKey(pharmacy) });
 
   it('a forged issuer signature (the entry is then not in the log either)', async () => {
-    const bytes = edit(good, (p) => {
-      const e = parseEvent(p.issue.entry);
-      const sig = e.sig.slice();
-      sig[5] ^= 1;
-      p.issue = { ...p.issue, entry: encodeParsedEvent({ event: e.event, sig }) };
-    });
+    const bytes = edit(good, (p) => (p.issue = { ...p.issue, entry: withBrokenSignature(p.issue.entry, 5) }));
     const f = await both(bytes, face(n));
     expect(f).toContain('issuer-signature:BAD_SIGNATURE');
     expect(f).toContain('anchored:NOT_IN_LOG');
@@ -208,12 +204,7 @@ describe('one broken presentation per check: valid=false with its own reason, of
   });
 
   it('a registration not signed by the root key', async () => {
-    const bytes = edit(good, (p) => {
-      const e = parseEvent(p.register.entry);
-      const sig = e.sig.slice();
-      sig[0] ^= 0x40;
-      p.register = { ...p.register, entry: encodeParsedEvent({ event: e.event, sig }) };
-    });
+    const bytes = edit(good, (p) => (p.register = { ...p.register, entry: withBrokenSignature(p.register.entry, 0, 0x40) }));
     const f = await both(bytes, face(n));
     expect(f).toContain('issuer-registered:BAD_SIGNATURE');
   });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LedgerError } from '../../src/core/errors.js';
 import { fromHex } from '../../src/core/bytes.js';
 import type { CborValue } from '../../src/core/cbor.js';
+import { encodeParsedEvent, parseEvent } from '../../src/core/events.js';
 
 /** vector reads a file of test/vectors/. */
 export const vector = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../vectors/${name}`, import.meta.url)));
@@ -45,3 +46,11 @@ export const SMALL_ORDER_KEYS_HEX: readonly string[] = [
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
 ];
+
+/** withBrokenSignature returns a certificate event entry with byte `at` of its signature XORed with `mask`: well-formed, no longer validly signed. */
+export function withBrokenSignature(entry: Uint8Array, at = 0, mask = 1): Uint8Array {
+  const e = parseEvent(entry);
+  const sig = e.sig.slice();
+  sig[at] ^= mask;
+  return encodeParsedEvent({ event: e.event, sig });
+}
