@@ -1,0 +1,128 @@
+/**
+ * Document types the wallet side knows by name (spec §12.7): how long an original stays
+ * valid, which claims a document of the type carries, and how to label them in Korean
+ * and English (the view-only PDF, the verifier page, the CLI).
+ *
+ * The ledger does not depend on this module: any document type of spec §5.7's syntax
+ * can be registered and issued. This is the application layer of one service.
+ *
+ * Pure and portable (it runs in the browser).
+ */
+import type { CborValue } from '../core/cbor.js';
+
+/** 주민등록표 등본: a resident registration copy (one household). */
+export const RESIDENT_REGISTRATION_COPY = 'kr.gov.resident-registration.copy';
+
+/** A label in both languages. */
+export interface Label {
+  ko: string;
+  en: string;
+}
+
+/** One household member as a resident registration copy lists it. */
+export interface HouseholdMember {
+  name: string;
+  /** The relation to the head of household, in Korean as printed: 본인, 배우자, 자녀, 부, 모, … */
+  relation: string;
+  /** YYYY-MM-DD. */
+  birthDate: string;
+}
+
+/** The content of a resident registration copy (what the claims encode). */
+export interface HouseholdCopy {
+  address: string;
+  /** The head of household (세대주), by name. */
+  head: string;
+  /** The member (1-based) who applied: the holder the certificate is issued to. */
+  applicant: number;
+  members: HouseholdMember[];
+}
+
+/** What is known about a document type. */
+export interface DocTypeInfo {
+  title: Label;
+  /** How long an original is valid from its issuance, in seconds. */
+  validitySeconds: number;
+}
+
+const DAY = 86_400;
+
+/** The known document types. */
+export const DOC_TYPES: ReadonlyMap<string, DocTypeInfo> = new Map([
+  [RESIDENT_REGISTRATION_COPY, { title: { ko: '주민등록표 등본', en: 'Resident registration copy' }, validitySeconds: 90 * DAY }],
+]);
+
+/** At most this many members: claim names stay within 64 bytes and the document small. */
+export const MAX_MEMBERS = 99;
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** isDate says whether s is a real calendar date written YYYY-MM-DD. */
+export function isDate(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  const m = DATE.exec(s);
+  if (m === null) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}
+
+/**
+ * householdClaims turns a household copy into the claims of a resident registration
+ * copy (spec §12.7), as [name, value] pairs to salt and commit (newClaim). RangeError for
+ * a copy that is not well formed: no member, more than MAX_MEMBERS, an applicant that is
+ * not a member, an empty name, address or relation, a birth date that is not a date.
+ */
+export function householdClaims(c: HouseholdCopy): [string, CborValue][] {
+  const text = (v: unknown, what: string) => {
+    if (typeof v !== 'string' || v.trim() === '') throw new RangeError(`householdClaims: ${what} must be non-empty text`);
+    return v;
+  };
+  if (!Array.isArray(c.members) || c.members.length === 0 || c.members.length > MAX_MEMBERS) {
+    throw new RangeError(`householdClaims: 1 to ${MAX_MEMBERS} members`);
+  }
+  if (!Number.isSafeInteger(c.applicant) || c.applicant < 1 || c.applicant > c.members.length) {
+    throw new RangeError('householdClaims: the applicant must be the number of a member');
+  }
+  const out: [string, CborValue][] = [
+    ['address', text(c.address, 'address')],
+    ['head', text(c.head, 'head')],
+    ['applicant', c.applicant],
+  ];
+  c.members.forEach((m, i) => {
+    if (!isDate(m.birthDate)) throw new RangeError(`householdClaims: member ${i + 1}: birthDate must be YYYY-MM-DD`);
+    out.push([`member.${i + 1}.name`, text(m.name, `member ${i + 1} name`)]);
+    out.push([`member.${i + 1}.relation`, text(m.relation, `member ${i + 1} relation`)]);
+    out.push([`member.${i + 1}.birthDate`, m.birthDate]);
+  });
+  return out;
+}
+
+const MEMBER_CLAIM = /^member\.([1-9]\d?)\.(name|relation|birthDate)$/;
+const FIELD_LABELS: Record<string, Label> = {
+  name: { ko: '성명', en: 'name' },
+  relation: { ko: '세대주와의 관계', en: 'relation to the head' },
+  birthDate: { ko: '생년월일', en: 'date of birth' },
+};
+const CLAIM_LABELS: Record<string, Label> = {
+  address: { ko: '주소', en: 'Address' },
+  head: { ko: '세대주', en: 'Head of household' },
+  applicant: { ko: '신청인 (세대원 번호)', en: 'Applicant (member number)' },
+};
+
+/** claimLabel labels a claim name in both languages; an unknown name labels itself. */
+export function claimLabel(name: string): Label {
+  const known = CLAIM_LABELS[name];
+  if (known !== undefined) return known;
+  const m = MEMBER_CLAIM.exec(name);
+  if (m !== null) {
+    const f = FIELD_LABELS[m[2]];
+    return { ko: `세대원 ${m[1]} ${f.ko}`, en: `Member ${m[1]} ${f.en}` };
+  }
+  return { ko: name, en: name };
+}
+
+/** docTypeTitle names a document type in both languages; an unknown type names itself. */
+export function docTypeTitle(docType: string): Label {
+  return DOC_TYPES.get(docType)?.title ?? { ko: docType, en: docType };
+}
