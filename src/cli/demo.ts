@@ -22,6 +22,7 @@ import { householdClaims, RESIDENT_REGISTRATION_COPY, DOC_TYPES, type HouseholdC
 import { decideProxyPurchase, koreanDate, proxyDisclosure } from '../wallet/mask-policy.js';
 import { qrPng, readQr } from '../wallet/qr.js';
 import { signRequest } from '../wallet/request.js';
+import { viewOnlyPdf } from '../wallet/view-pdf.js';
 import { Wallet, WalletService, issueInto, type OpenedItem } from '../wallet/wallet.js';
 import { loadWallet, saveWallet } from '../wallet/wallet-file.js';
 import { badRequest, need } from './events.js';
@@ -172,10 +173,12 @@ export async function runDemo(args: string[], io: Io): Promise<number> {
 
     await step('a view-only copy (열람용) is genuine content but never an original', async () => {
       const p = await parent.present(held, held.disclosure.claims.map((c) => c[1]), { flow: 'view' });
+      const pdf = await viewOnlyPdf({ presentation: p, password: '인쇄용 암호', now: client.now() });
+      expect(new TextDecoder('latin1').decode(pdf).includes('/Encrypt'), 'the PDF should be encrypted');
       const v = await verifyAt(p, '');
       expect(!v.valid && failed(v).join() === 'holding:VIEW_ONLY,original:VIEW_ONLY', `a view-only copy should fail only as an original, got ${failed(v).join(', ') || 'valid'}`);
       expect(decideProxyPurchase(v).reasons[0] === 'NOT_VALID', 'the proxy purchase should be refused');
-      return 'NOT VALID as an original (original: VIEW_ONLY); its content and proofs check out; the proxy purchase is refused';
+      return `a password-protected PDF (${pdf.length} bytes, AES-256) with the proofs embedded\nNOT VALID as an original (original: VIEW_ONLY); its content and proofs check out; the proxy purchase is refused`;
     });
 
     await step('an expired certificate is refused and leaves the store', async () => {

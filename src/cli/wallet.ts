@@ -17,6 +17,7 @@ import { claimLabel, docTypeTitle } from '../wallet/doctypes.js';
 import { decideProxyPurchase, koreanDate } from '../wallet/mask-policy.js';
 import { badRequest, clientFor, need, NET, type Values } from './events.js';
 import { writeNew } from './present.js';
+import { viewOnlyPdf } from '../wallet/view-pdf.js';
 import type { Io } from './main.js';
 
 export const WALLET_USAGE = `  wallet create --wallet FILE [--json]
@@ -37,6 +38,10 @@ export const WALLET_USAGE = `  wallet create --wallet FILE [--json]
          (--challenge URI | --challenge-qr IMAGE.png | --received | --view)
          a presentation: face to face for a verifier's challenge, of a copy this
          wallet received (to verify it), or a view-only copy
+  wallet view-pdf ITEM --url URL --wallet FILE --pdf-password-file FILE
+         --out FILE.pdf
+         export a printable view-only copy (열람용), opened only with the PDF
+         password (the first line of that file); never valid as an original
   wallet delete ITEM --url URL --wallet FILE
   wallet read-qr IMAGE.png
          print the text of the QR code in an image
@@ -210,6 +215,18 @@ export async function runWallet(args: string[], io: Io): Promise<number> {
       io.out(`wrote ${out} (${how.flow}${challenge ? ` for ${challenge.verifier}` : ''}, ${p.length} bytes)`);
       return 0;
     }
+    case 'view-pdf': {
+      const { values, positionals } = parseArgs({ args: rest, options: { ...WALLET_OPTS, 'pdf-password-file': { type: 'string' }, out: { type: 'string' } }, allowPositionals: true, strict: true });
+      const out = need(values, 'out');
+      const pdfPassword = await password({ 'password-file': need(values, 'pdf-password-file') });
+      const svc = new WalletService(clientFor(values), await openWallet(values));
+      const it = await item(svc, positionals[0]);
+      const p = await svc.present(it, it.disclosure.claims.map((c) => c[1]), { flow: 'view' });
+      const pdf = await viewOnlyPdf({ presentation: p, password: pdfPassword, now: Math.floor(Date.now() / 1000) });
+      await writeNew(out, pdf);
+      io.out(`wrote ${out} (${pdf.length} bytes): a view-only copy, opened with its password, never valid as an original`);
+      return 0;
+    }
     case 'delete': {
       const { values, positionals } = parseArgs({ args: rest, options: { ...WALLET_OPTS }, allowPositionals: true, strict: true });
       const svc = new WalletService(clientFor(values), await openWallet(values));
@@ -225,7 +242,7 @@ export async function runWallet(args: string[], io: Io): Promise<number> {
       return 0;
     }
     default:
-      throw badRequest(`dojang wallet: expected create, address, holder-key, list, show, send, present, delete or read-qr, not ${JSON.stringify(sub ?? '')}`);
+      throw badRequest(`dojang wallet: expected create, address, holder-key, list, show, send, present, view-pdf, delete or read-qr, not ${JSON.stringify(sub ?? '')}`);
   }
 }
 
