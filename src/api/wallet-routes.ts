@@ -55,7 +55,7 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
   }
 
   function wallet(ctx: Koa.Context): Uint8Array {
-    return parseAddress(decodeURIComponent(ctx.params.address)); // MALFORMED, BAD_KEY
+    return parseAddress(ctx.params.address); // the router decoded it; MALFORMED, BAD_KEY
   }
 
   /** byWallet: the request must be signed by the wallet's own key. */

@@ -233,6 +233,18 @@ describe('signed store requests', () => {
     expect((await call('DELETE', delPath, del)).body?.code).toBe('REPLAYED');
   });
 
+  it('answers a path that is not an address with 400, never a 500', async () => {
+    for (const a of ['%25', '%E0%A4', 'dw1', encodeURIComponent(`dojang:${parent.wallet.address}`) + 'x']) {
+      const path = `/v1/wallets/${a}/items`;
+      const r = await call('GET', path, headersFor(parent.wallet.identitySeed, 'GET', path));
+      expect([r.status, r.body?.code], a).toEqual([400, 'MALFORMED']);
+    }
+    const r = await fetch(`${s.base}/v1/wallets/${parent.wallet.address}/items`, { method: 'PUT' });
+    expect([r.status, r.headers.get('allow')]).toEqual([405, 'GET, POST, OPTIONS']);
+    const pre = await fetch(`${s.base}/v1/wallets/${parent.wallet.address}/items/${'0'.repeat(32)}`, { method: 'OPTIONS' });
+    expect([pre.status, pre.headers.get('access-control-allow-methods'), pre.headers.get('access-control-allow-headers')]).toEqual([204, 'GET, DELETE', 'Content-Type, Dojang-Key, Dojang-Time, Dojang-Nonce, Dojang-Signature']);
+  });
+
   it('takes a deposit only from the signer of an event in the log', async () => {
     const holder = parent.wallet.newHolderKey();
     const r = await client.issue(office, { docType: RESIDENT_REGISTRATION_COPY, holder, claims: [], validUntil: client.now() + DAY });
