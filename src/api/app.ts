@@ -25,6 +25,7 @@ import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } f
 import { PresentationVerifier, verdictJson } from '../client/verify.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { webPage } from './web.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -523,6 +524,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = await metrics.render();
   });
 
+  app.use(webPage()); // GET /verify: the verifier page (src/api/web.ts)
   app.use(router.routes());
   return app;
 }
