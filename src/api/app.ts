@@ -24,6 +24,9 @@ import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
 import { PresentationVerifier, verdictJson } from '../client/verify.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
+import { readBody } from './body.js';
+import type { WalletStore } from '../storage/wallet-store.js';
+import { mountWalletRoutes, WALLET_HEADERS, walletMethods } from './wallet-routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { webPage } from './web.js';
 
@@ -49,71 +52,18 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Overrides of READ_LIMITS. */
   limits?: Partial<ReadLimits>;
-  /** The verifier's clock for POST /v1/verify, milliseconds like Date.now (the default). */
+  /** The verifier's clock for POST /v1/verify and the wallet store, milliseconds like Date.now (the default). */
   clock?: () => number;
+  /** The personal data store (spec §12.6); without it the /v1/wallets routes are not served. */
+  wallets?: WalletStore;
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-/** The methods of the read API (the Allow header of 405 and OPTIONS answers). */
-const ALLOW = 'GET, HEAD, OPTIONS';
 /** The write endpoint: signed entries, application/cbor (spec §8.6). */
 const WRITE_PATH = '/v1/entries';
 /** Presentations to judge (spec §10): application/cbor, answered with a verdict. */
 const VERIFY_PATH = '/v1/verify';
-const POST_ALLOW = 'POST, OPTIONS';
 
-/**
- * readBody reads a request body of at most `limit` bytes; TOO_LARGE beyond (by
- * Content-Length at once, or while reading), MALFORMED if the client stops early.
- */
-async function readBody(ctx: Koa.Context, limit: number): Promise<Uint8Array> {
-  const declared = ctx.get('Content-Length');
-  if (declared !== '' && Number(declared) > limit) {
-    ctx.set('Connection', 'close');
-    throw new LedgerError('TOO_LARGE', `the body is ${declared} bytes, limit ${limit}`);
-  }
-  // Listeners, not the stream's async iterator: it costs a promise and more per chunk,
-  // a measurable share of the write path's allocations.
-  const req = ctx.req;
-  return new Promise<Uint8Array>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const done = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > limit) {
-        done();
-        ctx.set('Connection', 'close'); // the socket closes once the 413 is sent
-        req.resume(); // discard the rest meanwhile
-        reject(new LedgerError('TOO_LARGE', `the body is over ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      done();
-      const body = Buffer.concat(chunks, total); // a copy: a chunk may be a view of a larger socket buffer
-      resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
-    };
-    const onError = (e: Error): void => {
-      done();
-      reject(new LedgerError('MALFORMED', `the body could not be read: ${e.message}`, { cause: e }));
-    };
-    const onClose = (): void => {
-      done();
-      reject(new LedgerError('MALFORMED', 'the client stopped before the end of the body'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
 /**
  * verifyQuery reads the query of POST /v1/verify: `audience` (the verifier's key, 64 hex
  * digits: received flow), `nonce` (32–128 hex digits) and `verifier` (its name: face
@@ -284,13 +234,16 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(async (ctx, next) => {
     const write = ctx.path === WRITE_PATH || ctx.path === VERIFY_PATH;
-    if (write ? ctx.method === 'POST' : ctx.method === 'GET' || ctx.method === 'HEAD') return next();
-    ctx.set('Allow', write ? POST_ALLOW : ALLOW);
+    const wallet = deps.wallets === undefined ? undefined : walletMethods(ctx.path);
+    const methods = wallet ?? (write ? ['POST'] : ['GET', 'HEAD']);
+    if (methods.includes(ctx.method)) return next();
+    ctx.set('Allow', [...methods, 'OPTIONS'].join(', '));
     if (ctx.method === 'OPTIONS') {
       // A CORS preflight (or a plain OPTIONS): say what a browser may send here.
       ctx.state.route = 'preflight';
-      ctx.set('Access-Control-Allow-Methods', write ? 'POST' : 'GET, HEAD');
-      if (write) ctx.set('Access-Control-Allow-Headers', 'Content-Type');
+      ctx.set('Access-Control-Allow-Methods', methods.join(', '));
+      if (wallet !== undefined) ctx.set('Access-Control-Allow-Headers', WALLET_HEADERS);
+      else if (write) ctx.set('Access-Control-Allow-Headers', 'Content-Type');
       ctx.set('Access-Control-Max-Age', PREFLIGHT_MAX_AGE);
       ctx.status = 204;
       return;
@@ -523,6 +476,8 @@ export function createApp(deps: AppDeps): Koa {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.render();
   });
+
+  if (deps.wallets !== undefined) mountWalletRoutes(router, { ledger, wallets: deps.wallets, clock });
 
   app.use(webPage()); // GET /verify: the verifier page (src/api/web.ts)
   app.use(router.routes());

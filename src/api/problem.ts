@@ -33,6 +33,10 @@ export const STATUS: Record<LedgerErrorCode, number> = {
   NOT_ISSUER: 422,
   CERT_REVOKED: 422,
   CERT_EXPIRED: 422,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  REPLAYED: 409,
+  WRONG_PASSWORD: 400,
 };
 
 export const TITLES: Record<LedgerErrorCode, string> = {
@@ -62,6 +66,10 @@ export const TITLES: Record<LedgerErrorCode, string> = {
   NOT_ISSUER: 'Not the issuer',
   CERT_REVOKED: 'Certificate revoked',
   CERT_EXPIRED: 'Certificate expired',
+  UNAUTHORIZED: 'Request not signed',
+  FORBIDDEN: 'Not allowed for this key',
+  REPLAYED: 'Request replayed',
+  WRONG_PASSWORD: 'Wrong password',
 };
 
 /** HttpProblemCode names a problem the HTTP layer answers that is not a LedgerError code. */

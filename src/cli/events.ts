@@ -30,6 +30,9 @@ import { DojangClient, httpProblemOf, type Receipt } from '../client/sdk.js';
 import { parsePublicKey, publicKeyForms } from '../client/keys.js';
 import { encodeDocument } from '../client/document.js';
 import type { Io } from './main.js';
+import { encodeAddress, parseAddress } from '../wallet/address.js';
+import { encodeItem } from '../wallet/item.js';
+import { deposit } from '../wallet/wallet.js';
 
 /** Usage lines of these commands, for main.ts. */
 export const EVENTS_USAGE = `  keygen --out FILE [--name NAME] [--json]
@@ -39,9 +42,10 @@ export const EVENTS_USAGE = `  keygen --out FILE [--name NAME] [--json]
   issuer retire --url URL --root-key FILE --issuer-key KEY [--json]
          register or retire an issuing office's key (signed by the root key)
   issue  --url URL --issuer-key FILE --holder PUBKEY --doc-type T
-         --claims FILE.json --valid-days N --out FILE [--json]
+         --claims FILE.json --valid-days N (--out FILE | --to ADDRESS) [--json]
          issue a certificate; the holder's document (claims and salts) goes to
-         FILE; claims FILE.json is an object name -> value (integers, text,
+         FILE, or sealed into the wallet at ADDRESS (its store at URL), or both;
+         PUBKEY is the holder key the wallet handed out; claims FILE.json is an object name -> value (integers, text,
          true/false/null, arrays, objects)
   send   --url URL --key FILE --id HEX --parent LEAFHASH [--sender-salt HEX]
          --to PUBKEY [--json]
@@ -116,6 +120,7 @@ export async function signerFile(path: string, flag: string): Promise<KeyFile> {
 
 /** publicKeyOrFile reads a public key given as text, or from a key file (signer key or public key). */
 export async function publicKeyOrFile(value: string, flag: string): Promise<Uint8Array> {
+  if (/^(dojang:)?dw1/i.test(value)) return prefixed(flag, () => parseAddress(value)); // a wallet address (spec §12.2)
   try {
     return parsePublicKey(value);
   } catch (e) {
@@ -267,11 +272,11 @@ function rangeToBadRequest(e: unknown): never {
   throw e;
 }
 
-/** dojang issue ... --out FILE */
+/** dojang issue ... (--out FILE | --to ADDRESS) */
 export async function runIssue(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...NET, 'issuer-key': { type: 'string' }, holder: { type: 'string' }, 'doc-type': { type: 'string' }, claims: { type: 'string' }, 'valid-days': { type: 'string' }, out: { type: 'string' } },
+    options: { ...NET, 'issuer-key': { type: 'string' }, holder: { type: 'string' }, 'doc-type': { type: 'string' }, claims: { type: 'string' }, 'valid-days': { type: 'string' }, out: { type: 'string' }, to: { type: 'string' } },
     strict: true,
   });
   const client = clientFor(values);
@@ -280,7 +285,9 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
   const docType = need(values, 'doc-type');
   const validDays = positiveInt(values, 'valid-days', 36_500);
   const claims = await readClaims(need(values, 'claims'));
-  const out = need(values, 'out');
+  const out = values.out;
+  const to = values.to === undefined ? undefined : prefixed('to', () => parseAddress(values.to!));
+  if (out === undefined && to === undefined) throw badRequest('give --out FILE (the holder\'s document) or --to ADDRESS (into the holder\'s wallet), or both');
   const { origin } = await client.keys(); // reach the log before creating anything
   const now = client.now();
   let built;
@@ -291,11 +298,13 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
   }
   const { entry, id, digests } = built;
   let fh: FileHandle | undefined;
-  try {
-    fh = await open(out, 'wx', 0o600); // the document holds personal data
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `--out ${out} exists: refusing to overwrite a document`, { cause: e });
-    throw badRequest(`--out: cannot create ${out}: ${(e as Error).message}`, e);
+  if (out !== undefined) {
+    try {
+      fh = await open(out, 'wx', 0o600); // the document holds personal data
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `--out ${out} exists: refusing to overwrite a document`, { cause: e });
+      throw badRequest(`--out: cannot create ${out}: ${(e as Error).message}`, e);
+    }
   }
   let receipt: Receipt;
   try {
@@ -304,20 +313,28 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
     } catch (e) {
       const p = httpProblemOf(e);
       if (p !== undefined && p.status >= 400 && p.status < 500) {
-        await fh.close();
+        await fh?.close();
         fh = undefined;
-        await rm(out, { force: true }); // refused: nothing was appended
+        if (out !== undefined) await rm(out, { force: true }); // refused: nothing was appended
         throw e;
       }
+      const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
+      if (fh === undefined) throw new LedgerError(code, `${(e as Error).message}; the certificate ${toHex(id)} may be in the log: revoke it if so`, { cause: e });
       await fh.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: null }));
       await fh.sync();
-      const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
       throw new LedgerError(code, `${(e as Error).message}; the certificate may be in the log: its document is kept in ${out} without a proof`, { cause: e });
     }
-    await fh.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: receipt.proof }));
-    await fh.sync();
+    if (fh !== undefined) {
+      await fh.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: receipt.proof }));
+      await fh.sync();
+    }
   } finally {
     await fh?.close();
+  }
+  let item: string | undefined;
+  if (to !== undefined) {
+    const bytes = encodeItem({ origin, issue: { entry, proof: receipt.proof }, transfers: [], disclosure: { claims, digests }, salt: null });
+    item = await deposit(client, issuer.seed, to, receipt.leafHash, bytes);
   }
   const j = {
     id: toHex(id),
@@ -325,7 +342,9 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
     holder: toBase64(holder),
     issuedAt: now,
     validUntil: now + validDays * 86_400,
-    document: out,
+    document: out ?? null,
+    wallet: to === undefined ? null : encodeAddress(to),
+    item: item ?? null,
     leafHash: toBase64(receipt.leafHash),
     receipt: receiptJson(receipt),
   };
@@ -334,7 +353,8 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
     io.out(`issued certificate ${j.id} (${docType}) to ${j.holder}, valid until ${new Date(j.validUntil * 1000).toISOString()}`);
     for (const l of receiptLines(receipt)) io.out(l);
     io.out(`  the holder's first send names --parent ${j.leafHash}`);
-    io.out(`document (claims, salts, proof) written to ${out}`);
+    if (out !== undefined) io.out(`document (claims, salts, proof) written to ${out}`);
+    if (to !== undefined) io.out(`document sealed into wallet ${j.wallet} as item ${item}`);
   }
   return 0;
 }

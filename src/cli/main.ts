@@ -10,6 +10,8 @@ import { runBench } from './bench.js';
 import { EVENT_COMMANDS, EVENTS_USAGE } from './events.js';
 import { PRESENT_USAGE, runPresent, runVerify } from './present.js';
 import { AUDIT_USAGE, runAudit } from './audit.js';
+import { WALLET_USAGE, runWallet } from './wallet.js';
+import { DEMO_USAGE, runDemo } from './demo.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -23,6 +25,8 @@ const USAGE = `usage: dojang <command> [options]
 ${EVENTS_USAGE}
 ${PRESENT_USAGE}
 ${AUDIT_USAGE}
+${WALLET_USAGE}
+${DEMO_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -87,6 +91,10 @@ async function main(argv: string[]): Promise<number> {
       return runPresent(rest, io);
     case 'verify':
       return runVerify(rest, io);
+    case 'demo':
+      return runDemo(rest, io);
+    case 'wallet':
+      return runWallet(rest, io);
     case 'audit':
       return runAudit(rest, io);
     default:

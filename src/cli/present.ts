@@ -18,6 +18,8 @@ import { decodePresentation, MAX_PRESENTATION_BYTES, type DecodedPresentation } 
 import { cborJson, PresentationVerifier, verdictJson, type Verdict, type VerifierKeys, type VerifyContext } from '../client/verify.js';
 import { badRequest, clientFor, need, NET, prefixed, publicKeyOrFile, signerFile, type Values } from './events.js';
 import type { Io } from './main.js';
+import { maskLines } from './wallet.js';
+import { decideProxyPurchase } from '../wallet/mask-policy.js';
 
 export const PRESENT_USAGE = `  present --url URL --doc FILE [--show NAME,...] --out FILE
          (--key FILE --to PUBKEY | --key FILE --verifier NAME --nonce HEX | --view)
@@ -32,7 +34,9 @@ export const PRESENT_USAGE = `  present --url URL --doc FILE [--show NAME,...] -
          judge a presentation: offline from its own proofs with the log's keys,
          or with the fresh status of --url; --me is this verifier's key (a
          presentation sent to it), --verifier and --nonce what it showed (face to
-         face). Exit 0 only when valid, 3 when not`;
+         face). KEY may be a wallet address. --mask also judges the mask proxy
+         purchase (spec §12.8). Exit 0 only when valid (and, with --mask,
+         allowed), 3 when not`;
 
 /** nonceArg reads --nonce: 16–64 bytes as hex. */
 function nonceArg(v: Values): Uint8Array {
@@ -94,7 +98,7 @@ export async function runPresent(args: string[], io: Io): Promise<number> {
 
 
 /** writeNew writes a file that must not exist yet, 0600 (a presentation holds disclosed claims). */
-async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'wx', 0o600);
@@ -114,7 +118,7 @@ async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
 export async function runVerify(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' } },
+    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' }, mask: { type: 'boolean' } },
     allowPositionals: true,
     strict: true,
   });
@@ -149,15 +153,20 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
   }
   const verifier = prefixed('log-key', () => new PresentationVerifier(keys));
   const verdict = verifier.verify(p, ctx);
-  if (values.json) io.out(JSON.stringify(verdictJson(verdict)));
-  else for (const l of verdictLines(verdict, source)) io.out(l);
+  const mask = values.mask ? maskLines(verdict) : undefined;
+  if (values.json) io.out(JSON.stringify({ ...(verdictJson(verdict) as object), ...(values.mask ? { maskProxyPurchase: decideProxyPurchase(verdict) } : {}) }));
+  else for (const l of [...verdictLines(verdict, source), ...(mask?.lines ?? [])]) io.out(l);
+  if (mask !== undefined && verdict.valid && !mask.allowed) {
+    io.err('dojang: valid, but the proxy purchase is refused');
+    return 3;
+  }
   if (verdict.valid) return 0;
   const first = verdict.checks.find((c) => !c.ok)!;
   io.err(`dojang: not valid: ${first.name}: ${first.reason}: ${first.detail}`);
   return 3;
 }
 
-function verdictLines(v: Verdict, source: string): string[] {
+export function verdictLines(v: Verdict, source: string): string[] {
   const c = v.certificate;
   const iso = (t: number) => new Date(t * 1000).toISOString();
   const lines = [

@@ -2,6 +2,7 @@
  * dojang init and dojang serve: the ledger directory on disk (spec §8.1):
  *   DIR/keys/   private key files (0600), see ledger/keyfiles.ts
  *   DIR/db/     the LevelDB store
+ *   DIR/wallets/ the personal data store (spec §12.6)
  */
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/ke
 import { FileGuard } from '../ledger/guard.js';
 import { isValidKeyName } from '../core/note.js';
 import { createApp } from '../api/app.js';
+import { WalletStore } from '../storage/wallet-store.js';
 import type { Io } from './main.js';
 
 export interface InitOptions {
@@ -101,6 +103,9 @@ export async function openLedger(dir: string): Promise<Ledger> {
   }
 }
 
+/** How often the wallet store's sweeper runs. */
+const SWEEP_EVERY_MS = 60_000;
+
 export interface ServeOptions {
   data: string;
   port: number;
@@ -123,7 +128,20 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   } else {
     ledger = await openLedger(o.data);
   }
-  const app = createApp({ ledger, log: (m, e) => io.err(`dojang: ${m}: ${(e as Error)?.stack ?? String(e)}`) });
+  const wallets = new WalletStore(join(o.data, 'wallets'));
+  try {
+    await wallets.open();
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
+  const log = (m: string, e?: unknown) => io.err(`dojang: ${m}: ${(e as Error)?.stack ?? String(e)}`);
+  // Expired originals leave the store (spec §12.6): at start, then every minute.
+  const sweep = () => wallets.sweep(Math.floor(Date.now() / 1000)).catch((e) => log('the wallet sweeper failed', e));
+  await sweep();
+  const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
+  sweeper.unref();
+  const app = createApp({ ledger, wallets, log });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 30_000;
@@ -146,6 +164,8 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   io.err('dojang: shutting down');
   await new Promise<void>((res) => server.close(() => res()));
   server.closeAllConnections?.();
+  clearInterval(sweeper);
+  await wallets.close();
   await ledger.close();
   return 0;
 }

@@ -39,10 +39,13 @@ export interface TransportOptions {
   sleep: (ms: number) => Promise<void>;
 }
 
+/** An HTTP method the API serves. */
+export type Method = 'GET' | 'POST' | 'DELETE';
+
 export interface Transport {
-  (method: 'GET' | 'POST', path: string, body?: Uint8Array, as?: 'json'): Promise<unknown>;
-  (method: 'GET', path: string, body: undefined, as: 'text'): Promise<string>;
-  (method: 'GET', path: string, body: undefined, as: 'bytes'): Promise<Uint8Array>;
+  (method: Method, path: string, body?: Uint8Array, as?: 'json', headers?: Record<string, string>): Promise<unknown>;
+  (method: 'GET', path: string, body: undefined, as: 'text', headers?: Record<string, string>): Promise<string>;
+  (method: 'GET', path: string, body: undefined, as: 'bytes', headers?: Record<string, string>): Promise<Uint8Array>;
 }
 
 // Every code of spec §9 that a LedgerError can carry; the type makes the list complete.
@@ -73,6 +76,10 @@ const CODES: Record<LedgerErrorCode, true> = {
   NOT_ISSUER: true,
   CERT_REVOKED: true,
   CERT_EXPIRED: true,
+  UNAUTHORIZED: true,
+  FORBIDDEN: true,
+  REPLAYED: true,
+  WRONG_PASSWORD: true,
 };
 
 function isCode(c: unknown): c is LedgerErrorCode {
@@ -137,14 +144,14 @@ async function readProblem(res: Response): Promise<HttpProblem> {
  * slash); paths start with "/". Rules in the module comment.
  */
 export function createTransport(baseUrl: string, o: TransportOptions): Transport {
-  async function request(method: 'GET' | 'POST', path: string, body?: Uint8Array, as: 'json' | 'text' | 'bytes' = 'json'): Promise<unknown> {
+  async function request(method: Method, path: string, body?: Uint8Array, as: 'json' | 'text' | 'bytes' = 'json', headers: Record<string, string> = {}): Promise<unknown> {
     const what = `${method} ${path}`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
         res = await o.fetch(baseUrl + path, {
           method,
-          headers: body === undefined ? { accept: as === 'json' ? 'application/json' : '*/*' } : { 'content-type': 'application/cbor', accept: 'application/json' },
+          headers: { ...headers, ...(body === undefined ? { accept: as === 'json' ? 'application/json' : '*/*' } : { 'content-type': 'application/cbor', accept: 'application/json' }) },
           body: body === undefined ? undefined : new Uint8Array(body), // a copy on a plain ArrayBuffer
           signal: AbortSignal.timeout(o.timeoutMs),
           redirect: 'error',
@@ -159,7 +166,8 @@ export function createTransport(baseUrl: string, o: TransportOptions): Transport
         try {
           if (as === 'bytes') return new Uint8Array(await res.arrayBuffer());
           const s = await res.text();
-          return as === 'text' ? s : JSON.parse(s);
+          if (as === 'text') return s;
+          return res.status === 204 ? null : JSON.parse(s);
         } catch (e) {
           if (e instanceof SyntaxError) throw malformed(`${what} answered ${res.status} with a body that is not JSON`, e);
           throw new LedgerError('UNAVAILABLE', `${what}: reading the answer failed: ${(e as Error)?.message}`, { cause: e });

@@ -45,7 +45,8 @@ import { decodeEntryBundle, formatTilePath, TILE_WIDTH } from '../core/tiles.js'
 import { commitDocument, type Claim, type Disclosure } from '../core/commitment.js';
 import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, parseEvent, recipientCommitment } from '../core/events.js';
 import { encodePresentation, signFace, type Holding, type PresentedStatus } from './presentation.js';
-import { createTransport, isObject, malformed, readText, readUint, type Transport } from './http.js';
+import { createTransport, isObject, malformed, readText, readUint, type Method, type Transport } from './http.js';
+import { signRequest } from '../wallet/request.js';
 import { checkpointVerifiers, verifyReceipt, type Receipt } from './receipt.js';
 import { statusParts, statusVerifiers, verifyStatus, verifyStatusParts, type StatusStatement, type StatusVerifiers } from './status.js';
 
@@ -355,6 +356,17 @@ export class DojangClient {
     const parts = statusParts(await this.request('GET', `/v1/certificates/${toHex(id)}`));
     verifyStatusParts(id, parts, t.verifiers);
     return parts;
+  }
+
+  /**
+   * signedRequest makes a request to the personal data store signed with `seed` (spec
+   * §12.6: the log's origin, method, path, body hash, this client's time and a fresh
+   * nonce). JSON answers are parsed; `as: 'bytes'` returns the body. 204 returns null.
+   */
+  async signedRequest(seed: Uint8Array, method: Method, path: string, body?: Uint8Array, as: 'json' | 'bytes' = 'json'): Promise<unknown> {
+    const { origin } = await this.keys();
+    const headers = signRequest(seed, { origin, method, target: path, body: body ?? new Uint8Array(0), time: this.now() });
+    return (this.request as (m: Method, p: string, b?: Uint8Array, a?: string, h?: Record<string, string>) => Promise<unknown>)(method, path, body, as, headers);
   }
 
   /**

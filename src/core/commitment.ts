@@ -136,6 +136,19 @@ export function disclose(claims: readonly Claim[], names: readonly string[]): Di
 }
 
 /**
+ * narrowDisclosure keeps the named claims of a disclosure and every digest: what a holder
+ * who received only some claims can pass on. RangeError for a name it does not disclose.
+ */
+export function narrowDisclosure(d: Disclosure, names: readonly string[]): Disclosure {
+  const picked = names.map((n) => {
+    const c = d.claims.find((x) => x[1] === n);
+    if (c === undefined) throw new RangeError(`narrowDisclosure: no disclosed claim named ${JSON.stringify(n)}`);
+    return c;
+  });
+  return { claims: picked, digests: [...d.digests] };
+}
+
+/**
  * verifyDisclosure checks a disclosure against a commitment from a cert.issue (spec §5.8)
  * and returns the disclosed claims as name → value. Throws LedgerError:
  *  - MALFORMED: a claim that is not [salt(16), name(1–64 bytes), value of §5.1], a digest

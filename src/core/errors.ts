@@ -37,7 +37,12 @@ export type LedgerErrorCode =
   | 'NOT_HOLDER' // the sender is not a holder of the certificate by the parent event
   | 'NOT_ISSUER' // the revoker is not the certificate's issuer
   | 'CERT_REVOKED' // the certificate is revoked
-  | 'CERT_EXPIRED'; // the certificate is past its validUntil (or born expired)
+  | 'CERT_EXPIRED' // the certificate is past its validUntil (or born expired)
+  // The wallet side (spec §12)
+  | 'UNAUTHORIZED' // a store request without its signature headers, or with malformed ones
+  | 'FORBIDDEN' // a store request signed by a key that may not make it
+  | 'REPLAYED' // a store request's (key, nonce) was accepted before
+  | 'WRONG_PASSWORD'; // a wallet file that the password does not open
 
 export class LedgerError extends Error {
   constructor(
