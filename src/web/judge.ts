@@ -5,7 +5,8 @@
  * origin that served it), fetch the certificate's status fresh from the log (GET
  * /v1/certificates/<hex id>), and judge (spec §10.2) with the portable crypto backend at
  * the verifier's clock — then the mask proxy purchase (spec §12.8) for a resident
- * registration copy. Also the face-to-face challenge URI (spec §12.2).
+ * registration copy. The verifier's own key (the received flow) is its wallet address
+ * (spec §12.2) or the public key in base64.
  *
  * Status. A verdict judges "not revoked" as of a status statement; the fresher the
  * better. The log's current statement, when it verifies, is judged with in place of the
@@ -15,14 +16,15 @@
  * No DOM: test/web/judge.test.ts runs it under Node against a real server.
  */
 import { isLedgerError } from '../core/errors.js';
-import { fromBase64, toHex, utf8 } from '../core/bytes.js';
+import { fromBase64 } from '../core/bytes.js';
 import { checkEd25519PublicKey, portableBackend } from '../core/crypto.js';
 import { DojangClient, type LogInfo } from '../client/sdk.js';
-import { decodePresentation, MAX_NONCE_BYTES, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES, MIN_NONCE_BYTES } from '../client/presentation.js';
+import { decodePresentation, MAX_PRESENTATION_BYTES } from '../client/presentation.js';
 import { PresentationVerifier, type Verdict, type VerifyContext } from '../client/verify.js';
 import type { StatusStatement } from '../client/status.js';
 import { decideProxyPurchase, type ProxyDecision } from '../wallet/mask-policy.js';
 import { RESIDENT_REGISTRATION_COPY } from '../wallet/doctypes.js';
+import { parseAddress } from '../wallet/address.js';
 
 /** What a QR code of a presentation holds before the presentation's base64url. */
 export const QR_PREFIX = 'dojang-presentation:';
@@ -106,33 +108,25 @@ export function presentationFromFile(b: Uint8Array): Uint8Array {
 }
 
 /**
- * readVerifierKey reads the verifier's own Ed25519 public key (the received flow) as
- * base64 or base64url. BAD_KEY for one that is not 32 bytes or that spec §2.2 refuses.
+ * readVerifierKey reads the verifier's own Ed25519 public key (the received flow): its
+ * wallet address, `dw1…` or `dojang:dw1…` (parseAddress, spec §12.2), or the key as
+ * base64 or base64url. BAD_ADDRESS for an address that does not read; BAD_KEY for a key
+ * that is not 32 bytes or that spec §2.2 refuses.
  */
 export function readVerifierKey(text: string): Uint8Array {
-  const key = base64Bytes(text, 'verifier key');
+  const s = text.trim();
+  if (/^(dojang:)?dw1/i.test(s)) {
+    try {
+      return parseAddress(s);
+    } catch (e) {
+      if (isLedgerError(e, 'MALFORMED')) throw new Unjudged('BAD_ADDRESS', `the verifier address: ${e.message}`, { cause: e });
+      throw unjudged(e, 'the verifier address');
+    }
+  }
+  const key = base64Bytes(s, 'verifier key');
   const why = checkEd25519PublicKey(key);
   if (why !== undefined) throw new Unjudged('BAD_KEY', `the verifier key: ${why}`);
   return key;
-}
-
-/** checkVerifierName says why a verifier name is not 1–128 bytes of UTF-8 (spec §10.1), or undefined. */
-export function checkVerifierName(name: string): string | undefined {
-  const n = utf8(name).length;
-  if (n < 1 || n > MAX_VERIFIER_NAME_BYTES) return `a verifier name is 1-${MAX_VERIFIER_NAME_BYTES} bytes of UTF-8, this one is ${n}`;
-  return undefined;
-}
-
-/**
- * challengeUri is what a verifier shows the holder face to face (spec §12.2):
- * `dojang:verify?name=<percent-encoded UTF-8>&nonce=<lowercase hex>`. RangeError for a
- * name or nonce outside spec §10.1's limits (the page checks the name first).
- */
-export function challengeUri(name: string, nonce: Uint8Array): string {
-  const why = checkVerifierName(name);
-  if (why !== undefined) throw new RangeError(`challengeUri: ${why}`);
-  if (nonce.length < MIN_NONCE_BYTES || nonce.length > MAX_NONCE_BYTES) throw new RangeError(`challengeUri: a nonce is ${MIN_NONCE_BYTES}-${MAX_NONCE_BYTES} bytes`);
-  return `dojang:verify?name=${encodeURIComponent(name)}&nonce=${toHex(nonce)}`;
 }
 
 /** A verifier of one log: the SDK client of the serving origin, what GET /v1/log said, and its PresentationVerifier. */

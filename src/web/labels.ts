@@ -78,6 +78,7 @@ export const PROBLEM_LABELS: Readonly<Record<string, Label>> = {
   CHALLENGE_QR: { ko: '확인 요청 QR입니다: 제시 자료 QR을 올려 주세요', en: 'This is a challenge QR, not a presentation' },
   NOT_PRESENTATION_QR: { ko: '도장 제시 자료 QR이 아닙니다', en: 'Not the QR code of a dojang presentation' },
   NOT_AN_IMAGE: { ko: '이미지를 읽을 수 없습니다', en: 'The image cannot be read' },
+  BAD_ADDRESS: { ko: '지갑 주소가 올바르지 않습니다', en: 'Not a wallet address' },
   BAD_KEY: { ko: '검증자 공개키가 올바르지 않습니다', en: 'The verifier key is not acceptable' },
   BAD_REQUEST: { ko: '검증자 이름이나 키가 올바르지 않습니다', en: 'The verifier name or key is not acceptable' },
   INTERNAL: { ko: '페이지 오류입니다', en: 'An error in the page' },

@@ -5,7 +5,7 @@
  *
  * The verifier picks how the holder shows the document — face to face (the page shows a
  * fresh challenge, spec §12.2, as text and as a QR code for the holder's wallet; a
- * challenge is used once), received (the verifier's wallet key), or a view-only copy —
+ * challenge is used once), received (the verifier's wallet address or key), or a view-only copy —
  * and gives the presentation: pasted base64 or base64url, a `.dojang-presentation`
  * file, or a photo or screenshot of its QR code (`dojang-presentation:` and base64url,
  * read with jsqr on a canvas). The judgement is src/web/judge.ts: the log's keys and
@@ -21,14 +21,14 @@ import QRCode from 'qrcode';
 import jsQRModule from 'jsqr';
 import { randomBytes } from '../core/crypto.js';
 import { toHex } from '../core/bytes.js';
+import { isLedgerError } from '../core/errors.js';
 import type { CborValue } from '../core/cbor.js';
 import { cborJson, type Check, type Verdict, type VerifyContext } from '../client/verify.js';
 import { claimLabel, docTypeTitle, type Label } from '../wallet/doctypes.js';
 import type { ProxyDecision, ProxyMember } from '../wallet/mask-policy.js';
+import { challengeUri } from '../wallet/address.js';
 import { CHECK_LABELS, FLOW_LABELS, formatAge, formatKst, labelOf, PROBLEM_LABELS, PROXY_REASON_LABELS, REASON_LABELS, STATE_LABELS } from './labels.js';
 import {
-  challengeUri,
-  checkVerifierName,
   judge,
   MAX_FILE_BYTES,
   openSession,
@@ -154,12 +154,16 @@ function verifierName(): string {
 
 /** showChallenge draws the challenge URI for the current name and nonce, as text and as a QR code. */
 async function showChallenge(): Promise<void> {
-  const name = verifierName();
   const problem = byId('name-problem');
-  const why = checkVerifierName(name);
-  problem.hidden = why === undefined;
-  problem.replaceChildren(why === undefined ? '' : bi({ ko: '이름은 1–128바이트여야 합니다.', en: why }));
-  const uri = why === undefined ? challengeUri(name, state.nonce) : '';
+  let uri = '';
+  try {
+    uri = challengeUri({ verifier: verifierName(), nonce: state.nonce });
+    problem.hidden = true;
+  } catch (e) {
+    if (!isLedgerError(e)) throw e;
+    problem.hidden = false;
+    problem.replaceChildren(bi({ ko: '이름은 UTF-8로 1–128바이트여야 합니다.', en: e.message }));
+  }
   byId('challenge-uri').textContent = uri;
   byId('challenge-nonce').textContent = toHex(state.nonce);
   const canvas = byId<HTMLCanvasElement>('challenge-qr');

@@ -11,7 +11,8 @@
  *    mask purchase allowed for the child of 7, the log's fresh status;
  *  - the same with one byte of a claim value flipped: ❌ NOT VALID, `document` failed
  *    with CLAIM_MISMATCH, the purchase refused (NOT_VALID);
- *  - received: a `.dojang-presentation` file sent to the pharmacy's key, uploaded: VALID;
+ *  - received: a `.dojang-presentation` file sent to the pharmacy's wallet, uploaded,
+ *    with the wallet's address given: VALID; for another key NOT_RECIPIENT;
  *  - a view-only copy: NOT VALID with VIEW_ONLY;
  *  - a QR image: real presentations do not fit a QR code (the sizes are printed); one
  *    without its status, from a fresh log of three entries (the shortest proofs), just
@@ -42,7 +43,8 @@ import { disclose, newClaim, type Claim } from '../../src/core/commitment.js';
 import { fromHex, toBase64 } from '../../src/core/bytes.js';
 import { householdClaims, RESIDENT_REGISTRATION_COPY } from '../../src/wallet/doctypes.js';
 import { koreanDate, proxyDisclosure } from '../../src/wallet/mask-policy.js';
-import { challengeUri, QR_PREFIX } from '../../src/web/judge.js';
+import { QR_PREFIX } from '../../src/web/judge.js';
+import { challengeUri, encodeAddress } from '../../src/wallet/address.js';
 import { formatKst } from '../../src/web/labels.js';
 
 type JsQR = typeof jsQRModule.default;
@@ -190,7 +192,7 @@ describe('the verifier page at /verify', () => {
     const nonce = (await page.textContent('[data-testid=challenge-nonce]'))!;
     expect(nonce).toMatch(/^[0-9a-f]{32}$/);
     const uri = (await page.textContent('[data-testid=challenge-uri]'))!;
-    expect(uri).toBe(challengeUri(name, fromHex(nonce)));
+    expect(uri).toBe(challengeUri({ verifier: name, nonce: fromHex(nonce) }));
     expect(uri).toBe(`dojang:verify?name=%EC%95%BD%EA%B5%AD%20%2F%20Pharmacy&nonce=${nonce}`);
     // The QR code the page draws is that URI.
     const png = PNG.sync.read(await page.locator('[data-testid=challenge-qr]').screenshot());
@@ -266,7 +268,7 @@ describe('the verifier page at /verify', () => {
     await page.close();
   });
 
-  it('received: a .dojang-presentation file sent to the pharmacy’s key is valid for that key only', async () => {
+  it('received: a .dojang-presentation file sent to the pharmacy’s wallet is valid for its address only', async () => {
     const page = await openPage();
     const c = await issue();
     const pharmacy = randomBytes(32);
@@ -276,7 +278,7 @@ describe('the verifier page at /verify', () => {
     await page.check('[data-testid=mode-received]');
     expect(await page.isVisible('[data-testid=received-panel]')).toBe(true);
     expect(await page.isVisible('[data-testid=face-panel]')).toBe(false);
-    await page.fill('[data-testid=verifier-key]', toBase64(ed25519PublicKey(pharmacy)));
+    await page.fill('[data-testid=verifier-key]', encodeAddress(ed25519PublicKey(pharmacy))); // the pharmacy wallet's address
     const file = { name: 'copy.dojang-presentation', mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) };
     await page.setInputFiles('[data-testid=presentation-file]', file);
     expect(await settled(page)).toContain('✅ 유효 / VALID');
@@ -284,7 +286,7 @@ describe('the verifier page at /verify', () => {
     expect(await page.innerText('[data-testid=cert-flow]')).toContain('이 검증자에게 보낸 문서');
     expect(await page.locator('[data-testid=proxy]').getAttribute('data-allowed')).toBe('true');
     await shot(page, 'received-valid');
-    // Another verifier's key: not sent to it.
+    // Another verifier's key (in base64): not sent to it.
     await page.fill('[data-testid=verifier-key]', toBase64(ed25519PublicKey(randomBytes(32))));
     await page.setInputFiles('[data-testid=presentation-file]', file);
     expect(await settled(page)).toContain('NOT_RECIPIENT');
@@ -339,7 +341,7 @@ describe('the verifier page at /verify', () => {
     expect(await page.locator('[data-testid=status]').getAttribute('data-source')).toBe('log');
     await shot(page, 'qr-valid');
     // A QR code of something else: named, no verdict.
-    const challenge = await QRCode.toBuffer(challengeUri('약국', randomBytes(16)), { scale: 6 });
+    const challenge = await QRCode.toBuffer(challengeUri({ verifier: '약국', nonce: randomBytes(16) }), { scale: 6 });
     await page.setInputFiles('[data-testid=qr-image]', { name: 'challenge.png', mimeType: 'image/png', buffer: challenge });
     expect(await settled(page)).toContain('CHALLENGE_QR');
     await page.close();

@@ -9,11 +9,11 @@ import { decodePresentation, encodePresentation, type Presentation } from '../..
 import type { Verdict } from '../../src/client/verify.js';
 import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
 import { disclose, newClaim, type Claim } from '../../src/core/commitment.js';
-import { toBase64, toHex } from '../../src/core/bytes.js';
+import { toBase64 } from '../../src/core/bytes.js';
 import { householdClaims, RESIDENT_REGISTRATION_COPY } from '../../src/wallet/doctypes.js';
 import { koreanDate, proxyDisclosure } from '../../src/wallet/mask-policy.js';
+import { challengeUri, encodeAddress } from '../../src/wallet/address.js';
 import {
-  challengeUri,
   judge,
   openSession,
   presentationFromFile,
@@ -136,7 +136,7 @@ describe('judge', () => {
     const pharmacy = randomBytes(32);
     const r = await client.transfer(c.holder, { id: c.id, parent: (await client.status(c.id)).events[0].leafHash, senderSalt: null, recipientKey: ed25519PublicKey(pharmacy) });
     const bytes = await client.present({ issue: c.issue, transfers: [r.entry], disclosure: disclose(c.claims, proxyDisclosure(2)), holding: { flow: 'received', recipient: ed25519PublicKey(pharmacy), salt: r.recipientSalt } });
-    const j = await judge(s, bytes, { now: client.now(), audience: readVerifierKey(toBase64(ed25519PublicKey(pharmacy))) });
+    const j = await judge(s, bytes, { now: client.now(), audience: readVerifierKey(encodeAddress(ed25519PublicKey(pharmacy))) });
     expect(failed(j.verdict)).toEqual([]);
     expect(j.proxy?.allowed).toBe(true);
     expect(failed((await judge(s, bytes, { now: client.now() })).verdict)).toEqual(['holding:NOT_RECIPIENT']);
@@ -215,25 +215,21 @@ describe('reading presentations, keys and challenges', () => {
     expect((await unjudged(() => presentationFromText(' \n'))).code).toBe('EMPTY');
     expect((await unjudged(() => presentationFromText('not base64!'))).code).toBe('NOT_BASE64');
     expect((await unjudged(() => presentationFromText('abcde'))).code).toBe('NOT_BASE64');
-    expect((await unjudged(() => presentationFromText(challengeUri(PHARMACY, randomBytes(16))))).code).toBe('CHALLENGE_QR');
+    expect((await unjudged(() => presentationFromText(challengeUri({ verifier: PHARMACY, nonce: randomBytes(16) })))).code).toBe('CHALLENGE_QR');
     expect((await unjudged(() => presentationFromQrText('https://example.com/'))).code).toBe('NOT_PRESENTATION_QR');
     expect((await unjudged(() => presentationFromQrText('DOJANG:DW1QQQQ'))).code).toBe('NOT_PRESENTATION_QR');
     expect((await unjudged(() => presentationFromFile(new Uint8Array([0x20, 0xff, 0xfe])))).code).toBe('MALFORMED');
   });
 
-  it('reads a verifier key as base64 and refuses what spec §2.2 refuses', async () => {
+  it('reads a verifier key as a wallet address (spec §12.2) or base64, and refuses what spec §2.2 refuses', async () => {
     const key = ed25519PublicKey(randomBytes(32));
-    expect(readVerifierKey(toBase64(key))).toEqual(key);
+    const address = encodeAddress(key);
+    for (const text of [address, ` dojang:${address}\n`, `DOJANG:${address.toUpperCase()}`, toBase64(key), toBase64(key).replace(/=+$/, '')]) expect(readVerifierKey(text)).toEqual(key);
+    const flipped = address.slice(0, -1) + (address.endsWith('q') ? 'p' : 'q'); // a bad checksum
+    expect((await unjudged(() => readVerifierKey(flipped))).code).toBe('BAD_ADDRESS');
+    expect((await unjudged(() => readVerifierKey('dw1 not an address'))).code).toBe('BAD_ADDRESS');
     expect((await unjudged(() => readVerifierKey(toBase64(key.subarray(1))))).code).toBe('BAD_KEY');
     expect((await unjudged(() => readVerifierKey(toBase64(new Uint8Array(32))))).code).toBe('BAD_KEY'); // small order
-    expect((await unjudged(() => readVerifierKey('dw1 not a key'))).code).toBe('NOT_BASE64');
-  });
-
-  it('writes the challenge URI of spec §12.2', () => {
-    const n = randomBytes(16);
-    expect(challengeUri(PHARMACY, n)).toBe(`dojang:verify?name=%EC%95%BD%EA%B5%AD%20%2F%20Pharmacy&nonce=${toHex(n)}`);
-    expect(() => challengeUri('', n)).toThrow(RangeError);
-    expect(() => challengeUri('x'.repeat(129), n)).toThrow(RangeError);
-    expect(() => challengeUri(PHARMACY, randomBytes(15))).toThrow(RangeError);
+    expect((await unjudged(() => readVerifierKey('not a key!'))).code).toBe('NOT_BASE64');
   });
 });
