@@ -28,6 +28,7 @@ import { readBody } from './body.js';
 import type { WalletStore } from '../storage/wallet-store.js';
 import { mountWalletRoutes, WALLET_HEADERS, walletMethods } from './wallet-routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { webPage } from './web.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -478,6 +479,7 @@ export function createApp(deps: AppDeps): Koa {
 
   if (deps.wallets !== undefined) mountWalletRoutes(router, { ledger, wallets: deps.wallets, clock });
 
+  app.use(webPage()); // GET /verify: the verifier page (src/api/web.ts)
   app.use(router.routes());
   return app;
 }
