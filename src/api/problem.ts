@@ -115,6 +115,8 @@ export function sendProblem(ctx: Context, status: number, code: string, title: s
   ctx.type = 'application/problem+json';
   ctx.set('Cache-Control', 'no-store');
   if (status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+  // RFC 9110 §15.5.2: a 401 names the scheme that authenticates (spec §12.6).
+  if (status === 401) ctx.set('WWW-Authenticate', 'Dojang-Signature realm="dojang wallets"');
   ctx.body = JSON.stringify(body);
 }
 

@@ -15,13 +15,13 @@ import { decodeCbor } from '../core/cbor.js';
 import { toHex } from '../core/bytes.js';
 import { verifyEd25519 } from '../core/crypto.js';
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { parseEvent } from '../core/events.js';
+import { parseEvent, recipientCommitment, SALT_BYTES } from '../core/events.js';
 import { isMap } from '../core/entry.js';
 import { equalBytes } from '../core/bytes.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { WalletStore, ItemKind } from '../storage/wallet-store.js';
 import { parseAddress } from '../wallet/address.js';
-import { checkSealed, MAX_ITEM_BYTES } from '../wallet/item.js';
+import { checkSealed, MAX_SEALED_BYTES } from '../wallet/item.js';
 import { readRequestHeaders, requestSigningInput, type SignedRequest } from '../wallet/request.js';
 import { readBody } from './body.js';
 import { sendCodedProblem } from './problem.js';
@@ -33,7 +33,9 @@ export const WALLET_ITEM = /^\/v1\/wallets\/[^/]+\/items\/[^/]+$/;
 export const WALLET_HEADERS = 'Content-Type, Dojang-Key, Dojang-Time, Dojang-Nonce, Dojang-Signature';
 
 /** A deposit body is a sealed item and a little more. */
-const MAX_DEPOSIT_BYTES = MAX_ITEM_BYTES + 1024;
+const MAX_DEPOSIT_BYTES = MAX_SEALED_BYTES + 1024;
+/** An address as a path names it: the bare address, lowercase (spec §12.2). */
+const ADDRESS_IN_PATH = /^dw1[02-9ac-hj-np-z]{58}$/;
 
 export interface WalletRouteDeps {
   ledger: Ledger;
@@ -54,8 +56,11 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     return r;
   }
 
+  /** wallet reads the path's address: exactly a lowercase dw1… address (paths are exact), MALFORMED otherwise. */
   function wallet(ctx: Koa.Context): Uint8Array {
-    return parseAddress(ctx.params.address); // the router decoded it; MALFORMED, BAD_KEY
+    const a = ctx.params.address; // the router decoded it
+    if (!ADDRESS_IN_PATH.test(a)) throw new LedgerError('MALFORMED', 'the path names a wallet by its address, dw1… in lowercase');
+    return parseAddress(a); // MALFORMED (checksum), BAD_KEY
   }
 
   /** byWallet: the request must be signed by the wallet's own key. */
@@ -77,10 +82,11 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     const w = wallet(ctx);
     const r = signed(ctx, body);
     const m = decodeCbor(body, { maxBytes: MAX_DEPOSIT_BYTES });
-    if (!isMap(m) || Object.keys(m).sort().join(',') !== 'event,sealed,v') throw new LedgerError('MALFORMED', 'a deposit is { "v": 1, "event": bytes(32), "sealed": bytes }');
+    if (!isMap(m) || Object.keys(m).sort().join(',') !== 'event,salt,sealed,v') throw new LedgerError('MALFORMED', 'a deposit is { "v": 1, "event": bytes(32), "salt": bytes(16) | null, "sealed": bytes }');
     if (m.v !== 1) throw new LedgerError(typeof m.v === 'number' ? 'UNSUPPORTED' : 'MALFORMED', 'a deposit is version 1');
     if (!(m.event instanceof Uint8Array) || m.event.length !== 32) throw new LedgerError('MALFORMED', 'event must be a 32-byte leaf hash');
     if (!(m.sealed instanceof Uint8Array)) throw new LedgerError('MALFORMED', 'sealed must be a byte string');
+    if (m.salt !== null && !(m.salt instanceof Uint8Array && m.salt.length === SALT_BYTES)) throw new LedgerError('MALFORMED', `salt must be ${SALT_BYTES} bytes or null`);
     checkSealed(m.sealed);
     const event = m.event;
     const index = await ledger.store.findLeaf(event);
@@ -99,6 +105,11 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     else if (ev.type === 'cert.transfer') [kind, signer] = ['received', ev.sender];
     else throw new LedgerError('UNSUPPORTED', `entry ${index} is a ${ev.type}: only a cert.issue or cert.transfer delivers an item`);
     if (!equalBytes(signer, r.key)) throw new LedgerError('FORBIDDEN', `only the signer of entry ${index} deposits the item it delivers`);
+    // A transfer names its recipient by a salted commitment: the deposit shows it is this wallet.
+    if (ev.type === 'cert.issue' && m.salt !== null) throw new LedgerError('MALFORMED', 'an issuance is deposited with salt null');
+    if (ev.type === 'cert.transfer' && (m.salt === null || !equalBytes(recipientCommitment(m.salt as Uint8Array, w), ev.recipient))) {
+      throw new LedgerError('FORBIDDEN', `entry ${index} was not sent to this wallet (salt and address do not make its recipient)`);
+    }
     const st = await ledger.certificateState(ev.id);
     if (st === undefined) throw new LedgerError('NOT_FOUND', `no certificate ${toHex(ev.id)}`);
     const [issueEntry] = await ledger.store.readEntries(st.events[0], st.events[0] + 1);
@@ -117,7 +128,8 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     ctx.state.route = 'wallet-list';
     if (ctx.querystring !== '') throw new LedgerError('BAD_REQUEST', 'the item list takes no query string');
     const { w, r } = byWallet(ctx);
-    const items = await wallets.accept(r.key, r.nonce, r.time, async () => ({ result: await wallets.list(w, now()) }));
+    const items = await wallets.list(w, now()); // a read: outside the store's queue, answered only if the nonce is new
+    await wallets.accept(r.key, r.nonce, r.time);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { items };
   });
@@ -126,7 +138,8 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     ctx.state.route = 'wallet-item';
     if (ctx.querystring !== '') throw new LedgerError('BAD_REQUEST', 'an item takes no query string');
     const { w, r } = byWallet(ctx);
-    const sealed = await wallets.accept(r.key, r.nonce, r.time, async () => ({ result: await wallets.sealed(w, ctx.params.item, now()) }));
+    const sealed = await wallets.sealed(w, ctx.params.item, now()); // NOT_FOUND before the nonce is spent
+    await wallets.accept(r.key, r.nonce, r.time);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'application/cbor';
     ctx.body = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);

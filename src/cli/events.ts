@@ -334,7 +334,25 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
   let item: string | undefined;
   if (to !== undefined) {
     const bytes = encodeItem({ origin, issue: { entry, proof: receipt.proof }, transfers: [], disclosure: { claims, digests }, salt: null });
-    item = await deposit(client, issuer.seed, to, receipt.leafHash, bytes);
+    try {
+      item = await deposit(client, issuer.seed, to, receipt.leafHash, bytes, null);
+    } catch (e) {
+      // The certificate is in the log; its salts exist only here. Keep the document.
+      let kept = '';
+      if (out === undefined) {
+        const rescue = `dojang-issue-${toHex(id)}.dojang`;
+        const f = await open(rescue, 'wx', 0o600);
+        try {
+          await f.writeFile(encodeDocument({ origin, issue: entry, claims, digests, proof: receipt.proof }));
+          await f.sync();
+        } finally {
+          await f.close();
+        }
+        kept = `; its document is kept in ${rescue}`;
+      } else kept = `; its document is in ${out}`;
+      const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
+      throw new LedgerError(code, `certificate ${toHex(id)} is in the log (leaf hash ${toBase64(receipt.leafHash)}) but its deposit into the wallet failed: ${(e as Error).message}${kept}`, { cause: e });
+    }
   }
   const j = {
     id: toHex(id),

@@ -6,13 +6,13 @@
  */
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { LedgerError, isLedgerError } from '../core/errors.js';
+import { LedgerError } from '../core/errors.js';
 import { toBase64 } from '../core/bytes.js';
 import { cborJson, type Verdict } from '../client/verify.js';
 import { parseChallenge, parseAddress, type Challenge } from '../wallet/address.js';
 import { qrPng, qrSvg, qrTerminal, readQr } from '../wallet/qr.js';
 import { Wallet, WalletService, type OpenedItem } from '../wallet/wallet.js';
-import { loadWallet, saveWallet } from '../wallet/wallet-file.js';
+import { createWalletFile, loadWallet, updateWallet } from '../wallet/wallet-file.js';
 import { claimLabel, docTypeTitle } from '../wallet/doctypes.js';
 import { decideProxyPurchase, koreanDate } from '../wallet/mask-policy.js';
 import { badRequest, clientFor, need, NET, type Values } from './events.js';
@@ -124,13 +124,7 @@ export async function runWallet(args: string[], io: Io): Promise<number> {
       const path = need(values, 'wallet');
       const pw = await password(values);
       const w = Wallet.create();
-      try {
-        await readFile(path);
-        throw new LedgerError('CONFLICT', `${path} exists: refusing to overwrite a wallet`);
-      } catch (e) {
-        if (isLedgerError(e)) throw e;
-      }
-      await saveWallet(path, w, pw);
+      await createWalletFile(path, w, pw); // CONFLICT if it exists
       if (values.json) io.out(JSON.stringify({ wallet: path, address: w.address, uri: w.uri() }));
       else io.out(`created wallet ${path}\naddress ${w.uri()}`);
       return 0;
@@ -152,10 +146,7 @@ export async function runWallet(args: string[], io: Io): Promise<number> {
     case 'holder-key': {
       const { values } = parseArgs({ args: rest, options: { ...WALLET_OPTS }, strict: true });
       const pw = await password(values);
-      const path = need(values, 'wallet');
-      const w = await loadWallet(path, pw);
-      const key = w.newHolderKey();
-      await saveWallet(path, w, pw); // never hand out the same index twice
+      const key = await updateWallet(need(values, 'wallet'), pw, (w) => w.newHolderKey()); // locked: never the same index twice
       io.out(toBase64(key));
       return 0;
     }

@@ -5,23 +5,31 @@
  *
  * Layout (one LevelDB in DIR/wallets/, keys are text):
  *   i!<wallet hex>!<item hex>                 → CBOR item record
- *   e!<event leaf hex>!<wallet hex>           → item hex (one event, one item per wallet)
- *   x!<validUntil, 16 digits>!<wallet hex>!<item hex> → '' (the sweeper's index)
+ *   e!<event leaf hex>                        → CBOR { wallet, item, validUntil, sealed hash }:
+ *                                               the one wallet an event delivered to; kept
+ *                                               after a deletion (a tombstone) until expiry
+ *   x!<validUntil, 16 digits>!<event hex>     → '' (the sweeper's index)
+ *   c!<wallet hex>                            → CBOR count of the wallet's items
  *   n!<key hex>!<nonce hex>                   → time (replay: accepted nonces)
  *   t!<time, 16 digits>!<key hex>!<nonce hex> → '' (forgetting nonces in time order)
  *
- * Every change is one batch written with sync: an acknowledged deposit or deletion
- * survives a crash. Changes are serialized in this process (one server owns DIR).
+ * Every change is one batch written with sync: an acknowledged request survives a
+ * crash. Changes are serialized in this process (one server owns DIR), at most
+ * MAX_WAITING waiting (then OVERLOADED); reads run outside that queue.
  */
 import { Level } from 'level';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
-import { toHex } from '../core/bytes.js';
+import { equalBytes, toHex } from '../core/bytes.js';
 import { randomBytes } from '../core/crypto.js';
 import { LedgerError } from '../core/errors.js';
-import { equalBytes } from '../core/bytes.js';
 
-/** How long an accepted request nonce is remembered: twice the allowed clock skew. */
+/** How long an accepted request nonce is remembered, from the request's own time: twice the allowed clock skew. */
 export const NONCE_MEMORY_SECONDS = 600;
+/** A wallet holds at most this many items (TOO_LARGE beyond). */
+export const MAX_ITEMS_PER_WALLET = 1000;
+/** At most this many changes wait for the store (OVERLOADED beyond). */
+export const MAX_WAITING = 256;
 
 export type ItemKind = 'issued' | 'received';
 
@@ -47,11 +55,22 @@ interface ItemRecord {
   sealed: Uint8Array;
 }
 
+interface EventRecord {
+  wallet: Uint8Array;
+  item: string;
+  validUntil: number;
+  sealed: Uint8Array; // SHA-256 of the sealed bytes
+}
+
+export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
 const pad16 = (n: number) => String(n).padStart(16, '0');
+const ITEM = /^[0-9a-f]{32}$/;
 
 export class WalletStore {
   #db: Level<string, Uint8Array>;
   #queue: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
 
   constructor(dir: string) {
     this.#db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
@@ -71,9 +90,11 @@ export class WalletStore {
     await this.#db.close();
   }
 
-  /** serial runs changes one at a time: a check and its write are never interleaved. */
+  /** serial runs changes one at a time: a check and its write are never interleaved. OVERLOADED beyond MAX_WAITING. */
   #serial<T>(f: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(f, f);
+    if (this.#waiting >= MAX_WAITING) return Promise.reject(new LedgerError('OVERLOADED', `${this.#waiting} store changes waiting: retry later`));
+    this.#waiting++;
+    const run = this.#queue.then(f, f).finally(() => this.#waiting--);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -88,7 +109,7 @@ export class WalletStore {
    * refused request changes nothing; `then` runs in the same serialized step and its
    * writes go in the same batch.
    */
-  accept<T>(key: Uint8Array, nonce: Uint8Array, time: number, then: () => Promise<{ result: T; ops?: Op[] }>): Promise<T> {
+  accept<T>(key: Uint8Array, nonce: Uint8Array, time: number, then: () => Promise<{ result: T; ops?: Op[] }> = async () => ({ result: undefined as T })): Promise<T> {
     return this.#serial(async () => {
       const nk = `n!${toHex(key)}!${toHex(nonce)}`;
       if ((await this.#get(nk)) !== undefined) throw new LedgerError('REPLAYED', 'this request (key and nonce) was accepted before');
@@ -99,33 +120,45 @@ export class WalletStore {
   }
 
   /**
-   * depositOps prepares a deposit of a sealed item for a wallet (run inside accept):
-   * the first item for (event, wallet) is stored; the same sealed bytes again return
-   * that item; other bytes for the same event are CONFLICT.
+   * depositOps prepares a deposit of a sealed item for a wallet (run inside accept). An
+   * event delivers to one wallet only: the same sealed bytes for the same wallet again
+   * return the first item; anything else for that event is CONFLICT, also after the
+   * wallet deleted the item (until it expires). TOO_LARGE when the wallet is full.
    */
   async depositOps(wallet: Uint8Array, r: Omit<ItemRecord, 'deposited'>, now: number): Promise<{ result: { item: string; created: boolean }; ops: Op[] }> {
     const w = toHex(wallet);
-    const ek = `e!${toHex(r.event)}!${w}`;
-    const existing = await this.#get(ek);
-    if (existing !== undefined) {
-      const item = new TextDecoder().decode(existing);
-      const rec = await this.#record(w, item);
-      if (rec !== undefined && equalBytes(rec.sealed, r.sealed)) return { result: { item, created: false }, ops: [] };
-      throw new LedgerError('CONFLICT', 'this event already delivered another item to this wallet');
+    const ek = `e!${toHex(r.event)}`;
+    const prior = await this.#get(ek);
+    if (prior !== undefined) {
+      const e = decodeCbor(prior) as unknown as EventRecord;
+      if (equalBytes(e.wallet, wallet) && equalBytes(e.sealed, sha256(r.sealed)) && (await this.#get(`i!${w}!${e.item}`)) !== undefined) {
+        return { result: { item: e.item, created: false }, ops: [] };
+      }
+      throw new LedgerError('CONFLICT', 'this event already delivered an item (one event, one item, one wallet)');
     }
+    const count = await this.#count(w);
+    if (count >= MAX_ITEMS_PER_WALLET) throw new LedgerError('TOO_LARGE', `the wallet holds ${count} items, the most a wallet may hold`);
     const item = toHex(randomBytes(16));
     const rec: ItemRecord = { ...r, deposited: now };
+    const ev: EventRecord = { wallet, item, validUntil: r.validUntil, sealed: sha256(r.sealed) };
     return {
       result: { item, created: true },
       ops: [
         { type: 'put', key: `i!${w}!${item}`, value: encodeCbor(rec as never) },
-        { type: 'put', key: ek, value: new TextEncoder().encode(item) },
-        { type: 'put', key: `x!${pad16(r.validUntil)}!${w}!${item}`, value: new Uint8Array(0) },
+        { type: 'put', key: ek, value: encodeCbor(ev as never) },
+        { type: 'put', key: `x!${pad16(r.validUntil)}!${toHex(r.event)}`, value: new Uint8Array(0) },
+        { type: 'put', key: `c!${w}`, value: encodeCbor(count + 1) },
       ],
     };
   }
 
+  async #count(w: string): Promise<number> {
+    const raw = await this.#get(`c!${w}`);
+    return raw === undefined ? 0 : (decodeCbor(raw) as number);
+  }
+
   async #record(w: string, item: string): Promise<ItemRecord | undefined> {
+    if (!ITEM.test(item)) return undefined;
     const raw = await this.#get(`i!${w}!${item}`);
     return raw === undefined ? undefined : (decodeCbor(raw) as unknown as ItemRecord);
   }
@@ -144,36 +177,43 @@ export class WalletStore {
 
   /** sealed returns an item's sealed bytes; NOT_FOUND for an unknown or expired item. */
   async sealed(wallet: Uint8Array, item: string, now: number): Promise<Uint8Array> {
-    const r = /^[0-9a-f]{32}$/.test(item) ? await this.#record(toHex(wallet), item) : undefined;
+    const r = await this.#record(toHex(wallet), item);
     if (r === undefined || r.validUntil <= now) throw new LedgerError('NOT_FOUND', `no item ${item} in this wallet`);
     return r.sealed;
   }
 
-  /** deleteOps prepares the deletion of an item (run inside accept); NOT_FOUND for an unknown one. */
+  /** deleteOps prepares the deletion of an item (run inside accept); NOT_FOUND for an unknown one. The event's record stays (a tombstone). */
   async deleteOps(wallet: Uint8Array, item: string): Promise<{ result: undefined; ops: Op[] }> {
     const w = toHex(wallet);
-    const r = /^[0-9a-f]{32}$/.test(item) ? await this.#record(w, item) : undefined;
+    const r = await this.#record(w, item);
     if (r === undefined) throw new LedgerError('NOT_FOUND', `no item ${item} in this wallet`);
-    return { result: undefined, ops: itemDeletion(w, item, r) };
+    return { result: undefined, ops: [{ type: 'del', key: `i!${w}!${item}` }, { type: 'put', key: `c!${w}`, value: encodeCbor(Math.max(0, (await this.#count(w)) - 1)) }] };
   }
 
   /**
-   * sweep deletes every item whose certificate expired at `now` (validUntil ≤ now) and
-   * forgets request nonces older than NONCE_MEMORY_SECONDS. Returns how many items went.
+   * sweep deletes every item whose certificate expired at `now` (validUntil ≤ now), with
+   * its event's record, and forgets request nonces whose time is more than
+   * NONCE_MEMORY_SECONDS before `now` (a replay of one is refused for its time anyway).
+   * Returns how many items went.
    */
   sweep(now: number): Promise<number> {
     return this.#serial(async () => {
       const ops: Op[] = [];
+      const counts = new Map<string, number>();
       let items = 0;
       for await (const key of this.#db.keys({ gt: 'x!', lte: `x!${pad16(now)}!~` })) {
-        const [, , w, item] = key.split('!');
-        const r = await this.#record(w, item);
-        ops.push({ type: 'del', key });
-        if (r !== undefined) {
-          ops.push(...itemDeletion(w, item, r).filter((o) => o.key !== key));
-          items++;
-        }
+        const event = key.slice(key.lastIndexOf('!') + 1);
+        ops.push({ type: 'del', key }, { type: 'del', key: `e!${event}` });
+        const raw = await this.#get(`e!${event}`);
+        if (raw === undefined) continue;
+        const e = decodeCbor(raw) as unknown as EventRecord;
+        const w = toHex(e.wallet);
+        if ((await this.#get(`i!${w}!${e.item}`)) === undefined) continue; // deleted before: a tombstone
+        ops.push({ type: 'del', key: `i!${w}!${e.item}` });
+        counts.set(w, (counts.get(w) ?? (await this.#count(w))) - 1);
+        items++;
       }
+      for (const [w, c] of counts) ops.push({ type: 'put', key: `c!${w}`, value: encodeCbor(Math.max(0, c)) });
       for await (const key of this.#db.keys({ gt: 't!', lt: `t!${pad16(Math.max(0, now - NONCE_MEMORY_SECONDS))}` })) {
         const [, , k, n] = key.split('!');
         ops.push({ type: 'del', key }, { type: 'del', key: `n!${k}!${n}` });
@@ -183,18 +223,8 @@ export class WalletStore {
     });
   }
 
-  /** rawValues yields every stored key and value (tests search them for plaintext). */
+  /** rawEntries yields every stored key and value (tests search them for plaintext). */
   async *rawEntries(): AsyncGenerator<[string, Uint8Array]> {
     for await (const [k, v] of this.#db.iterator()) yield [k, v];
   }
-}
-
-export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
-
-function itemDeletion(w: string, item: string, r: ItemRecord): Op[] {
-  return [
-    { type: 'del', key: `i!${w}!${item}` },
-    { type: 'del', key: `e!${toHex(r.event)}!${w}` },
-    { type: 'del', key: `x!${pad16(r.validUntil)}!${w}!${item}` },
-  ];
 }

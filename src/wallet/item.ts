@@ -19,8 +19,10 @@ import { open, seal } from './hpke.js';
 import { x25519PublicKey, x25519SecretKey } from './keys.js';
 
 export const ITEM_VERSION = 1;
-/** An item or a sealed item larger than this is refused with TOO_LARGE. */
+/** An item larger than this is refused with TOO_LARGE. */
 export const MAX_ITEM_BYTES = 1 << 20;
+/** A sealed item of a MAX_ITEM_BYTES item: the map, `enc` and the tag add 65 bytes. */
+export const MAX_SEALED_BYTES = MAX_ITEM_BYTES + 128;
 const INFO = utf8('dojang/v1/wallet-item');
 const NO_AAD = new Uint8Array(0);
 
@@ -146,7 +148,7 @@ export function sealItem(item: Uint8Array, identityKey: Uint8Array): Uint8Array 
 }
 
 function readSealed(sealed: Uint8Array): { enc: Uint8Array; ct: Uint8Array } {
-  const m = exactMap(decodeCbor(sealed, { maxBytes: MAX_ITEM_BYTES }), ['v', 'enc', 'ct'], 'sealed item');
+  const m = exactMap(decodeCbor(sealed, { maxBytes: MAX_SEALED_BYTES }), ['v', 'enc', 'ct'], 'sealed item');
   if (m.v !== ITEM_VERSION) {
     if (typeof m.v === 'number') throw new LedgerError('UNSUPPORTED', `sealed item: version ${m.v} is not supported`);
     bad('v must be an unsigned integer');
@@ -168,5 +170,11 @@ export function checkSealed(sealed: Uint8Array): void {
  */
 export function openSealed(sealed: Uint8Array, identitySeed: Uint8Array): Uint8Array {
   const { enc, ct } = readSealed(sealed);
-  return open(x25519SecretKey(identitySeed), enc, ct, INFO, NO_AAD);
+  try {
+    return open(x25519SecretKey(identitySeed), enc, ct, INFO, NO_AAD);
+  } catch (e) {
+    // An `enc` of small order opens nothing either (spec §12.4 names one code for that).
+    if (isLedgerError(e, 'BAD_KEY')) throw new LedgerError('INVALID_PROOF', `the sealed item does not open: ${e.message}`, { cause: e });
+    throw e;
+  }
 }

@@ -52,7 +52,7 @@ export interface SignedRequest {
 
 /**
  * readRequestHeaders reads the four headers (`get` returns a header's value or ''),
- * UNAUTHORIZED when one is missing or malformed, BAD_KEY for a key §2.2 refuses,
+ * UNAUTHORIZED when one is missing or malformed (a key §2.2 refuses among them),
  * CLOCK_SKEW for a time more than MAX_REQUEST_SKEW from `now`.
  */
 export function readRequestHeaders(get: (name: string) => string, now: number): SignedRequest {
@@ -78,7 +78,7 @@ export function readRequestHeaders(get: (name: string) => string, now: number): 
   const n = h('dojang-nonce');
   if (!/^[0-9a-f]{32}$/.test(n)) throw new LedgerError('UNAUTHORIZED', `dojang-nonce must be ${REQUEST_NONCE_BYTES} bytes of lowercase hex`);
   const why = checkEd25519PublicKey(key);
-  if (why !== undefined) throw new LedgerError('BAD_KEY', `dojang-key: ${why}`);
+  if (why !== undefined) throw new LedgerError('UNAUTHORIZED', `dojang-key is not an acceptable Ed25519 key: ${why}`);
   const time = Number(t);
   if (Math.abs(time - now) > MAX_REQUEST_SKEW) throw new LedgerError('CLOCK_SKEW', `the request's time is ${time - now} s from the server's clock (at most ±${MAX_REQUEST_SKEW} s)`);
   return { key, time, nonce: fromHex(n), signature };

@@ -4,7 +4,7 @@
  * Node only (node:crypto's scrypt, the file system).
  */
 import { scrypt as scryptCb, randomBytes as nodeRandomBytes } from 'node:crypto';
-import { open as openFile, readFile, rename, rm } from 'node:fs/promises';
+import { link, open as openFile, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
@@ -16,6 +16,9 @@ import { Wallet } from './wallet.js';
 /** The scrypt parameters wallets write: 128 MiB, about half a second. */
 export const SCRYPT_DEFAULTS = { n: 1 << 17, r: 8, p: 1 };
 const MAX = { n: 1 << 20, r: 32, p: 16 };
+/** Memory is 128·n·r bytes: at most 256 MiB. Work is n·r·p: at most four times the default's memory. */
+const MAX_NR = 1 << 21;
+const MAX_NRP = 1 << 22;
 const AAD = utf8('dojang/v1/wallet-file');
 
 function scrypt(password: string, salt: Uint8Array, k: { n: number; r: number; p: number }): Promise<Uint8Array> {
@@ -57,6 +60,9 @@ export async function decryptWallet(bytes: Uint8Array, password: string): Promis
     if (v > MAX[name as keyof typeof MAX]) throw new LedgerError('BAD_REQUEST', `scrypt ${name} = ${v} is above ${MAX[name as keyof typeof MAX]}`);
   }
   if ((k.n as number) < 2 || ((k.n as number) & ((k.n as number) - 1)) !== 0) throw new LedgerError('MALFORMED', 'scrypt n is a power of two');
+  // Each bound alone still allows 4 GiB and minutes per try: bound the products (spec §12.5).
+  if ((k.n as number) * (k.r as number) > MAX_NR) throw new LedgerError('BAD_REQUEST', `scrypt n·r is above ${MAX_NR} (256 MiB)`);
+  if ((k.n as number) * (k.r as number) * (k.p as number) > MAX_NRP) throw new LedgerError('BAD_REQUEST', `scrypt n·r·p is above ${MAX_NRP}`);
   if (!(m.nonce instanceof Uint8Array) || m.nonce.length !== 24 || !(m.ct instanceof Uint8Array)) throw new LedgerError('MALFORMED', 'nonce is 24 bytes and ct a byte string');
   const key = await scrypt(password, s.salt, k as typeof SCRYPT_DEFAULTS);
   let plain: Uint8Array;
@@ -70,10 +76,9 @@ export async function decryptWallet(bytes: Uint8Array, password: string): Promis
   return new Wallet(inner.seed, inner.next);
 }
 
-/** saveWallet writes a wallet file 0600: to a temporary name, synced, then renamed over `path`. */
-export async function saveWallet(path: string, w: Wallet, password: string, kdf: Partial<typeof SCRYPT_DEFAULTS> = {}): Promise<void> {
-  const bytes = await encryptWallet(w, password, kdf);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+/** writeTemp writes bytes to a fresh temporary file beside `path`, synced, 0600, and returns its name. */
+async function writeTemp(path: string, bytes: Uint8Array): Promise<string> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const f = await openFile(tmp, 'wx', 0o600);
   try {
     await f.writeFile(bytes);
@@ -84,17 +89,72 @@ export async function saveWallet(path: string, w: Wallet, password: string, kdf:
     throw e;
   }
   await f.close();
+  return tmp;
+}
+
+/** saveWallet writes a wallet file 0600: to a temporary name, synced, then renamed over `path`. */
+export async function saveWallet(path: string, w: Wallet, password: string, kdf: Partial<typeof SCRYPT_DEFAULTS> = {}): Promise<void> {
+  const tmp = await writeTemp(path, await encryptWallet(w, password, kdf));
   await rename(tmp, path);
 }
 
-/** loadWallet reads and opens a wallet file (decryptWallet's codes; NOT_FOUND for no file). */
-export async function loadWallet(path: string, password: string): Promise<Wallet> {
-  let bytes: Uint8Array;
+/** createWalletFile writes a new wallet file; CONFLICT if `path` exists (a link, not a rename, never replaces one). */
+export async function createWalletFile(path: string, w: Wallet, password: string, kdf: Partial<typeof SCRYPT_DEFAULTS> = {}): Promise<void> {
+  const tmp = await writeTemp(path, await encryptWallet(w, password, kdf));
   try {
-    bytes = new Uint8Array(await readFile(path));
+    await link(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `${path} exists: refusing to overwrite a wallet`, { cause: e });
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * updateWallet changes a wallet file under a lock (`path`.lock, created exclusively), so
+ * that two processes never hand out one holder index twice: it loads the wallet, runs
+ * `f`, saves it and returns f's result. CONFLICT while another holds the lock (a lock
+ * left by a crash must be removed by hand).
+ */
+export async function updateWallet<T>(path: string, password: string, f: (w: Wallet) => T): Promise<T> {
+  const lock = `${path}.lock`;
+  let h;
+  try {
+    h = await openFile(lock, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `${path} is being changed by another process (${lock} exists; remove it if none is)`, { cause: e });
+    throw e;
+  }
+  try {
+    await h.close();
+    const bytes = await readWalletBytes(path);
+    const w = await decryptWallet(bytes, password);
+    const kdf = scryptOf(bytes);
+    const out = f(w);
+    await saveWallet(path, w, password, kdf);
+    return out;
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+/** scryptOf returns the scrypt cost a wallet file was written with (to keep it). */
+function scryptOf(bytes: Uint8Array): Partial<typeof SCRYPT_DEFAULTS> {
+  const m = decodeCbor(bytes) as { scrypt: { n: number; r: number; p: number } };
+  return { n: m.scrypt.n, r: m.scrypt.r, p: m.scrypt.p };
+}
+
+async function readWalletBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new LedgerError('NOT_FOUND', `no wallet file ${path}`);
     throw e;
   }
-  return decryptWallet(bytes, password);
+}
+
+/** loadWallet reads and opens a wallet file (decryptWallet's codes; NOT_FOUND for no file). */
+export async function loadWallet(path: string, password: string): Promise<Wallet> {
+  return decryptWallet(await readWalletBytes(path), password);
 }

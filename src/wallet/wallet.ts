@@ -8,8 +8,9 @@
  */
 import { ed25519PublicKey, randomBytes } from '../core/crypto.js';
 import { encodeCbor } from '../core/cbor.js';
-import { equalBytes } from '../core/bytes.js';
-import { LedgerError } from '../core/errors.js';
+import { equalBytes, toHex } from '../core/bytes.js';
+import { leafHash } from '../core/merkle.js';
+import { LedgerError, isLedgerError } from '../core/errors.js';
 import { narrowDisclosure, newClaim, type Disclosure } from '../core/commitment.js';
 import { recipientCommitment } from '../core/events.js';
 import { parseProofBundle, verifyProofBundle } from '../core/proof-bundle.js';
@@ -136,16 +137,30 @@ function readItemInfo(v: unknown): StoredItemInfo {
   };
 }
 
+/** How many times deposit tries when the server cannot be reached or is overloaded. */
+const DEPOSIT_TRIES = 4;
+
 /**
- * deposit seals item bytes to a wallet and deposits them, signed by the key that signed
- * the delivering event (spec §12.6). Returns the store's item name.
+ * deposit seals item bytes to a wallet once and deposits them, signed by the key that
+ * signed the delivering event (spec §12.6), with the salt of a transfer's recipient
+ * commitment (null for an issuance). A failure to reach the server is retried with the
+ * same sealed bytes (a fresh nonce each time): if an earlier try landed, the store
+ * answers with that item. Returns the store's item name.
  */
-export async function deposit(client: DojangClient, signerSeed: Uint8Array, to: string | Uint8Array, event: Uint8Array, item: Uint8Array): Promise<string> {
+export async function deposit(client: DojangClient, signerSeed: Uint8Array, to: string | Uint8Array, event: Uint8Array, item: Uint8Array, salt: Uint8Array | null): Promise<string> {
   const key = typeof to === 'string' ? parseAddress(to) : to;
-  const body = encodeCbor({ v: 1, event, sealed: sealItem(item, key) });
-  const j = await client.signedRequest(signerSeed, 'POST', walletPath(encodeAddress(key)), body);
-  if (!isObject(j)) throw malformed('a deposit answer is an object');
-  return readText(j.item, 'item');
+  const body = encodeCbor({ v: 1, event, salt, sealed: sealItem(item, key) });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const j = await client.signedRequest(signerSeed, 'POST', walletPath(encodeAddress(key)), body);
+      if (!isObject(j)) throw malformed('a deposit answer is an object');
+      return readText(j.item, 'item');
+    } catch (e) {
+      const transient = isLedgerError(e, 'UNAVAILABLE') || isLedgerError(e, 'OVERLOADED');
+      if (!transient || attempt >= DEPOSIT_TRIES) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }
 
 /** Options of issueInto. */
@@ -170,7 +185,7 @@ export async function issueInto(client: DojangClient, issuerSeed: Uint8Array, o:
   const r = await client.issue(issuerSeed, { docType: o.docType, holder: o.holder, claims, validUntil: o.validUntil, issuedAt: o.issuedAt });
   const { origin } = await client.keys();
   const item = encodeItem({ origin, issue: { entry: r.entry, proof: r.receipt.proof }, transfers: [], disclosure: { claims, digests: r.digests }, salt: null });
-  return { id: r.id, leafHash: r.leafHash, item: await deposit(client, issuerSeed, o.to, r.leafHash, item) };
+  return { id: r.id, leafHash: r.leafHash, item: await deposit(client, issuerSeed, o.to, r.leafHash, item, null) };
 }
 
 /** A wallet at a server: the holder's side of the store (spec §12.6). */
@@ -192,10 +207,15 @@ export class WalletService {
    * bundle with the log's keys (INVALID_PROOF, BAD_SIGNATURE, UNKNOWN_KEY), so that what
    * the wallet shows is in the log.
    */
-  async open(info: Pick<StoredItemInfo, 'item' | 'kind'>): Promise<OpenedItem> {
+  async open(info: Pick<StoredItemInfo, 'item' | 'kind'> & Partial<Pick<StoredItemInfo, 'id' | 'event'>>): Promise<OpenedItem> {
     if (!/^[0-9a-f]{32}$/.test(info.item)) throw new RangeError('open: an item name is 32 hex digits');
     const sealed = (await this.client.signedRequest(this.wallet.identitySeed, 'GET', `${walletPath(this.wallet.address)}/${info.item}`, undefined, 'bytes')) as Uint8Array;
     const opened = this.wallet.openItem(sealed);
+    // The store's word (listed kind, certificate, delivering event) must be the item's own.
+    const last = opened.transfers.length === 0 ? opened.issue.entry : opened.transfers[opened.transfers.length - 1].entry;
+    if ('event' in info && info.event !== undefined && info.event !== toHex(leafHash(last))) throw new LedgerError('INVALID_PROOF', 'the store lists this item under another event than the one that delivered it');
+    if ('id' in info && info.id !== undefined && info.id !== toHex(opened.parsed.issue.id)) throw new LedgerError('INVALID_PROOF', 'the store lists this item under another certificate');
+    if ((opened.transfers.length === 0) !== (info.kind === 'issued')) throw new LedgerError('INVALID_PROOF', `the store lists a${info.kind === 'issued' ? 'n issued' : ' received'} item that is not one`);
     const keys = await this.client.keys();
     if (opened.origin !== keys.origin) throw new LedgerError('INVALID_PROOF', `the item is of log ${opened.origin}, not ${keys.origin}`);
     const v = checkpointVerifiers(keys);
@@ -220,7 +240,7 @@ export class WalletService {
     const t = await this.client.transfer(held.holderSeed, { id: held.parsed.issue.id, parent: held.last, senderSalt: held.salt, recipientKey });
     const disclosure: Disclosure = narrowDisclosure(held.disclosure, show);
     const item: WalletItem = { origin, issue: held.issue, transfers: [...held.transfers, { entry: t.entry, proof: t.receipt.proof }], disclosure, salt: t.recipientSalt };
-    return { leafHash: t.leafHash, item: await deposit(this.client, held.holderSeed, recipientKey, t.leafHash, encodeItem(item)) };
+    return { leafHash: t.leafHash, item: await deposit(this.client, held.holderSeed, recipientKey, t.leafHash, encodeItem(item), t.recipientSalt) };
   }
 
   /**

@@ -7,7 +7,7 @@ import { bech32 } from '@scure/base';
 import vectors from '../vectors/wallet.json' with { type: 'json' };
 import { holderKey, holderSeed, identitySeed, x25519PublicKey, x25519SecretKey } from '../../src/wallet/keys.js';
 import { addressUri, challengeUri, encodeAddress, parseAddress, parseChallenge } from '../../src/wallet/address.js';
-import { decryptWallet, encryptWallet, loadWallet, saveWallet } from '../../src/wallet/wallet-file.js';
+import { createWalletFile, decryptWallet, encryptWallet, loadWallet, saveWallet, updateWallet } from '../../src/wallet/wallet-file.js';
 import { Wallet } from '../../src/wallet/wallet.js';
 import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
 import { fromHex, toHex, utf8 } from '../../src/core/bytes.js';
@@ -167,6 +167,9 @@ describe('wallet files (spec §12.5)', () => {
     expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, scrypt: { ...m.scrypt, n: 1 << 11 } }), 'café 비밀번호'))).toBe('WRONG_PASSWORD');
     expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, scrypt: { ...m.scrypt, n: 1 << 21 } }), 'café 비밀번호'))).toBe('BAD_REQUEST');
     expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, scrypt: { ...m.scrypt, n: 1000 } }), 'café 비밀번호'))).toBe('MALFORMED');
+    // Each bound alone would allow 4 GiB: the products are bounded too.
+    expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, scrypt: { ...m.scrypt, n: 1 << 20, r: 32 } }), 'café 비밀번호'))).toBe('BAD_REQUEST');
+    expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, scrypt: { ...m.scrypt, n: 1 << 18, r: 8, p: 16 } }), 'café 비밀번호'))).toBe('BAD_REQUEST');
     expect(await codeOf(() => decryptWallet(encodeCbor({ ...m, v: 2 }), 'café 비밀번호'))).toBe('UNSUPPORTED');
     expect(await codeOf(() => decryptWallet(utf8('not a wallet'), 'café 비밀번호'))).toBe('MALFORMED');
   });
@@ -185,6 +188,30 @@ describe('wallet files (spec §12.5)', () => {
       await writeFile(join(dir, 'junk'), 'x');
       expect(await codeOf(() => loadWallet(join(dir, 'junk'), 'pw'))).toBe('MALFORMED');
       expect((await readFile(path)).length).toBeLessThan(200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is created only where none is, and changed under a lock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dojang-wallet-'));
+    try {
+      const path = join(dir, 'me.wallet');
+      await createWalletFile(path, Wallet.create(), 'pw', kdf);
+      const first = await loadWallet(path, 'pw');
+      expect(await codeOf(() => createWalletFile(path, Wallet.create(), 'pw', kdf))).toBe('CONFLICT');
+      expect((await loadWallet(path, 'pw')).address).toBe(first.address);
+      // Concurrent changes: each either gets the lock and a key of its own, or CONFLICT.
+      const outs = await Promise.all([0, 1, 2, 3].map(() => updateWallet(path, 'pw', (w) => toHex(w.newHolderKey())).catch((e) => (isLedgerError(e) ? e.code : 'other'))));
+      const keys = outs.filter((o) => o !== 'CONFLICT');
+      expect(keys.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(outs.every((o) => o === 'CONFLICT' || /^[0-9a-f]{64}$/.test(o))).toBe(true);
+      expect((await loadWallet(path, 'pw')).next).toBe(keys.length);
+      // The cost the file was written with is kept.
+      expect((decodeCbor(await readFile(path)) as { scrypt: { n: number } }).scrypt.n).toBe(1 << 10);
+      await writeFile(`${path}.lock`, '');
+      expect(await codeOf(() => updateWallet(path, 'pw', (w) => w.newHolderKey()))).toBe('CONFLICT');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

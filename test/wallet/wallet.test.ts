@@ -5,17 +5,18 @@ import { serveWithWallets, type WalletServer } from '../helpers/wallet-server.js
 import { DojangClient } from '../../src/client/sdk.js';
 import { decodePresentation } from '../../src/client/presentation.js';
 import { PresentationVerifier, type Verdict } from '../../src/client/verify.js';
-import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
-import { toHex, utf8 } from '../../src/core/bytes.js';
+import { ed25519PublicKey, randomBytes, signEd25519 } from '../../src/core/crypto.js';
+import { toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { encodeCbor } from '../../src/core/cbor.js';
 import { isLedgerError } from '../../src/core/errors.js';
-import { signRequest } from '../../src/wallet/request.js';
+import { requestSigningInput, signRequest } from '../../src/wallet/request.js';
 import { Wallet, WalletService, issueInto, deposit, type OpenedItem } from '../../src/wallet/wallet.js';
 import { householdClaims, RESIDENT_REGISTRATION_COPY, type HouseholdCopy } from '../../src/wallet/doctypes.js';
 import { decideProxyPurchase, proxyDisclosure } from '../../src/wallet/mask-policy.js';
 import { challengeUri, parseAddress, parseChallenge } from '../../src/wallet/address.js';
 import { qrPng, readQr } from '../../src/wallet/qr.js';
-import { encodeItem } from '../../src/wallet/item.js';
+import { encodeItem, sealItem } from '../../src/wallet/item.js';
+import { MAX_WAITING } from '../../src/storage/wallet-store.js';
 
 // The wallet side end to end (spec §12) over real HTTP and LevelDB: issuing into a wallet,
 // listing and opening, sending by an address read from a QR code, presenting to a
@@ -245,25 +246,118 @@ describe('signed store requests', () => {
     expect([pre.status, pre.headers.get('access-control-allow-methods'), pre.headers.get('access-control-allow-headers')]).toEqual([204, 'GET, DELETE', 'Content-Type, Dojang-Key, Dojang-Time, Dojang-Nonce, Dojang-Signature']);
   });
 
-  it('takes a deposit only from the signer of an event in the log', async () => {
+  it('takes a deposit only from the signer of an event in the log, for the wallet it was sent to, once', async () => {
     const holder = parent.wallet.newHolderKey();
     const r = await client.issue(office, { docType: RESIDENT_REGISTRATION_COPY, holder, claims: [], validUntil: client.now() + DAY });
     const { origin: o } = await client.keys();
     const item = encodeItem({ origin: o, issue: { entry: r.entry, proof: r.receipt.proof }, transfers: [], disclosure: { claims: [], digests: r.digests }, salt: null });
     const before = await parent.list();
-    expect(await code(deposit(client, randomBytes(32), parent.wallet.address, r.leafHash, item))).toBe('FORBIDDEN');
-    expect(await code(deposit(client, office, parent.wallet.address, randomBytes(32), item))).toBe('NOT_FOUND');
-    expect(await code(deposit(client, s.root, parent.wallet.address, (await client.registerIssuer(s.root, ed25519PublicKey(randomBytes(32)), 'x', ['a.b'])).leafHash, item))).toBe('UNSUPPORTED');
+    expect(await code(deposit(client, randomBytes(32), parent.wallet.address, r.leafHash, item, null))).toBe('FORBIDDEN');
+    expect(await code(deposit(client, office, parent.wallet.address, randomBytes(32), item, null))).toBe('NOT_FOUND');
+    expect(await code(deposit(client, office, parent.wallet.address, r.leafHash, item, randomBytes(16)))).toBe('MALFORMED'); // an issuance has no salt
+    expect(await code(deposit(client, s.root, parent.wallet.address, (await client.registerIssuer(s.root, ed25519PublicKey(randomBytes(32)), 'x', ['a.b'])).leafHash, item, null))).toBe('UNSUPPORTED');
     const path = `/v1/wallets/${parent.wallet.address}/items`;
-    const junk = encodeCbor({ v: 1, event: r.leafHash, sealed: utf8('plain text is not sealed') });
+    const junk = encodeCbor({ v: 1, event: r.leafHash, salt: null, sealed: utf8('plain text is not sealed') });
     expect((await call('POST', path, headersFor(office, 'POST', path, junk), junk)).body?.code).toBe('MALFORMED');
     expect((await call('POST', '/v1/wallets/dw1notanaddress/items', headersFor(office, 'POST', '/v1/wallets/dw1notanaddress/items', junk), junk)).body?.code).toBe('MALFORMED');
+    const res415 = await fetch(s.base + path, { method: 'POST', headers: { ...headersFor(office, 'POST', path, junk), 'content-type': 'text/plain' }, body: junk });
+    expect(res415.status).toBe(415);
+    const huge = new Uint8Array((1 << 20) + 2048);
+    expect((await call('POST', path, headersFor(office, 'POST', path, huge), huge)).status).toBe(413);
     expect((await parent.list()).length).toBe(before.length);
-    // The signer's deposit is taken; the same again returns the same item; other bytes conflict.
-    const first = await deposit(client, office, parent.wallet.address, r.leafHash, item);
+
+    // The signer's deposit is taken; the same sealed bytes signed again return it (a retry).
+    const body = encodeCbor({ v: 1, event: r.leafHash, salt: null, sealed: sealItem(item, parent.wallet.identityKey) });
+    const first = await call('POST', path, headersFor(office, 'POST', path, body), body);
+    expect(first.status).toBe(201);
+    const again = await call('POST', path, headersFor(office, 'POST', path, body), body);
+    expect([again.status, (again.body as { item?: string }).item]).toEqual([200, (first.body as { item?: string }).item]);
     expect((await parent.list()).length).toBe(before.length + 1);
-    expect(await code(deposit(client, office, parent.wallet.address, r.leafHash, item))).toBe('CONFLICT'); // sealed afresh: other bytes
-    expect((await parent.list()).map((i) => i.item)).toContain(first);
+    // Other bytes for that event conflict — for this wallet and for any other.
+    expect(await code(deposit(client, office, parent.wallet.address, r.leafHash, item, null))).toBe('CONFLICT');
+    expect(await code(deposit(client, office, pharmacy.wallet.address, r.leafHash, item, null))).toBe('CONFLICT');
+    // Deleted, it cannot be put back.
+    await parent.remove((first.body as { item: string }).item);
+    expect(await code(deposit(client, office, parent.wallet.address, r.leafHash, item, null))).toBe('CONFLICT');
+    const retry = await call('POST', path, headersFor(office, 'POST', path, body), body);
+    expect([retry.status, retry.body?.code]).toEqual([409, 'CONFLICT']);
+  });
+
+  it('delivers a transfer only to the wallet it was sent to, and nothing for a revoked or expired certificate', async () => {
+    const { item } = await issueToParent();
+    const held = await openByItem(parent, item);
+    const { origin: o } = await client.keys();
+    // A transfer to the pharmacy, deposited into a stranger's wallet: refused, whatever the salt.
+    const t = await client.transfer(held.holderSeed, { id: held.parsed.issue.id, parent: held.last, senderSalt: null, recipientKey: pharmacy.wallet.identityKey });
+    const toPharmacy = encodeItem({ origin: o, issue: held.issue, transfers: [{ entry: t.entry, proof: t.receipt.proof }], disclosure: { claims: [], digests: held.disclosure.digests }, salt: t.recipientSalt });
+    const stranger = Wallet.create();
+    expect(await code(deposit(client, held.holderSeed, stranger.address, t.leafHash, toPharmacy, t.recipientSalt))).toBe('FORBIDDEN');
+    expect(await code(deposit(client, held.holderSeed, pharmacy.wallet.address, t.leafHash, toPharmacy, randomBytes(16)))).toBe('FORBIDDEN');
+    expect(await code(deposit(client, held.holderSeed, pharmacy.wallet.address, t.leafHash, toPharmacy, null))).toBe('FORBIDDEN');
+    expect(await code(deposit(client, held.holderSeed, pharmacy.wallet.address, t.leafHash, toPharmacy, t.recipientSalt))).toBe('ok');
+    // Expired at the server's clock, or revoked: nothing is delivered.
+    const t2 = await client.transfer(held.holderSeed, { id: held.parsed.issue.id, parent: held.last, senderSalt: null, recipientKey: pharmacy.wallet.identityKey });
+    const item2 = encodeItem({ origin: o, issue: held.issue, transfers: [{ entry: t2.entry, proof: t2.receipt.proof }], disclosure: { claims: [], digests: held.disclosure.digests }, salt: t2.recipientSalt });
+    s.clock.ms = (held.parsed.issue.validUntil + 1) * 1000;
+    try {
+      // The request's own time must be near the server's (skewed) clock.
+      const path = `/v1/wallets/${pharmacy.wallet.address}/items`;
+      const body = encodeCbor({ v: 1, event: t2.leafHash, salt: t2.recipientSalt, sealed: sealItem(item2, pharmacy.wallet.identityKey) });
+      const h = signRequest(held.holderSeed, { origin: o, method: 'POST', target: path, body, time: held.parsed.issue.validUntil + 1 });
+      expect((await call('POST', path, h, body)).body?.code).toBe('CERT_EXPIRED');
+    } finally {
+      s.clock.ms = undefined;
+    }
+    await client.revoke(office, held.parsed.issue.id);
+    expect(await code(deposit(client, held.holderSeed, pharmacy.wallet.address, t2.leafHash, item2, t2.recipientSalt))).toBe('CERT_REVOKED');
+  });
+
+  it('does not spend a nonce on a refused request, refuses a future time and a small-order key, and forgets old nonces', async () => {
+    const seed = parent.wallet.identitySeed;
+    const mine = listPath();
+    const theirs = `/v1/wallets/${pharmacy.wallet.address}/items`;
+    const nonce = randomBytes(16);
+    const signed = (target: string, time = client.now()) => {
+      const sig = signEd25519(seed, requestSigningInput({ origin, method: 'GET', target, body: new Uint8Array(0), time, nonce }));
+      return { 'dojang-key': toBase64(parent.wallet.identityKey), 'dojang-time': String(time), 'dojang-nonce': toHex(nonce), 'dojang-signature': toBase64(sig) };
+    };
+    expect((await call('GET', theirs, signed(theirs))).status).toBe(403);
+    expect((await call('GET', mine, signed(mine))).status).toBe(200); // the same nonce: the refusal spent nothing
+    expect((await call('GET', mine, signed(mine))).body?.code).toBe('REPLAYED');
+    expect((await call('GET', mine, headersFor(seed, 'GET', mine, undefined, client.now() + 301))).body?.code).toBe('CLOCK_SKEW');
+    const small = { ...headersFor(seed, 'GET', mine), 'dojang-key': toBase64(new Uint8Array(32)) };
+    const res = await fetch(s.base + mine, { headers: small });
+    expect([res.status, res.headers.get('www-authenticate'), ((await res.json()) as { code: string }).code]).toEqual([401, 'Dojang-Signature realm="dojang wallets"', 'UNAUTHORIZED']);
+    // Another spelling of the address in the path is not the wallet's path.
+    for (const alias of [parent.wallet.address.toUpperCase(), encodeURIComponent(parent.wallet.uri())]) {
+      const p = `/v1/wallets/${alias}/items`;
+      expect((await call('GET', p, headersFor(seed, 'GET', p))).body?.code).toBe('MALFORMED');
+    }
+    // The sweeper forgets a nonce 600 s after its request's time; the request is refused for its time then.
+    const count = async () => {
+      let n = 0;
+      for await (const [k] of s.wallets.rawEntries()) if (k.endsWith(toHex(nonce))) n++;
+      return n;
+    };
+    expect(await count()).toBe(2);
+    await s.wallets.sweep(client.now() + 601);
+    expect(await count()).toBe(0);
+  });
+
+  it('answers OVERLOADED when too many changes wait', async () => {
+    const tries = Array.from({ length: MAX_WAITING + 50 }, () => s.wallets.accept(randomBytes(32), randomBytes(16), client.now()).then(() => 'ok', (e) => (isLedgerError(e) ? e.code : 'other')));
+    const codes = await Promise.all(tries);
+    expect(codes.filter((c) => c === 'OVERLOADED').length).toBeGreaterThan(0);
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(MAX_WAITING - 1);
+    expect(codes.every((c) => c === 'ok' || c === 'OVERLOADED')).toBe(true);
+  });
+
+  it('checks what the store lists against the item itself', async () => {
+    const [info] = await parent.list();
+    expect(await code(parent.open({ ...info, event: toHex(randomBytes(32)) }))).toBe('INVALID_PROOF');
+    expect(await code(parent.open({ ...info, id: toHex(randomBytes(16)) }))).toBe('INVALID_PROOF');
+    expect(await code(parent.open({ ...info, kind: info.kind === 'issued' ? 'received' : 'issued' }))).toBe('INVALID_PROOF');
+    expect(await code(parent.open(info))).toBe('ok');
   });
 
   it('opens nothing with another wallet, and keeps no plaintext anywhere', async () => {
