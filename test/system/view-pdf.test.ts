@@ -180,6 +180,21 @@ describe('poppler: the text', () => {
     }
   });
 
+  it('prints only the disclosed claims: a hidden one is nowhere in the text', async () => {
+    const c = await issueCopy(log, SMALL_HOUSEHOLD);
+    const some = await viewPresentation(log, c, ['address', 'member.3.name']);
+    const file = join(dir, 'some.pdf');
+    await writeFile(file, await viewOnlyPdf({ presentation: some, password: PASSWORD, now: log.client.now() }));
+    const text = await pdftotext(file);
+    expect(text).toContain('김하늘');
+    expect(text).toContain('세종대로');
+    const full = await pdftotext(copies.small.file); // the same values, all disclosed, are printed as written here
+    for (const hidden of ['김민수', '이서연', '1982-03-15', '2019-05-05', '배우자']) {
+      expect(full, hidden).toContain(hidden);
+      expect(text, hidden).not.toContain(hidden);
+    }
+  });
+
   it('marks every page, including the pages a large household runs onto', async () => {
     for (const { file } of Object.values(copies)) {
       const pages = Number((await ok('qpdf', ['--show-npages', `--password=${PASSWORD}`, file])).toString('utf8').trim());
