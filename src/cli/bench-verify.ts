@@ -222,3 +222,100 @@ export async function auditFigures(dir: string, quick: boolean): Promise<AuditFi
   }
   return runs.sort((a, b) => a.entriesPerSec - b.entriesPerSec)[runs.length >> 1];
 }
+
+export interface WalletFigures {
+  /** Items in the measured wallet, and their sealed size (bytes, mean). */
+  items: number;
+  sealedBytes: number;
+  /** CPU per seal and per open of one item, µs (medians of rounds), and per bare node:crypto signature check between them. */
+  cpuUs: { seal: number; open: number; signatureCheck: number };
+  /** Signed store reads through HTTP (each verifies a signature and writes its nonce with fsync). */
+  list: { clients: number; requests: number; perSec: number; p50Ms: number; p99Ms: number };
+  fetch: { clients: number; requests: number; perSec: number; p50Ms: number; p99Ms: number };
+}
+
+/**
+ * walletFigures issues resident registration copies into one wallet of a served log
+ * (spec §12), then measures sealing and opening an item in this process and the signed
+ * store reads — listing the wallet, fetching one sealed item — through HTTP with
+ * concurrent clients (each request signed afresh, as a wallet makes it).
+ */
+export async function walletFigures(quick: boolean): Promise<WalletFigures> {
+  const { Wallet, issueInto } = await import('../wallet/wallet.js');
+  const { householdClaims, RESIDENT_REGISTRATION_COPY } = await import('../wallet/doctypes.js');
+  const { sealItem, openSealed } = await import('../wallet/item.js');
+  const s = await startServe();
+  try {
+    const root = (await loadKeys(s.dir)).root!.seed;
+    const client = new DojangClient(s.base);
+    const issuer = new Uint8Array(nc.randomBytes(32));
+    await client.registerIssuer(root, ed25519PublicKey(issuer), 'bench office', [RESIDENT_REGISTRATION_COPY]);
+    const w = Wallet.create();
+    const copy = {
+      address: '서울특별시 종로구 세종대로 209',
+      head: '김민준',
+      applicant: 1,
+      members: [
+        { name: '김민준', relation: '본인', birthDate: '1985-04-02' },
+        { name: '이서윤', relation: '배우자', birthDate: '1987-09-30' },
+        { name: '김하은', relation: '자녀', birthDate: '2019-05-05' },
+      ],
+    };
+    const k = quick ? 10 : 20;
+    const items: string[] = [];
+    for (let i = 0; i < k; i++) {
+      items.push((await issueInto(client, issuer, { to: w.address, holder: w.newHolderKey(), docType: RESIDENT_REGISTRATION_COPY, claims: householdClaims(copy), validUntil: client.now() + 90 * 86_400 })).item);
+    }
+    const path = `/v1/wallets/${w.address}/items`;
+    const sealed = (await client.signedRequest(w.identitySeed, 'GET', `${path}/${items[0]}`, undefined, 'bytes')) as Uint8Array;
+    const plain = openSealed(sealed, w.identitySeed);
+
+    // CPU per seal and open, beside a bare signature check.
+    const { privateKey, publicKey } = nc.generateKeyPairSync('ed25519');
+    const msg = nc.randomBytes(300);
+    const sig = nc.sign(null, msg, privateKey);
+    const seal: number[] = [];
+    const open: number[] = [];
+    const sigs: number[] = [];
+    const per = (n: number, f: () => void): number => {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) f();
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / n;
+    };
+    per(50, () => openSealed(sealItem(plain, w.identityKey), w.identitySeed)); // warm the JIT
+    for (let r = 0; r < (quick ? 3 : 5); r++) {
+      seal.push(per(100, () => sealItem(plain, w.identityKey)));
+      open.push(per(100, () => openSealed(sealed, w.identitySeed, w.identityKey)));
+      sigs.push(per(500, () => nc.verify(null, msg, publicKey, sig)));
+    }
+
+    // Signed reads through HTTP, closed loop.
+    const clients = 16;
+    const loop = async (n: number, target: string) => {
+      const lat: number[] = [];
+      let next = 0;
+      const t0 = now();
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (next < n) {
+            next++;
+            const a = now();
+            const r = await client.signedRequest(w.identitySeed, 'GET', target, undefined, target === path ? 'json' : 'bytes');
+            if (r === undefined || r === null) throw new Error('a store read answered nothing');
+            lat.push(now() - a);
+          }
+        }),
+      );
+      const secs = (now() - t0) / 1000;
+      lat.sort((x, y) => x - y);
+      return { clients, requests: n, perSec: n / secs, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99) };
+    };
+    const n = quick ? 500 : 2000;
+    const list = await loop(n, path);
+    const fetchOne = await loop(n, `${path}/${items[0]}`);
+    return { items: k, sealedBytes: sealed.length, cpuUs: { seal: median(seal), open: median(open), signatureCheck: median(sigs) }, list, fetch: fetchOne };
+  } finally {
+    await s.stop();
+  }
+}

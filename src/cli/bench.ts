@@ -7,7 +7,7 @@ import * as nc from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { LoadPool } from './http-load.js';
-import { auditFigures, httpClosedLoop, median, presentationFigures, processCpuSeconds, quantile, startServe, type AuditFigures, type PresentationFigures } from './bench-verify.js';
+import { auditFigures, httpClosedLoop, median, presentationFigures, processCpuSeconds, quantile, startServe, walletFigures, type AuditFigures, type PresentationFigures, type WalletFigures } from './bench-verify.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MerkleTree } from 'merkletreejs';
@@ -415,6 +415,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
     // First, while this process is quiet: the appends below leave LevelDB compacting in
     // it for a while, and process CPU time would count that against each presentation.
     const presentations = await presentationFigures(o.quick);
+    const wallets = await walletFigures(o.quick);
     const w = await Workload.start(ledger, dir);
     const appends = await closedLoop(ledger, n, 4096, w);
     const at5000 = await openLoop((e) => ledger.append(e), w.entries(5000 * (o.quick ? 1 : 3), n), 5000);
@@ -450,6 +451,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       twoCoreVerifyPerSec: poolLimit,
       http,
       presentations,
+      wallets,
       audit: audited,
       scale,
       ratios: {
@@ -461,6 +463,9 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         apiPresentationsPerTwoCoreVerify: presentations.api.perSec / poolLimit,
         offlinePresentationInSignatureChecks: presentations.offlineCpuUs.node / presentations.offlineCpuUs.signatureCheck,
         auditEntriesPerTwoCoreVerify: audited.entriesPerSec / poolLimit,
+        walletListsPerTwoCoreVerify: wallets.list.perSec / poolLimit,
+        sealInSignatureChecks: wallets.cpuUs.seal / wallets.cpuUs.signatureCheck,
+        openInSignatureChecks: wallets.cpuUs.open / wallets.cpuUs.signatureCheck,
       },
       data: keep ? dir : undefined,
       size,
@@ -488,6 +493,7 @@ function formatBench(r: {
   twoCoreVerifyPerSec: number;
   http: HttpFigures;
   presentations: PresentationFigures;
+  wallets: WalletFigures;
   audit: AuditFigures;
   scale: ProofFigures[];
   ratios: Record<string, number>;
@@ -521,6 +527,12 @@ function formatBench(r: {
     `  server CPU per verdict    ${r.presentations.api.serverCpuUsPer === undefined ? 'n/a (no /proc)' : `${f(r.presentations.api.serverCpuUsPer)} µs`}`,
     `  offline, node:crypto      ${f(r.presentations.offlineCpuUs.node).padStart(12)} µs CPU each   (${f(r.ratios.offlinePresentationInSignatureChecks, 1)} × one signature check, ${f(r.presentations.offlineCpuUs.signatureCheck)} µs, measured between the rounds)`,
     `  offline, @noble           ${f(r.presentations.offlineCpuUs.noble).padStart(12)} µs CPU each`,
+    ``,
+    `wallets (${f(r.wallets.items)} resident registration copies in one wallet, ${f(r.wallets.sealedBytes)} bytes sealed each)`,
+    `  seal (HPKE to the address)  ${f(r.wallets.cpuUs.seal).padStart(10)} µs CPU each   (${f(r.ratios.sealInSignatureChecks, 1)} × one signature check)`,
+    `  open                      ${f(r.wallets.cpuUs.open).padStart(12)} µs CPU each   (${f(r.ratios.openInSignatureChecks, 1)} × one signature check)`,
+    `  signed list over HTTP     ${f(r.wallets.list.perSec).padStart(12)} /s   p50 ${f(r.wallets.list.p50Ms, 1)} ms, p99 ${f(r.wallets.list.p99Ms, 1)} ms, ${r.wallets.list.clients} clients   (${f(r.ratios.walletListsPerTwoCoreVerify, 3)} × all-core verify rate; each a verify and a synced nonce write)`,
+    `  signed fetch over HTTP    ${f(r.wallets.fetch.perSec).padStart(12)} /s   p50 ${f(r.wallets.fetch.p50Ms, 1)} ms, p99 ${f(r.wallets.fetch.p99Ms, 1)} ms`,
     ``,
     `audit replay (dojang audit --data: every signature on all cores, every rule, checkpoint and stored hash)`,
     `  ${f(r.audit.entries)} entries        ${f(r.audit.entriesPerSec).padStart(12)} /s   ${f(r.audit.checkpoints)} checkpoints in ${f(r.audit.seconds, 1)} s   (${f(r.ratios.auditEntriesPerTwoCoreVerify, 3)} × all-core verify rate)`,

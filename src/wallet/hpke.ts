@@ -91,14 +91,14 @@ export function seal(pkR: Uint8Array, plaintext: Uint8Array, info: Uint8Array, a
 }
 
 /**
- * open decrypts what seal made, with the recipient's X25519 key pair. INVALID_PROOF when
+ * open decrypts what seal made, with the recipient's X25519 key pair (`pkR` when the
+ * caller has it: a scalar multiplication fewer). INVALID_PROOF when
  * the ciphertext does not open (another key, another info or aad, or changed bytes);
  * BAD_KEY for an encapsulated key of small order.
  */
-export function open(skR: Uint8Array, enc: Uint8Array, ct: Uint8Array, info: Uint8Array, aad: Uint8Array): Uint8Array {
+export function open(skR: Uint8Array, enc: Uint8Array, ct: Uint8Array, info: Uint8Array, aad: Uint8Array, pkR: Uint8Array = x25519.getPublicKey(skR)): Uint8Array {
   if (!(skR instanceof Uint8Array) || skR.length !== 32) throw new TypeError('open: an X25519 secret key is 32 bytes');
   if (enc.length !== HPKE_ENC_BYTES) throw new LedgerError('MALFORMED', `the encapsulated key is ${HPKE_ENC_BYTES} bytes`);
-  const pkR = x25519.getPublicKey(skR);
   const { key, baseNonce } = keySchedule(sharedSecret(dh(skR, enc), enc, pkR), info);
   try {
     return chacha20poly1305(key, baseNonce, aad).decrypt(ct);

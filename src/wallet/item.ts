@@ -16,6 +16,7 @@ import { parseProofBundle } from '../core/proof-bundle.js';
 import { equalBytes } from '../core/bytes.js';
 import { MAX_TRANSFERS, type Anchored } from '../client/presentation.js';
 import { open, seal } from './hpke.js';
+import { ed25519PublicKey } from '../core/crypto.js';
 import { x25519PublicKey, x25519SecretKey } from './keys.js';
 
 export const ITEM_VERSION = 1;
@@ -168,10 +169,11 @@ export function checkSealed(sealed: Uint8Array): void {
  * bytes (decode them with decodeItem). MALFORMED/UNSUPPORTED/TOO_LARGE for a sealed
  * item that is not one; INVALID_PROOF when it does not open with this wallet's key.
  */
-export function openSealed(sealed: Uint8Array, identitySeed: Uint8Array): Uint8Array {
+export function openSealed(sealed: Uint8Array, identitySeed: Uint8Array, identityKey = ed25519PublicKey(identitySeed)): Uint8Array {
   const { enc, ct } = readSealed(sealed);
   try {
-    return open(x25519SecretKey(identitySeed), enc, ct, INFO, NO_AAD);
+    // The X25519 public key by the birational map: a field inversion, not a scalar multiplication.
+    return open(x25519SecretKey(identitySeed), enc, ct, INFO, NO_AAD, x25519PublicKey(identityKey));
   } catch (e) {
     // An `enc` of small order opens nothing either (spec §12.4 names one code for that).
     if (isLedgerError(e, 'BAD_KEY')) throw new LedgerError('INVALID_PROOF', `the sealed item does not open: ${e.message}`, { cause: e });

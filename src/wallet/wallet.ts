@@ -99,7 +99,7 @@ export class Wallet {
    * hold it; the format's codes otherwise.
    */
   openItem(sealed: Uint8Array): DecodedItem & { holderSeed: Uint8Array } {
-    const item = decodeItem(openSealed(sealed, this.identitySeed));
+    const item = decodeItem(openSealed(sealed, this.identitySeed, this.identityKey));
     const transfers = item.parsed.transfers;
     if (transfers.length === 0) {
       const seed = this.holderSeedFor(item.parsed.issue.holder);
