@@ -1,10 +1,8 @@
 import { Level } from 'level';
 import { LedgerError } from '../core/errors.js';
-import { storedHashCount } from '../core/merkle.js';
 import { byteKey, equalBytes } from '../core/bytes.js';
+import { checkBatch, checkBytes, checkCheckpoint, checkHash, checkIndex, checkStateKey, HASH_SIZE } from './checks.js';
 import {
-  STATE_KEY_MAX,
-  STATE_VALUE_MAX,
   type AppendBatch,
   type LedgerStore,
   type StoreSupports,
@@ -185,8 +183,7 @@ export class LevelStore implements LedgerStore {
 
   async putLatestCheckpoint(size: number, checkpoint: Uint8Array): Promise<void> {
     checkIndex(size, 'size');
-    checkBytes(checkpoint, 'checkpoint');
-    if (checkpoint.length === 0) throw new RangeError('putLatestCheckpoint: empty checkpoint');
+    checkCheckpoint(checkpoint, 'putLatestCheckpoint');
     const value = headValue(size, checkpoint);
     return this.#serial(async (db) => {
       const current = await this.#currentSize(db);
@@ -390,7 +387,6 @@ const KEY_META = new Uint8Array([P_META]);
 const KEY_HEAD = new Uint8Array([P_HEAD]);
 const PREFIX_END_CHECKPOINT = new Uint8Array([P_CHECKPOINT + 1]);
 const FORMAT = new TextEncoder().encode('dojang-level/1');
-const HASH_SIZE = 32;
 const SCAN_BYTES = 4 << 20;
 const SCAN_CHUNK = 4096;
 const TWO32 = 0x1_0000_0000;
@@ -406,45 +402,11 @@ function buildAppend(b: AppendBatch): {
   leafKeys: Uint8Array[];
   newSize: number;
 } {
-  if (b === null || typeof b !== 'object') throw new TypeError('append: batch must be an object');
-  checkIndex(b.expectedSize, 'expectedSize');
+  const { newSize, firstHash, state } = checkBatch(b);
   const { entries, leafHashes, hashes, checkpoint } = b;
-  if (!Array.isArray(entries) || !Array.isArray(leafHashes) || !Array.isArray(hashes)) {
-    throw new TypeError('append: entries, leafHashes and hashes must be arrays');
-  }
   const n = entries.length;
-  if (n === 0) throw new RangeError('append: a batch holds at least one entry');
-  if (leafHashes.length !== n) throw new RangeError(`append: ${n} entries but ${leafHashes.length} leaf hashes`);
-  const newSize = b.expectedSize + n;
-  if (!Number.isSafeInteger(newSize)) throw new RangeError('append: size overflow');
-  const firstHash = storedHashCount(b.expectedSize);
-  const wantHashes = storedHashCount(newSize) - firstHash;
-  if (hashes.length !== wantHashes) {
-    throw new RangeError(
-      `append: size ${b.expectedSize}→${newSize} needs stored hashes ${firstHash}..${firstHash + wantHashes - 1} (${wantHashes}), got ${hashes.length}`,
-    );
-  }
-  checkBytes(checkpoint, 'checkpoint');
-  if (checkpoint.length === 0) throw new RangeError('append: empty checkpoint');
-  for (let i = 0; i < n; i++) {
-    checkBytes(entries[i], 'entry');
-    checkHash(leafHashes[i], 'leaf hash');
-  }
-  for (let i = 0; i < hashes.length; i++) checkHash(hashes[i], 'stored hash');
-  const state = b.state === undefined ? [] : b.state;
-  if (!Array.isArray(state)) throw new TypeError('append: state must be an array');
   let stateBytes = 0;
-  for (const w of state) {
-    if (w === null || typeof w !== 'object') throw new TypeError('append: a state write must be an object');
-    checkStateKey(w.key);
-    if (w.value !== null) {
-      checkBytes(w.value, 'state value');
-      if (w.value.length > STATE_VALUE_MAX) {
-        throw new RangeError(`state value must be at most ${STATE_VALUE_MAX} bytes, got ${w.value.length}`);
-      }
-    }
-    stateBytes += 1 + w.key.length;
-  }
+  for (const w of state) stateBytes += 1 + w.key.length;
 
   const keys = new Uint8Array((n + hashes.length + 1) * 9 + n * (1 + HASH_SIZE));
   let off = 0;
@@ -546,25 +508,9 @@ function view(b: Uint8Array): Uint8Array {
   return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-function checkIndex(n: number, what: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${n}`);
-}
 
-function checkBytes(b: unknown, what: string): asserts b is Uint8Array {
-  if (!(b instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
-}
 
-function checkHash(b: unknown, what: string): void {
-  checkBytes(b, what);
-  if (b.length !== HASH_SIZE) throw new RangeError(`${what} must be ${HASH_SIZE} bytes, got ${b.length}`);
-}
 
-function checkStateKey(k: unknown): void {
-  checkBytes(k, 'state key');
-  if (k.length < 1 || k.length > STATE_KEY_MAX) {
-    throw new RangeError(`state key must be 1–${STATE_KEY_MAX} bytes, got ${k.length}`);
-  }
-}
 
 /** storageError maps a LevelDB failure to LedgerError UNAVAILABLE; coded errors pass through. */
 function storageError(e: unknown): unknown {

