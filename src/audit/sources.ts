@@ -12,18 +12,24 @@ import { decodeEntryBundle, formatTilePath, TILE_WIDTH } from '../core/tiles.js'
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseNote } from '../core/note.js';
 import { LevelStore } from '../storage/level.js';
+import { PostgresStore } from '../storage/postgres.js';
 import { proveConsistency } from '../core/merkle.js';
 import type { AuditSource } from './audit.js';
 
-/** dataSource reads the ledger in DIR (DIR/db). UNAVAILABLE if there is none or it is in use. */
-export async function dataSource(dir: string): Promise<AuditSource> {
+/**
+ * dataSource reads the ledger in DIR (DIR/db), or in the PostgreSQL database at `url`
+ * (spec §8.4a). UNAVAILABLE if there is none or it is in use.
+ */
+export async function dataSource(dir: string, url?: string): Promise<AuditSource> {
   const path = join(dir, 'db');
-  try {
-    await stat(join(path, 'CURRENT'));
-  } catch {
-    throw new LedgerError('UNAVAILABLE', `${dir} holds no ledger (no ${path})`);
+  if (url === undefined) {
+    try {
+      await stat(join(path, 'CURRENT'));
+    } catch {
+      throw new LedgerError('UNAVAILABLE', `${dir} holds no ledger (no ${path})`);
+    }
   }
-  const store = new LevelStore(path);
+  const store = url === undefined ? new LevelStore(path) : new PostgresStore(url);
   await store.open();
   return {
     name: dir,

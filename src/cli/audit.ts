@@ -11,7 +11,7 @@ import { audit, AuditFailure, type AuditSource, type AuditState } from '../audit
 import { dataSource, urlSource } from '../audit/sources.js';
 import type { Io } from './main.js';
 
-export const AUDIT_USAGE = `  audit  (--url URL | --data DIR) [--root-key VKEY] [--state FILE]
+export const AUDIT_USAGE = `  audit  (--url URL | --data DIR [--store postgres://...]) [--root-key VKEY] [--state FILE]
          [--status FILE ...] [--checkpoint FILE ...] [--json]
          replay the whole log from its genesis and re-check every signature,
          rule, checkpoint and hash; --state FILE resumes from and saves what was
@@ -88,6 +88,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
     options: {
       url: { type: 'string' },
       data: { type: 'string' },
+      store: { type: 'string' },
       'root-key': { type: 'string' },
       state: { type: 'string' },
       status: { type: 'string', multiple: true },
@@ -117,7 +118,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
   const resume = values.state === undefined ? undefined : await loadState(values.state);
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 0)) throw new LedgerError('BAD_REQUEST', '--threads must be an integer >= 0');
-  const src: AuditSource = values.url !== undefined ? urlSource(values.url) : await dataSource(values.data!);
+  const src: AuditSource = values.url !== undefined ? urlSource(values.url) : await dataSource(values.data!, values.store);
   const tty = process.stderr.isTTY === true && !values.json;
   try {
     const r = await audit(src, {

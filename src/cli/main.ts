@@ -15,10 +15,11 @@ import { DEMO_USAGE, runDemo } from './demo.js';
 
 const USAGE = `usage: dojang <command> [options]
 
-  init   [--data DIR] [--origin NAME] [--root-key FILE] [--json]
+  init   [--data DIR] [--store postgres://...] [--origin NAME] [--root-key FILE] [--json]
          create the log, timestamp and status keys and the genesis entry
-  serve  [--data DIR] [--port N] [--host ADDR]
-         serve the API (creates a development ledger in DIR if there is none)
+  serve  [--data DIR] [--store postgres://...] [--port N] [--host ADDR]
+         serve the API (creates a development ledger in DIR if there is none);
+         --store keeps the log in PostgreSQL (DIR keeps the keys)
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          measure the ledger beside this machine's own limits; --scale also
          measures proofs and memory on fresh logs of each size
@@ -48,14 +49,14 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'init': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, origin: { type: 'string' }, 'root-key': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
-      return runInit({ data: values.data ?? 'ledger-data', origin: values.origin, rootKeyFile: values['root-key'], json: values.json ?? false }, io);
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, store: { type: 'string' }, origin: { type: 'string' }, 'root-key': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+      return runInit({ data: values.data ?? 'ledger-data', store: values.store, origin: values.origin, rootKeyFile: values['root-key'], json: values.json ?? false }, io);
     }
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
       const port = values.port === undefined ? 8080 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LedgerError('BAD_REQUEST', `--port ${values.port} is not a port number`);
-      return runServe({ data: values.data ?? 'ledger-data', port, host: values.host ?? '127.0.0.1' }, io);
+      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1' }, io);
     }
     case 'bench': {
       const { values } = parseArgs({

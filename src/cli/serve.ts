@@ -10,6 +10,8 @@ import { LedgerError } from '../core/errors.js';
 import { toHex } from '../core/bytes.js';
 import { randomBytes } from '../core/crypto.js';
 import { LevelStore } from '../storage/level.js';
+import { PostgresStore } from '../storage/postgres.js';
+import type { LedgerStore } from '../storage/store.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/keyfiles.js';
 import { FileGuard } from '../ledger/guard.js';
@@ -20,14 +22,22 @@ import type { Io } from './main.js';
 
 export interface InitOptions {
   data: string;
+  /** A postgres:// URL: the log in PostgreSQL (DIR still holds the keys); default: LevelDB in DIR/db. */
+  store?: string;
   origin?: string;
   rootKeyFile?: string;
   json: boolean;
 }
 
-/** openStore opens the LevelDB store of a ledger directory. */
-export function storeOf(dir: string): LevelStore {
-  return new LevelStore(join(dir, 'db'));
+/**
+ * storeOf makes the store of a ledger: LevelDB in DIR/db, or PostgreSQL when `url` is a
+ * postgres:// URL (spec §8.4a; DIR still holds the keys and the last-checkpoint file).
+ * BAD_REQUEST for another URL.
+ */
+export function storeOf(dir: string, url?: string): LedgerStore {
+  if (url === undefined) return new LevelStore(join(dir, 'db'));
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new LedgerError('BAD_REQUEST', `--store ${JSON.stringify(url)}: a postgres:// URL (or none, for LevelDB in DIR/db)`);
+  return new PostgresStore(url);
 }
 
 /**
@@ -42,10 +52,10 @@ export async function initLedger(o: InitOptions): Promise<{ ledger: Ledger; dev:
   }
   const root = o.rootKeyFile === undefined ? undefined : await readKeyFile(o.rootKeyFile);
   if (root !== undefined && root.type !== 0x01) throw new LedgerError('BAD_REQUEST', 'the root key must be an Ed25519 (type 0x01) signer key');
-  const store = storeOf(o.data);
+  const store = storeOf(o.data, o.store);
   await store.open();
   try {
-    if ((await store.readHead()) !== undefined) throw new LedgerError('CONFLICT', `${o.data} already holds a ledger`);
+    if ((await store.readHead()) !== undefined) throw new LedgerError('CONFLICT', `${o.store === undefined ? o.data : 'the database'} already holds a ledger`);
     let keys;
     if (await exists(keyPath(o.data, 'log'))) {
       keys = await loadKeys(o.data); // resume an interrupted init
@@ -86,10 +96,10 @@ export async function runInit(o: InitOptions, io: Io): Promise<number> {
   return 0;
 }
 
-/** openLedger opens the ledger in DIR (UNAVAILABLE when there is none). */
-export async function openLedger(dir: string): Promise<Ledger> {
+/** openLedger opens the ledger in DIR, or with DIR's keys in the database at `url` (UNAVAILABLE when there is none). */
+export async function openLedger(dir: string, url?: string): Promise<Ledger> {
   const keys = await loadKeys(dir);
-  const store = storeOf(dir);
+  const store = storeOf(dir, url);
   await store.open();
   try {
     if ((await store.readHead()) === undefined && keys.root !== undefined) {
@@ -108,6 +118,8 @@ const SWEEP_EVERY_MS = 60_000;
 
 export interface ServeOptions {
   data: string;
+  /** A postgres:// URL (InitOptions.store). */
+  store?: string;
   port: number;
   host: string;
 }
@@ -115,18 +127,18 @@ export interface ServeOptions {
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   let ledger: Ledger;
   if (!(await exists(keyPath(o.data, 'log')))) {
-    if (await exists(join(o.data, 'db'))) {
-      const store = storeOf(o.data);
+    if (o.store !== undefined || (await exists(join(o.data, 'db')))) {
+      const store = storeOf(o.data, o.store);
       await store.open();
       const head = await store.readHead().finally(() => store.close());
       if (head !== undefined) {
-        throw new LedgerError('UNAVAILABLE', `${join(o.data, 'db')} holds a log but ${keyPath(o.data, 'log')} is missing: restore the keys (new keys would fork the log)`);
+        throw new LedgerError('UNAVAILABLE', `${o.store === undefined ? join(o.data, 'db') : 'the database'} holds a log but ${keyPath(o.data, 'log')} is missing: restore the keys (new keys would fork the log)`);
       }
     }
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
-    ledger = (await initLedger({ data: o.data, json: false })).ledger;
+    ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
-    ledger = await openLedger(o.data);
+    ledger = await openLedger(o.data, o.store);
   }
   const wallets = new WalletStore(join(o.data, 'wallets'));
   try {
@@ -153,7 +165,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
   const k = ledger.publicKeys;
-  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}`);
+  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}`);
   io.out(`dojang: log key ${k.logKey}`);
   io.out(`dojang: listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`);
   await new Promise<void>((res) => {
@@ -168,4 +180,15 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   await wallets.close();
   await ledger.close();
   return 0;
+}
+
+/** redact hides the password of a database URL in what is printed. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.href;
+  } catch {
+    return 'postgres://…';
+  }
 }

@@ -529,7 +529,7 @@ describe('/healthz reports a stopped sequencer (review finding 2)', () => {
   it('answers 503 UNAVAILABLE with the reason once the store failed, and reads go on', async () => {
     const f = await makeLedger({}, 'localhost/dojang-bench-failing');
     await f.ledger.close();
-    const store = new LevelStore(join(f.dir, 'db'));
+    const store = f.newStore();
     await store.open();
     const failing = new Proxy(store, {
       get(target, p) {

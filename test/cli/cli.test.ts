@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { testStoreKind } from '../helpers/postgres.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,7 +62,8 @@ describe('dojang CLI', () => {
     expect((await readdir(join(dir, 'keys'))).sort()).toEqual(['log.key', 'status.key', 'timestamp.key']);
   });
 
-  it('serve creates a development ledger when there is none, says so, serves, and stops cleanly', async () => {
+  // LevelDB only: a second server on DIR is refused by LevelDB's lock on DIR/db; on PostgreSQL several processes share a database by design
+  it.skipIf(testStoreKind() === 'postgres')('serve creates a development ledger when there is none, says so, serves, and stops cleanly', async () => {
     const dir = await tmp();
     const { child, base, stderr } = await serve(dir);
     expect(stderr()).toContain('creating a development ledger');
@@ -91,7 +93,8 @@ describe('dojang CLI', () => {
     expect(ok.status, ok.stderr).toBe(0);
   });
 
-  it('serve finishes an interrupted development init, and never mints keys for an existing log', async () => {
+  // LevelDB only: it copies DIR/db to stand for a log without its keys
+  it.skipIf(testStoreKind() === 'postgres')('serve finishes an interrupted development init, and never mints keys for an existing log', async () => {
     const dir = await tmp();
     // keys written, genesis never appended: what a crash in the middle of init leaves
     const { createKeys } = await import('../../src/ledger/keyfiles.js');
@@ -120,7 +123,8 @@ describe('dojang CLI', () => {
     }
   });
 
-  it('bench prints its figures beside the machine limits and keeps the ledger with --data', async () => {
+  // LevelDB only: bench writes its ledger in LevelDB (bench --store is still to come), which serve then opens from DIR
+  it.skipIf(testStoreKind() === 'postgres')('bench prints its figures beside the machine limits and keeps the ledger with --data', async () => {
     const dir = await tmp();
     const r = run(['bench', '--data', dir, '--entries', '3000', '--quick', '--json']);
     expect(r.status, r.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { freshDatabase, testStoreKind } from './postgres.js';
 
 /** MAIN is the built CLI (npm test builds first: "pretest"). */
 export const MAIN = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -14,8 +15,10 @@ export interface Served {
  * serveCli starts `dojang serve --data dir` on a free port and resolves with its base URL
  * once it listens; the child is pushed to `children` so that the caller can kill it.
  */
-export function serveCli(dir: string, children: ChildProcess[]): Promise<Served> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function serveCli(dir: string, children: ChildProcess[]): Promise<Served> {
+  // Under npm run test:postgres the log goes in a fresh database (DIR keeps the keys).
+  const store = testStoreKind() === 'postgres' ? ['--store', await freshDatabase()] : [];
+  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, ...store, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';

@@ -4,28 +4,42 @@ import { join } from 'node:path';
 import { createKeys, loadKeys } from '../../src/ledger/keyfiles.js';
 import { Ledger, type LedgerOptions } from '../../src/ledger/ledger.js';
 import { LevelStore } from '../../src/storage/level.js';
+import { PostgresStore } from '../../src/storage/postgres.js';
+import type { LedgerStore } from '../../src/storage/store.js';
+import { dropDatabase, freshDatabase, testStoreKind } from './postgres.js';
 import { FileGuard } from '../../src/ledger/guard.js';
 import { signEntry } from '../../src/core/entry.js';
 
 export interface TestLedger {
   dir: string;
+  /** The PostgreSQL database of the log, when the suite runs on PostgreSQL. */
+  storeUrl?: string;
+  /** newStore makes a new (closed) store over the same log: LevelDB in dir/db or the database. */
+  newStore(): LedgerStore;
   ledger: Ledger;
   reopen(extra?: Partial<LedgerOptions>): Promise<Ledger>;
   cleanup(): Promise<void>;
 }
 
-/** makeLedger creates a fresh development ledger (LevelDB in a temp dir). */
+/**
+ * makeLedger creates a fresh development ledger in a temp dir: its log in LevelDB, or in
+ * a fresh PostgreSQL database under `npm run test:postgres` (testStoreKind).
+ */
 export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'localhost/dojang-bench-test'): Promise<TestLedger> {
   const dir = await mkdtemp(join(tmpdir(), 'dojang-test-'));
   const keys = await createKeys(dir, origin, true);
-  const store = new LevelStore(join(dir, 'db'));
+  const url = testStoreKind() === 'postgres' ? await freshDatabase() : undefined;
+  const newStore = (): LedgerStore => (url === undefined ? new LevelStore(join(dir, 'db')) : new PostgresStore(url));
+  const store = newStore();
   await store.open();
   const t: TestLedger = {
     dir,
+    storeUrl: url,
+    newStore,
     ledger: await Ledger.create({ store, keys, origin, guard: FileGuard.inDir(dir), ...extra }),
     async reopen(more = {}) {
       await t.ledger.close().catch(() => {});
-      const s = new LevelStore(join(dir, 'db'));
+      const s = newStore();
       await s.open();
       t.ledger = await Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir), ...extra, ...more });
       return t.ledger;
@@ -33,6 +47,7 @@ export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'l
     async cleanup() {
       await t.ledger.close().catch(() => {});
       await rm(dir, { recursive: true, force: true });
+      if (url !== undefined) await dropDatabase(url);
     },
   };
   return t;

@@ -11,6 +11,8 @@ import pg from 'pg';
  * empty database and returns its URL; `stop()` drops them and stops what it started.
  */
 export interface TestPostgres {
+  /** The URL of the server's administrative database. */
+  adminUrl: string;
   database(): Promise<string>;
   drop(url: string): Promise<void>;
   stop(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
   };
   return {
+    adminUrl: admin,
     async database() {
       const name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`;
       await run(`create database ${name}`);
@@ -86,4 +89,39 @@ export async function startPostgres(): Promise<TestPostgres> {
       await stopServer();
     },
   };
+}
+
+/** testStoreKind is the backend the suite runs on: `postgres` under `npm run test:postgres` (DOJANG_TEST_STORE), else `level`. */
+export function testStoreKind(): 'level' | 'postgres' {
+  return process.env.DOJANG_TEST_STORE === 'postgres' ? 'postgres' : 'level';
+}
+
+/** freshDatabase makes an empty database on the server PG_URL names (the postgres run's global setup starts one). */
+export async function freshDatabase(): Promise<string> {
+  const admin = process.env.PG_URL;
+  if (!admin) throw new Error('DOJANG_TEST_STORE=postgres needs PG_URL (npm run test:postgres starts a server and sets it)');
+  const name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`create database ${name}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.href;
+}
+
+/** dropDatabase drops a database freshDatabase made. */
+export async function dropDatabase(url: string): Promise<void> {
+  const admin = process.env.PG_URL;
+  if (!admin) return;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`drop database if exists ${new URL(url).pathname.slice(1)} with (force)`);
+  } finally {
+    await c.end();
+  }
 }

@@ -42,7 +42,7 @@ async function faultyLedger(extra: Partial<LedgerOptions>): Promise<{ t: TestLed
   const t = await makeLedger(extra);
   rigs.push(t);
   await t.ledger.close();
-  const inner = new LevelStore(join(t.dir, 'db'));
+  const inner = t.newStore();
   await inner.open();
   const store = new FaultyStore(inner);
   t.ledger = await Ledger.open({ store, keys: await loadKeys(t.dir), guard: FileGuard.inDir(t.dir), ...extra });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
+import pg from 'pg';
 import { makeLedger, type TestLedger } from '../helpers/ledger.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment, type CertIssue } from '../../src/core/events.js';
@@ -201,13 +202,33 @@ beforeAll(async () => {
   checkpointNotes = [t.ledger.head.checkpoint, ...(await t.ledger.checkpoints(0, 1000)).map((c) => c.checkpoint)];
   await t.ledger.close();
   guardFile = new Uint8Array(await readFile(join(t.dir, 'last-checkpoint')));
-  // The database itself, through LevelDB: every logical record, decompressed.
-  const db = new Level<Uint8Array, Uint8Array>(join(t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false });
-  await db.open();
-  try {
-    for await (const [key, value] of db.iterator()) levelRecords.push({ key: new Uint8Array(key), value: new Uint8Array(value) });
-  } finally {
-    await db.close();
+  // The database itself: every logical record — through LevelDB (decompressed), or every
+  // row of every table in PostgreSQL, keyed by the LevelDB prefix of its kind (spec §8.4, §8.4a).
+  if (t.storeUrl !== undefined) {
+    const c = new pg.Client({ connectionString: t.storeUrl });
+    await c.connect();
+    try {
+      const tables: [number, string][] = [
+        [0x01, 'select id::text::bytea as k, size::text::bytea || checkpoint as v from dojang_head'],
+        [0x02, 'select idx::text::bytea as k, entry || leaf as v from dojang_entries'],
+        [0x03, 'select idx::text::bytea as k, hash as v from dojang_hashes'],
+        [0x05, 'select size::text::bytea as k, checkpoint as v from dojang_checkpoints'],
+        [0x06, 'select k, v from dojang_state'],
+      ];
+      for (const [prefix, sql] of tables) {
+        for (const row of (await c.query(sql)).rows) levelRecords.push({ key: Uint8Array.from([prefix, ...row.k]), value: new Uint8Array(row.v) });
+      }
+    } finally {
+      await c.end();
+    }
+  } else {
+    const db = new Level<Uint8Array, Uint8Array>(join(t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: false });
+    await db.open();
+    try {
+      for await (const [key, value] of db.iterator()) levelRecords.push({ key: new Uint8Array(key), value: new Uint8Array(value) });
+    } finally {
+      await db.close();
+    }
   }
 });
 afterAll(async () => {

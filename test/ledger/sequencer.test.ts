@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { testStoreKind } from '../helpers/postgres.js';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { makeLedger, entry, entryOfSize, type TestLedger } from '../helpers/ledger.js';
@@ -167,7 +168,8 @@ describe('sequencer', () => {
     expect(t.ledger.head.size).toBe(1);
   });
 
-  it('refuses to extend a store rolled back behind the last checkpoint it signed', async () => {
+  // LevelDB only: it rolls the store back by restoring a copy of DIR/db; for PostgreSQL that is a restored backup, not written yet
+  it.skipIf(testStoreKind() === 'postgres')('refuses to extend a store rolled back behind the last checkpoint it signed', async () => {
     t = await makeLedger();
     await Promise.all(Array.from({ length: 50 }, (_, i) => t!.ledger.append(entry(i))));
     await t.ledger.close();
@@ -197,7 +199,8 @@ describe('sequencer', () => {
     expect(seen.length).toBeGreaterThan(0);
   });
 
-  it('refuses to start when the stored tree disagrees with the checkpoint', async () => {
+  // LevelDB only: it edits a stored hash in LevelDB under the store
+  it.skipIf(testStoreKind() === 'postgres')('refuses to start when the stored tree disagrees with the checkpoint', async () => {
     t = await makeLedger();
     await Promise.all(Array.from({ length: 300 }, (_, i) => t!.ledger.append(entry(i))));
     await t.ledger.close();

@@ -4,6 +4,7 @@ import { PostgresStore, SCHEMA_VERSION } from '../../src/storage/postgres.js';
 import { LogBuilder, storeConformance } from './conformance.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { isLedgerError } from '../../src/core/errors.js';
+import { storeOf } from '../../src/cli/serve.js';
 
 let server: TestPostgres;
 
@@ -66,6 +67,12 @@ describe('PostgresStore (PostgreSQL only)', () => {
     await a.close();
     await b.close();
     await server.drop(url);
+  });
+
+  it('is what --store postgres://… selects; another URL is BAD_REQUEST', () => {
+    expect(storeOf('/nowhere', 'postgres://u:p@127.0.0.1/db')).toBeInstanceOf(PostgresStore);
+    expect(storeOf('/nowhere')).not.toBeInstanceOf(PostgresStore);
+    expect(() => storeOf('/nowhere', 'mysql://u@h/db')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
   });
 
   it('refuses a database of a newer schema, and says UNAVAILABLE for one it cannot reach', async () => {
