@@ -32,6 +32,51 @@ export interface BenchOptions {
   scale?: number[];
   /** Only measure proofs on the ledger in `data` (used by --scale in a fresh child process). */
   proofsOnly?: boolean;
+  /** A postgres:// URL: also measure appends and proofs with the log in PostgreSQL, in a fresh database made on that server and dropped after. */
+  store?: string;
+}
+
+/** The in-process figures on PostgreSQL, beside LevelDB's. */
+export interface PostgresFigures {
+  appends: AppendFigures;
+  proofs: ProofFigures;
+}
+
+/**
+ * postgresFigures makes a fresh database on the server of `url` (the URL's user must be
+ * allowed to create databases), a bench ledger on it with its keys in a temp dir,
+ * appends n signed events closed-loop and measures proofs, then drops the database.
+ */
+async function postgresFigures(url: string, n: number, quick: boolean): Promise<PostgresFigures> {
+  const { default: pg } = await import('pg');
+  const name = `dojang_bench_${toHex(nc.randomBytes(6))}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const db = new URL(url);
+  db.pathname = `/${name}`;
+  const dir = await mkdtemp(join(tmpdir(), 'dojang-bench-pg-'));
+  try {
+    const ledger = (await initLedger({ data: dir, store: db.href, json: false, origin: `${BENCH_ORIGIN_PREFIX}${toHex(nc.randomBytes(4))}` })).ledger;
+    try {
+      const w = await Workload.start(ledger, dir);
+      const appends = await closedLoop(ledger, n, 4096, w);
+      const proofs = await proofRates(ledger, quick ? 1.5 : 3);
+      return { appends, proofs };
+    } finally {
+      await ledger.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await admin(`drop database if exists ${name} with (force)`);
+  }
 }
 
 const now = () => performance.now();
@@ -437,6 +482,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         await rm(sdir, { recursive: true, force: true });
       }
     }
+    const postgres = o.store === undefined ? undefined : await postgresFigures(o.store, Math.min(n, o.quick ? 5_000 : 20_000), o.quick);
     const size = ledger.head.size;
     await ledger.close(); // the audit reads the directory as `dojang audit --data` does
     closed = true;
@@ -452,6 +498,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       http,
       presentations,
       wallets,
+      postgres,
       audit: audited,
       scale,
       ratios: {
@@ -464,6 +511,9 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         offlinePresentationInSignatureChecks: presentations.offlineCpuUs.node / presentations.offlineCpuUs.signatureCheck,
         auditEntriesPerTwoCoreVerify: audited.entriesPerSec / poolLimit,
         walletListsPerTwoCoreVerify: wallets.list.perSec / poolLimit,
+        ...(postgres === undefined
+          ? {}
+          : { postgresAppendsPerLevel: postgres.appends.appendsPerSec / appends.appendsPerSec, postgresInclusionProofsPerLevel: postgres.proofs.inclusionPerSec / proofs.inclusionPerSec }),
         sealInSignatureChecks: wallets.cpuUs.seal / wallets.cpuUs.signatureCheck,
         openInSignatureChecks: wallets.cpuUs.open / wallets.cpuUs.signatureCheck,
       },
@@ -494,6 +544,7 @@ function formatBench(r: {
   http: HttpFigures;
   presentations: PresentationFigures;
   wallets: WalletFigures;
+  postgres?: PostgresFigures;
   audit: AuditFigures;
   scale: ProofFigures[];
   ratios: Record<string, number>;
@@ -534,6 +585,15 @@ function formatBench(r: {
     `  signed list over HTTP     ${f(r.wallets.list.perSec).padStart(12)} /s   p50 ${f(r.wallets.list.p50Ms, 1)} ms, p99 ${f(r.wallets.list.p99Ms, 1)} ms, ${r.wallets.list.clients} clients   (${f(r.ratios.walletListsPerTwoCoreVerify, 3)} × all-core verify rate; each a verify and a synced nonce write)`,
     `  signed fetch over HTTP    ${f(r.wallets.fetch.perSec).padStart(12)} /s   p50 ${f(r.wallets.fetch.p50Ms, 1)} ms, p99 ${f(r.wallets.fetch.p99Ms, 1)} ms`,
     ``,
+    ...(r.postgres === undefined
+      ? []
+      : [
+          `PostgreSQL (--store: a fresh database, one transaction with synchronous commit per batch; beside LevelDB above)`,
+          `  ${f(r.postgres.appends.entries)} durable appends ${f(r.postgres.appends.appendsPerSec).padStart(9)} /s   ack p50 ${f(r.postgres.appends.p50Ms, 1)} ms, p99 ${f(r.postgres.appends.p99Ms, 1)} ms   (${f(r.ratios.postgresAppendsPerLevel, 2)} × LevelDB)`,
+          `  inclusion proofs          ${f(r.postgres.proofs.inclusionPerSec).padStart(12)} /s   p50 ${f(r.postgres.proofs.inclusionP50Us)} µs, tree of ${f(r.postgres.proofs.size)}   (${f(r.ratios.postgresInclusionProofsPerLevel, 2)} × LevelDB)`,
+          `  consistency proofs        ${f(r.postgres.proofs.consistencyPerSec).padStart(12)} /s`,
+          ``,
+        ]),
     `audit replay (dojang audit --data: every signature on all cores, every rule, checkpoint and stored hash)`,
     `  ${f(r.audit.entries)} entries        ${f(r.audit.entriesPerSec).padStart(12)} /s   ${f(r.audit.checkpoints)} checkpoints in ${f(r.audit.seconds, 1)} s   (${f(r.ratios.auditEntriesPerTwoCoreVerify, 3)} × all-core verify rate)`,
     ``,

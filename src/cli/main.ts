@@ -12,6 +12,7 @@ import { PRESENT_USAGE, runPresent, runVerify } from './present.js';
 import { AUDIT_USAGE, runAudit } from './audit.js';
 import { WALLET_USAGE, runWallet } from './wallet.js';
 import { DEMO_USAGE, runDemo } from './demo.js';
+import { MIRROR_USAGE, runMirror } from './mirror.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -21,13 +22,17 @@ const USAGE = `usage: dojang <command> [options]
          serve the API (creates a development ledger in DIR if there is none);
          --store keeps the log in PostgreSQL (DIR keeps the keys)
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
+         [--store postgres://...]
          measure the ledger beside this machine's own limits; --scale also
-         measures proofs and memory on fresh logs of each size
+         measures proofs and memory on fresh logs of each size; --store also
+         measures appends and proofs on PostgreSQL (a fresh database on that
+         server, dropped after)
 ${EVENTS_USAGE}
 ${PRESENT_USAGE}
 ${AUDIT_USAGE}
 ${WALLET_USAGE}
 ${DEMO_USAGE}
+${MIRROR_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -61,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const { values } = parseArgs({
         args: rest,
-        options: { data: { type: 'string' }, entries: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, 'print-acks': { type: 'boolean' }, scale: { type: 'string' }, 'proofs-only': { type: 'boolean' } },
+        options: { data: { type: 'string' }, store: { type: 'string' }, entries: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, 'print-acks': { type: 'boolean' }, scale: { type: 'string' }, 'proofs-only': { type: 'boolean' } },
         strict: true,
       });
       const count = (v: string, what: string): number => {
@@ -78,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
           printAcks: values['print-acks'] ?? false,
           scale: values.scale?.split(',').map((v) => count(v, '--scale')),
           proofsOnly: values['proofs-only'] ?? false,
+          store: values.store,
         },
         io,
       );
@@ -92,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       return runPresent(rest, io);
     case 'verify':
       return runVerify(rest, io);
+    case 'mirror':
+      return runMirror(rest, io);
     case 'demo':
       return runDemo(rest, io);
     case 'wallet':
