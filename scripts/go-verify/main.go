@@ -45,6 +45,7 @@ func realMain(args []string) int {
 	fs.IntVar(&cfg.MaxConsistency, "max-consistency", 2000, "most consistency proofs of each kind to check (0: all)")
 	fs.IntVar(&cfg.Parallel, "parallel", 8, "concurrent requests")
 	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "timeout of one request")
+	fs.BoolVar(&cfg.Static, "static", false, "the log is static files (a mirror): check only /checkpoint, the tiles and the entry bundles")
 	asJSON := fs.Bool("json", false, "print the summary as one line of JSON")
 	selfTest := fs.Bool("self-test", false, "run the built-in fixture tests and exit")
 	serve := fs.String("serve-fixture", "", "serve a fixture log at this address (e.g. 127.0.0.1:8089) until killed")

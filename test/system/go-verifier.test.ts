@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -232,6 +232,49 @@ describe('go-verify, the outside verifier on x/mod sumdb/tlog and note', () => {
       const r = await verify(proxyUrl, info.logKey, info.timestampKey, ['--proofs', '4', '--max-consistency', '50']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/FAIL: history: .*tlog\.CheckTree/);
+    });
+
+    // Last: it stops the server (a LevelDB ledger is mirrored stopped).
+    it('accepts the static mirror of the ledger (dojang mirror, served as plain files), and fails on a flipped byte', async () => {
+      const exited = new Promise<void>((res) => server!.once('exit', () => res()));
+      server!.kill('SIGTERM');
+      await exited;
+      const out = join(dir, 'mirror');
+      const m = await run(process.execPath, [CLI, 'mirror', '--data', dir, '--to', out, '--json'], 300_000);
+      expect(m.code, m.stderr).toBe(0);
+      const mirrored = JSON.parse(m.stdout) as { size: number; written: number };
+      expect(mirrored.size).toBeGreaterThanOrEqual(ENTRIES);
+      let flip: string | undefined;
+      const files = createServer((req, res) => {
+        void (async () => {
+          const path = (req.url ?? '/').split('?')[0];
+          if (path.includes('..')) return void res.writeHead(400).end();
+          try {
+            let body = await readFile(join(out, path));
+            if (path === flip) {
+              body = Buffer.from(body);
+              body[body.length >> 1] ^= 1;
+            }
+            res.writeHead(200, { 'Content-Type': path === '/checkpoint' ? 'text/plain; charset=utf-8' : 'application/octet-stream' });
+            res.end(body);
+          } catch {
+            res.writeHead(404).end();
+          }
+        })();
+      });
+      await new Promise<void>((res) => files.listen(0, '127.0.0.1', () => res()));
+      const base = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+      try {
+        const ok = await verify(base, info.logKey, info.timestampKey, ['--static']);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(ok.stdout).toMatch(/^go-verify: ok: /);
+        flip = '/tile/0/001';
+        const bad = await verify(base, info.logKey, info.timestampKey, ['--static']);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(/FAIL: tiles: /);
+      } finally {
+        await new Promise<void>((res) => files.close(() => res()));
+      }
     });
   });
 });
