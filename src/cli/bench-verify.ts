@@ -251,16 +251,8 @@ export async function walletFigures(quick: boolean): Promise<WalletFigures> {
     const issuer = new Uint8Array(nc.randomBytes(32));
     await client.registerIssuer(root, ed25519PublicKey(issuer), 'bench office', [RESIDENT_REGISTRATION_COPY]);
     const w = Wallet.create();
-    const copy = {
-      address: '서울특별시 종로구 세종대로 209',
-      head: '김민준',
-      applicant: 1,
-      members: [
-        { name: '김민준', relation: '본인', birthDate: '1985-04-02' },
-        { name: '이서윤', relation: '배우자', birthDate: '1987-09-30' },
-        { name: '김하은', relation: '자녀', birthDate: '2019-05-05' },
-      ],
-    };
+    const { demoHousehold } = await import('./demo.js');
+    const copy = demoHousehold('2019-05-05');
     const k = quick ? 10 : 20;
     const items: string[] = [];
     for (let i = 0; i < k; i++) {

@@ -36,6 +36,24 @@ export const DEMO_USAGE = `  demo   --url URL [--data DIR] [--json]
          original, an expired and a revoked certificate. Exit 0 only when every
          step behaves as expected`;
 
+/**
+ * demoHousehold is the demo's resident registration copy: a parent (the applicant, member
+ * 1), a spouse and a child born on `childBirthDate` (member 3). Its personal values are
+ * what the privacy tests search the stores for.
+ */
+export function demoHousehold(childBirthDate: string): HouseholdCopy {
+  return {
+    address: '서울특별시 종로구 세종대로 209',
+    head: '김민준',
+    applicant: 1,
+    members: [
+      { name: '김민준', relation: '본인', birthDate: '1985-04-02' },
+      { name: '이서윤', relation: '배우자', birthDate: '1987-09-30' },
+      { name: '김하은', relation: '자녀', birthDate: childBirthDate },
+    ],
+  };
+}
+
 class StepFailed extends Error {}
 
 function expect(cond: boolean, what: string): void {
@@ -86,17 +104,7 @@ export async function runDemo(args: string[], io: Io): Promise<number> {
   try {
     const office = randomBytes(32);
     const officeName = '서울특별시 종로구청 (Jongno-gu Office, Seoul)';
-    const child = `${new Date().getUTCFullYear() - 7}-05-05`;
-    const copy: HouseholdCopy = {
-      address: '서울특별시 종로구 세종대로 209',
-      head: '김민준',
-      applicant: 1,
-      members: [
-        { name: '김민준', relation: '본인', birthDate: '1985-04-02' },
-        { name: '이서윤', relation: '배우자', birthDate: '1987-09-30' },
-        { name: '김하은', relation: '자녀', birthDate: child },
-      ],
-    };
+    const copy = demoHousehold(`${new Date().getUTCFullYear() - 7}-05-05`);
     const validity = DOC_TYPES.get(RESIDENT_REGISTRATION_COPY)!.validitySeconds;
     let parent!: WalletService;
     let pharmacy!: WalletService;

@@ -15,8 +15,9 @@
  * previous checkpoint (if any) must be a prefix of it — proved by a consistency proof —
  * so a mirror never publishes a fork of what it published before.
  */
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './files.js';
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { equalBytes } from '../core/bytes.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
@@ -89,7 +90,7 @@ export async function mirror(store: LedgerStore, out: string, keys: { logKey: st
       kept++;
       return;
     }
-    await writeFileAtomic(path, await make());
+    await writeFileAtomic(path, await make(), 0o644);
     written++;
   };
   // Hash tiles, level by level, then entry bundles: all before the checkpoint.
@@ -109,7 +110,7 @@ export async function mirror(store: LedgerStore, out: string, keys: { logKey: st
       return encodeEntryBundle(entries);
     });
   }
-  await writeFileAtomic(cpPath, head.checkpoint); // last: every tile it names exists
+  await writeFileAtomic(cpPath, head.checkpoint, 0o644); // last: every tile it names exists
   return { size, written, kept, previous };
 }
 
@@ -127,21 +128,4 @@ async function exists(path: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
-}
-
-/** writeFileAtomic writes bytes to a temporary file beside `path`, syncs it and renames it over `path`. */
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const f = await open(tmp, 'w', 0o644);
-  try {
-    await f.writeFile(bytes);
-    await f.sync();
-  } catch (e) {
-    await f.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await f.close();
-  await rename(tmp, path);
 }

@@ -4,8 +4,8 @@
  * Node only (node:crypto's scrypt, the file system).
  */
 import { scrypt as scryptCb, randomBytes as nodeRandomBytes } from 'node:crypto';
-import { link, open as openFile, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { open as openFile, readFile, rm } from 'node:fs/promises';
+import { createFileAtomic, writeFileAtomic } from '../ledger/files.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
 import { utf8 } from '../core/bytes.js';
@@ -76,38 +76,18 @@ export async function decryptWallet(bytes: Uint8Array, password: string): Promis
   return new Wallet(inner.seed, inner.next);
 }
 
-/** writeTemp writes bytes to a fresh temporary file beside `path`, synced, 0600, and returns its name. */
-async function writeTemp(path: string, bytes: Uint8Array): Promise<string> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const f = await openFile(tmp, 'wx', 0o600);
-  try {
-    await f.writeFile(bytes);
-    await f.sync();
-  } catch (e) {
-    await f.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await f.close();
-  return tmp;
-}
-
 /** saveWallet writes a wallet file 0600: to a temporary name, synced, then renamed over `path`. */
 export async function saveWallet(path: string, w: Wallet, password: string, kdf: Partial<typeof SCRYPT_DEFAULTS> = {}): Promise<void> {
-  const tmp = await writeTemp(path, await encryptWallet(w, password, kdf));
-  await rename(tmp, path);
+  await writeFileAtomic(path, await encryptWallet(w, password, kdf), 0o600);
 }
 
 /** createWalletFile writes a new wallet file; CONFLICT if `path` exists (a link, not a rename, never replaces one). */
 export async function createWalletFile(path: string, w: Wallet, password: string, kdf: Partial<typeof SCRYPT_DEFAULTS> = {}): Promise<void> {
-  const tmp = await writeTemp(path, await encryptWallet(w, password, kdf));
   try {
-    await link(tmp, path);
+    await createFileAtomic(path, await encryptWallet(w, password, kdf), 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LedgerError('CONFLICT', `${path} exists: refusing to overwrite a wallet`, { cause: e });
     throw e;
-  } finally {
-    await rm(tmp, { force: true });
   }
 }
 

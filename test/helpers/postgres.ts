@@ -58,33 +58,19 @@ export async function startPostgres(): Promise<TestPostgres> {
     };
   }
   const made = new Set<string>();
-  const adminUrl = new URL(admin);
-  const run = async (sql: string) => {
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
   return {
     adminUrl: admin,
     async database() {
-      const name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`;
-      await run(`create database ${name}`);
-      made.add(name);
-      const u = new URL(adminUrl.href);
-      u.pathname = `/${name}`;
-      return u.href;
+      const url = await freshDatabase(admin);
+      made.add(url);
+      return url;
     },
     async drop(url) {
-      const name = new URL(url).pathname.slice(1);
-      if (!made.delete(name)) return;
-      await run(`drop database if exists ${name} with (force)`);
+      if (!made.delete(url)) return;
+      await dropDatabase(url, admin);
     },
     async stop() {
-      for (const name of made) await run(`drop database if exists ${name} with (force)`).catch(() => {});
+      for (const url of made) await dropDatabase(url, admin).catch(() => {});
       made.clear();
       await stopServer();
     },
@@ -96,9 +82,8 @@ export function testStoreKind(): 'level' | 'postgres' {
   return process.env.DOJANG_TEST_STORE === 'postgres' ? 'postgres' : 'level';
 }
 
-/** freshDatabase makes an empty database on the server PG_URL names (the postgres run's global setup starts one). */
-export async function freshDatabase(): Promise<string> {
-  const admin = process.env.PG_URL;
+/** freshDatabase makes an empty database on the server `admin` names (default PG_URL: the postgres run's global setup starts one). */
+export async function freshDatabase(admin = process.env.PG_URL): Promise<string> {
   if (!admin) throw new Error('DOJANG_TEST_STORE=postgres needs PG_URL (npm run test:postgres starts a server and sets it)');
   const name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`;
   const c = new pg.Client({ connectionString: admin });
@@ -114,8 +99,7 @@ export async function freshDatabase(): Promise<string> {
 }
 
 /** dropDatabase drops a database freshDatabase made. */
-export async function dropDatabase(url: string): Promise<void> {
-  const admin = process.env.PG_URL;
+export async function dropDatabase(url: string, admin = process.env.PG_URL): Promise<void> {
   if (!admin) return;
   const c = new pg.Client({ connectionString: admin });
   await c.connect();

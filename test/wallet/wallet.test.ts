@@ -12,6 +12,7 @@ import { isLedgerError } from '../../src/core/errors.js';
 import { requestSigningInput, signRequest } from '../../src/wallet/request.js';
 import { Wallet, WalletService, issueInto, deposit, type OpenedItem } from '../../src/wallet/wallet.js';
 import { householdClaims, RESIDENT_REGISTRATION_COPY, type HouseholdCopy } from '../../src/wallet/doctypes.js';
+import { demoHousehold } from '../../src/cli/demo.js';
 import { decideProxyPurchase, proxyDisclosure } from '../../src/wallet/mask-policy.js';
 import { challengeUri, parseAddress, parseChallenge } from '../../src/wallet/address.js';
 import { qrPng, readQr } from '../../src/wallet/qr.js';
@@ -23,17 +24,10 @@ import { MAX_WAITING } from '../../src/storage/wallet-store.js';
 // pharmacy both ways, expiry, and the store's refusals of badly signed requests.
 
 const DAY = 86_400;
-const household = (birthYearOfChild: number): HouseholdCopy => ({
-  address: '서울특별시 종로구 세종대로 209',
-  head: '김민준',
-  applicant: 1,
-  members: [
-    { name: '김민준', relation: '본인', birthDate: '1985-04-02' },
-    { name: '이서윤', relation: '배우자', birthDate: '1987-09-30' },
-    { name: '김하은', relation: '자녀', birthDate: `${birthYearOfChild}-05-05` },
-  ],
-});
-const PERSONAL = ['서울특별시 종로구 세종대로 209', '김민준', '이서윤', '김하은', '1985-04-02', '1987-09-30', '배우자'];
+const household = (birthYearOfChild: number): HouseholdCopy => demoHousehold(`${birthYearOfChild}-05-05`);
+// The demo's personal values (the child's birth date changes with the year; the rest do not).
+const DEMO = demoHousehold('2000-01-01');
+const PERSONAL = [DEMO.address, DEMO.head, ...DEMO.members.flatMap((m) => [m.name, ...(m.relation === '자녀' ? [] : [m.birthDate])]), '배우자'];
 
 let s: WalletServer;
 let client: DojangClient;
@@ -342,6 +336,27 @@ describe('signed store requests', () => {
     expect(await count()).toBe(2);
     await s.wallets.sweep(client.now() + 601);
     expect(await count()).toBe(0);
+  });
+
+  it('answers garbage with a coded 4xx problem, never a 5xx, and changes nothing', async () => {
+    const before = (await parent.list()).map((i) => i.item);
+    const path = listPath();
+    const bodies = [new Uint8Array(0), utf8('{}'), randomBytes(1), randomBytes(300), encodeCbor([1, 2, 3]), encodeCbor({ v: 1, event: randomBytes(32), salt: null, sealed: randomBytes(64) }), encodeCbor({ v: 1, event: randomBytes(31), salt: null, sealed: new Uint8Array(0) })];
+    for (const body of bodies) {
+      for (const headers of [headersFor(office, 'POST', path, body), {}, { ...headersFor(office, 'POST', path, body), 'dojang-time': 'x' }]) {
+        const res = await fetch(s.base + path, { method: 'POST', headers: { ...headers, 'content-type': 'application/cbor' }, body });
+        expect(res.status, toHex(body.slice(0, 16))).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(typeof ((await res.json()) as { code?: unknown }).code).toBe('string');
+      }
+    }
+    for (const item of ['x', '0'.repeat(32), '%00', 'A'.repeat(32)]) {
+      const p = `${path}/${item}`;
+      const res = await fetch(s.base + p, { headers: headersFor(parent.wallet.identitySeed, 'GET', p) });
+      expect([res.status, ((await res.json()) as { code: string }).code], item).toEqual([404, 'NOT_FOUND']);
+    }
+    expect((await parent.list()).map((i) => i.item)).toEqual(before);
   });
 
   it('answers OVERLOADED when too many changes wait', async () => {
