@@ -461,14 +461,14 @@ export function createApp(deps: AppDeps): Koa {
 
   router.get('/healthz', (ctx) => {
     ctx.state.route = 'healthz';
-    const failure = ledger.sequencer.failure;
+    const failure = ledger.failure;
     if (failure !== undefined) {
       sendCodedProblem(ctx, 'UNAVAILABLE', `the ledger takes no writes: ${failure}`);
       return;
     }
     const h = ledger.head;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time) };
+    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time), ...ledger.role };
   });
 
   router.get('/metrics', async (ctx) => {

@@ -37,7 +37,10 @@ export function createMetrics(ledger: Ledger, opts: { defaults?: boolean } = {})
   });
   new Gauge({ name: 'dojang_log_size', help: 'Entries in the log (latest checkpoint size)', registers: [registry], collect() { this.set(ledger.head.size); } });
   new Gauge({ name: 'dojang_checkpoint_time_seconds', help: 'Cosignature time of the latest checkpoint', registers: [registry], collect() { this.set(ledger.head.time); } });
-  new Gauge({ name: 'dojang_sequencer_queue_length', help: 'Entries waiting to be sequenced', registers: [registry], collect() { this.set(ledger.sequencer.queueLength); } });
+  new Gauge({ name: 'dojang_sequencer_queue_length', help: 'Entries waiting to be sequenced', registers: [registry], collect() { this.set(ledger.queueLength); } });
+  new Gauge({ name: 'dojang_sequencer_batches', help: 'Batches this process appended since it started', registers: [registry], collect() { this.set(ledger.appended.batches); } });
+  new Gauge({ name: 'dojang_sequencer_last_append_size', help: 'Tree size after the last batch this process appended (0: none)', registers: [registry], collect() { this.set(ledger.appended.size); } });
+  new Gauge({ name: 'dojang_sequencer_leader', help: '1 while this process sequences the log (or is its only process), 0 while it forwards writes', registers: [registry], collect() { this.set(ledger.role.role === 'follower' ? 0 : 1); } });
   new Gauge({ name: 'dojang_hash_cache_entries', help: 'Stored hashes held in the proof cache', registers: [registry], collect() { this.set(ledger.cache.size); } });
   let reads: (() => ReadStats) | undefined;
   const read = <K extends keyof ReadStats>(k: K): number => (reads === undefined ? 0 : reads()[k]);

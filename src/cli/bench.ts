@@ -21,6 +21,7 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../core/merkle.js'
 import { exists, keyPath } from '../ledger/keyfiles.js';
 import { BENCH_ORIGIN_PREFIX, type Ledger } from '../ledger/ledger.js';
 import { initLedger, openLedger } from './serve.js';
+import { apiFigures, createDatabase, dropDatabase, type ApiFigures } from './bench-cluster.js';
 import type { Io } from './main.js';
 
 export interface BenchOptions {
@@ -40,6 +41,8 @@ export interface BenchOptions {
 export interface PostgresFigures {
   appends: AppendFigures;
   proofs: ProofFigures;
+  /** Over HTTP: one `dojang serve` on LevelDB, one on PostgreSQL, three on one database (bench-cluster.ts). */
+  api: ApiFigures[];
 }
 
 /**
@@ -48,34 +51,26 @@ export interface PostgresFigures {
  * appends n signed events closed-loop and measures proofs, then drops the database.
  */
 async function postgresFigures(url: string, n: number, quick: boolean): Promise<PostgresFigures> {
-  const { default: pg } = await import('pg');
-  const name = `dojang_bench_${toHex(nc.randomBytes(6))}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const db = new URL(url);
-  db.pathname = `/${name}`;
+  const db = await createDatabase(url);
   const dir = await mkdtemp(join(tmpdir(), 'dojang-bench-pg-'));
   try {
-    const ledger = (await initLedger({ data: dir, store: db.href, json: false, origin: `${BENCH_ORIGIN_PREFIX}${toHex(nc.randomBytes(4))}` })).ledger;
+    const ledger = (await initLedger({ data: dir, store: db, json: false, origin: `${BENCH_ORIGIN_PREFIX}${toHex(nc.randomBytes(4))}` })).ledger;
+    let appends: AppendFigures;
+    let proofs: ProofFigures;
     try {
       const w = await Workload.start(ledger, dir);
-      const appends = await closedLoop(ledger, n, 4096, w);
-      const proofs = await proofRates(ledger, quick ? 1.5 : 3);
-      return { appends, proofs };
+      appends = await closedLoop(ledger, n, 4096, w);
+      proofs = await proofRates(ledger, quick ? 1.5 : 3);
     } finally {
       await ledger.close();
     }
+    const events = quick ? 3_000 : 10_000;
+    const api: ApiFigures[] = [];
+    for (const [store, processes] of [[undefined, 1], [url, 1], [url, 3]] as const) api.push(await apiFigures(store, processes, events, quick ? 1.5 : 3));
+    return { appends, proofs, api };
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await admin(`drop database if exists ${name} with (force)`);
+    await dropDatabase(url, db);
   }
 }
 
@@ -592,6 +587,11 @@ function formatBench(r: {
           `  ${f(r.postgres.appends.entries)} durable appends ${f(r.postgres.appends.appendsPerSec).padStart(9)} /s   ack p50 ${f(r.postgres.appends.p50Ms, 1)} ms, p99 ${f(r.postgres.appends.p99Ms, 1)} ms   (${f(r.ratios.postgresAppendsPerLevel, 2)} × LevelDB)`,
           `  inclusion proofs          ${f(r.postgres.proofs.inclusionPerSec).padStart(12)} /s   p50 ${f(r.postgres.proofs.inclusionP50Us)} µs, tree of ${f(r.postgres.proofs.size)}   (${f(r.ratios.postgresInclusionProofsPerLevel, 2)} × LevelDB)`,
           `  consistency proofs        ${f(r.postgres.proofs.consistencyPerSec).padStart(12)} /s`,
+          `  over HTTP (${r.postgres.api[0].events} signed events, then GET /v1/entries/<i>/proof; processes, database and load generator on these ${r.machine.cores} cores):`,
+          ...r.postgres.api.map(
+            (a) =>
+              `    ${a.store === 'level' ? 'LevelDB   ' : 'PostgreSQL'} × ${a.processes} process${a.processes > 1 ? 'es' : '  '}  ${f(a.eventsPerSec).padStart(7)} appends/s   receipt p50 ${f(a.p50Ms, 1)} ms, p99 ${f(a.p99Ms, 1)} ms   ${f(a.proofsPerSec).padStart(7)} proofs/s   (${f(a.eventsPerSec / r.postgres!.api[0].eventsPerSec, 2)} × / ${f(a.proofsPerSec / r.postgres!.api[0].proofsPerSec, 2)} × LevelDB × 1; CPU s per process ${a.cpuSecondsPerProcess.map((x) => f(x, 1)).join(', ')})`,
+          ),
           ``,
         ]),
     `audit replay (dojang audit --data: every signature on all cores, every rule, checkpoint and stored hash)`,

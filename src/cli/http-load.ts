@@ -14,12 +14,14 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 export class LoadConnection {
   private readonly socket: net.Socket;
   private readonly head: string;
+  private readonly host: string;
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve(status: number): void; reject(e: Error): void } | undefined;
   private failure: Error | undefined;
 
   private constructor(socket: net.Socket, host: string, path: string, contentType: string) {
     this.socket = socket;
+    this.host = host;
     this.head = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\nContent-Type: ${contentType}\r\nContent-Length: `;
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
@@ -50,6 +52,16 @@ export class LoadConnection {
       this.socket.write(`${this.head}${body.length}\r\n\r\n`);
       this.socket.write(body);
       this.socket.uncork();
+    });
+  }
+
+  /** get sends GET `path` and resolves with the response's status code (the body is read and dropped). */
+  get(path: string): Promise<number> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.waiting !== undefined) return Promise.reject(new Error('one request at a time per connection'));
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}\r\nConnection: keep-alive\r\n\r\n`);
     });
   }
 

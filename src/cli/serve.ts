@@ -97,16 +97,16 @@ export async function runInit(o: InitOptions, io: Io): Promise<number> {
 }
 
 /** openLedger opens the ledger in DIR, or with DIR's keys in the database at `url` (UNAVAILABLE when there is none). */
-export async function openLedger(dir: string, url?: string): Promise<Ledger> {
+export async function openLedger(dir: string, url?: string, log?: (message: string) => void): Promise<Ledger> {
   const keys = await loadKeys(dir);
   const store = storeOf(dir, url);
   await store.open();
   try {
     if ((await store.readHead()) === undefined && keys.root !== undefined) {
       // Keys but no genesis: a development init was interrupted; finish it.
-      return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir) });
+      return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir), log });
     }
-    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir) });
+    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log });
   } catch (e) {
     await store.close();
     throw e;
@@ -138,7 +138,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
-    ledger = await openLedger(o.data, o.store);
+    ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`));
   }
   const wallets = new WalletStore(join(o.data, 'wallets'));
   try {
@@ -165,7 +165,8 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
   const k = ledger.publicKeys;
-  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}`);
+  const role = ledger.role.role === 'single' ? '' : ` as ${ledger.role.role}`;
+  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
   io.out(`dojang: log key ${k.logKey}`);
   io.out(`dojang: listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`);
   await new Promise<void>((res) => {

@@ -9,7 +9,7 @@ import { LedgerError } from '../core/errors.js';
 import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
 import { formatVerifierKey, ed25519Signer, parseNote, signNote, type NoteSigner, type NoteVerifier, parseVerifierKey } from '../core/note.js';
-import { decodeCbor } from '../core/cbor.js';
+import { decodeCbor, encodeCbor } from '../core/cbor.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
 import { cosignatureSigner, cosignedTime } from '../core/cosignature.js';
 import { encodeEntryBundle, tileHashIndices, TILE_WIDTH } from '../core/tiles.js';
@@ -22,7 +22,8 @@ import { HashCache } from './hash-cache.js';
 import { CertificateRules, certificateAt, certKey, issuerKey, parentKey, type CertRecord, type IssuerRecord, type ParentRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
-import { Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
+import { Cluster } from './cluster.js';
+import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
 export interface LedgerOptions {
   store: LedgerStore;
@@ -36,6 +37,8 @@ export interface LedgerOptions {
   cacheHashes?: number;
   /** Signature-verification worker threads (default: one per core; 0 verifies inline). */
   verifyThreads?: number;
+  /** Where a ledger shared by several processes reports its changes of role (spec §8.4b). */
+  log?: (message: string) => void;
 }
 
 /** CertificateStatus is the answer of GET /v1/certificates/<id> (spec §8.7). */
@@ -88,19 +91,17 @@ const sizeOfNote = new WeakMap<Uint8Array, number>();
 export const DEFAULT_CACHE_HASHES = 1 << 18;
 
 export class Ledger {
-  readonly cache: HashCache;
-
   private constructor(
     readonly store: LedgerStore,
-    readonly sequencer: Sequencer,
+    private readonly writer: Writer,
     readonly genesis: Genesis,
     readonly verifiers: { log: NoteVerifier; timestamp: NoteVerifier },
     private readonly admission: { rootKey: Uint8Array; pool: VerifyPool },
     private readonly statusSigner: NoteSigner,
-    cacheHashes = DEFAULT_CACHE_HASHES,
-  ) {
-    this.cache = new HashCache((ix) => store.readHashes(ix), cacheHashes, 4);
-  }
+    readonly cache: HashCache,
+    /** What this process appended: batches, and the tree size after the last one (spec §8.4b). */
+    readonly appended: { readonly batches: number; readonly size: number },
+  ) {}
 
   /**
    * create appends the genesis entry to an empty store and returns the open ledger.
@@ -121,6 +122,7 @@ export class Ledger {
       ...publicKeysOf(keys, formatVerifierKey(root)),
       time: Math.floor(clock() / 1000),
     };
+    await o.store.claim?.();
     const seq = await Sequencer.open(sequencerOptions(o));
     try {
       const r = await seq.add(signEntry('genesis', genesisBody(genesis), rootSeed));
@@ -147,13 +149,45 @@ export class Ledger {
     }
     if (genesis.origin !== o.keys.log.name) throw new LedgerError('STATE_MISMATCH', 'genesis origin does not match the log key name');
     const rootKey = parseVerifierKey(genesis.rootKey).publicKey;
-    const rules = new CertificateRules(o.store);
-    const seq = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, extra: o.admit }) });
     const log = parseVerifierKey(genesis.logKey);
     const timestamp = parseVerifierKey(genesis.timestampKey);
+    // Every term of the sequencer judges with fresh admission state (rules.ts keeps an overlay).
+    const appended = { batches: 0, size: 0 };
+    const onAppend = (size: number) => {
+      appended.batches++;
+      appended.size = size;
+    };
+    const openSequencer = async () => {
+      const term = (await o.store.claim?.()) ?? 0;
+      const rules = new CertificateRules(o.store);
+      const sequencer = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, extra: o.admit }), onAppend });
+      return { sequencer, term };
+    };
+    const cache = new HashCache((ix) => o.store.readHashes(ix), o.cacheHashes ?? DEFAULT_CACHE_HASHES, 4);
+    let writer: Writer;
+    let self: Ledger | undefined; // for the cluster's receipts, once constructed
+    if (o.store.coordinator !== undefined) {
+      // Several processes may share this store (spec §8.4b).
+      writer = await Cluster.start({
+        store: o.store,
+        coordinator: o.store.coordinator(),
+        origin: genesis.origin,
+        verifiers: { log, timestamp },
+        readHashes: cache.read,
+        openSequencer,
+        meta: (w) => (w.verified ? verifiedMeta(w.entry) : undefined),
+        encodeReceipt: async (r) => {
+          if (self === undefined) throw new LedgerError('UNAVAILABLE', 'the ledger is still opening');
+          return encodeReceipt(await self.receipt(r.index, r));
+        },
+        maxQueue: o.sequencer?.maxQueue ?? DEFAULT_MAX_QUEUE,
+        log: o.log,
+      });
+    } else writer = singleWriter((await openSequencer()).sequencer);
     const pool = new VerifyPool({ threads: o.verifyThreads });
     const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
-    return new Ledger(o.store, seq, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, o.cacheHashes);
+    self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended);
+    return self;
   }
 
   get origin(): string {
@@ -165,11 +199,37 @@ export class Ledger {
     return { origin: g.origin, logKey: g.logKey, timestampKey: g.timestampKey, statusKey: g.statusKey, rootKey: g.rootKey };
   }
 
-  /** head is the latest tree head (the log always has its genesis entry). */
+  /** head is the latest tree head this process serves (the log always has its genesis entry). */
   get head(): Head {
-    const h = this.sequencer.head;
+    const h = this.writer.head;
     if (h === undefined) throw new LedgerError('UNAVAILABLE', 'ledger has no head');
     return h;
+  }
+
+  /**
+   * role: `single` (the only process of its store), `leader` (sequences for the
+   * processes sharing the store) or `follower` (forwards writes to the leader), with the
+   * leader's term (spec §8.4b).
+   */
+  get role(): { role: 'single' | 'leader' | 'follower'; term: number } {
+    const w = this.writer;
+    if (w instanceof Cluster) return w.leading ? { role: 'leader', term: w.currentTerm } : { role: 'follower', term: 0 };
+    return { role: 'single', term: 0 };
+  }
+
+  /** sequencer is this process's sequencer while it sequences the log (undefined on a follower). */
+  get sequencer(): Sequencer | undefined {
+    return this.writer.sequencer;
+  }
+
+  /** failure says why this process takes no writes, or is undefined when it does. */
+  get failure(): string | undefined {
+    return this.writer.failure;
+  }
+
+  /** Writes waiting: in the sequencer, or forwarded and not yet answered. */
+  get queueLength(): number {
+    return this.writer.queueLength;
   }
 
   /**
@@ -194,7 +254,7 @@ export class Ledger {
       if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
     }
     // The sequencer hands the parsed, verified event to admission with the entry.
-    return this.sequencer.add(entry, parsed === undefined ? undefined : new Verified(parsed));
+    return this.writer.add(entry, parsed === undefined ? undefined : new Verified(parsed), parsed !== undefined);
   }
 
   /** inclusionProof proves entry `index` in the tree of the given size (default: head). */
@@ -242,6 +302,11 @@ export class Ledger {
   async receipt(index: number, fresh?: Receipt): Promise<EntryReceipt> {
     checkIndex(index, 'index');
     if (index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
+    if (fresh?.encoded !== undefined) {
+      // Built by the leader that appended the entry (spec §8.4b): the same receipt this would build.
+      const r = decodeReceipt(fresh.encoded);
+      if (r !== undefined && r.index === index && equalBytes(r.leafHash, fresh.leafHash)) return r;
+    }
     let size: number;
     let checkpoint: Uint8Array;
     let time: number;
@@ -380,7 +445,7 @@ export class Ledger {
 
   /** close drains the sequencer and closes the store. */
   async close(): Promise<void> {
-    await this.sequencer.close();
+    await this.writer.close();
     await this.admission.pool.close();
     await this.store.close();
   }
@@ -393,6 +458,66 @@ export class Ledger {
  */
 class Verified {
   constructor(readonly parsed: ParsedEvent) {}
+}
+
+/**
+ * verifiedMeta is the meta of a write another process of the cluster queued as verified
+ * (spec §8.4b): parsed again here, its signature not checked again — whoever can write
+ * the store can write the log. An entry that does not parse gets the full admission.
+ */
+function verifiedMeta(entry: Uint8Array): Verified | undefined {
+  try {
+    return new Verified(parseEvent(entry));
+  } catch {
+    return undefined;
+  }
+}
+
+/** encodeReceipt encodes a receipt for another process of the cluster (spec §8.4b): a CBOR map. */
+function encodeReceipt(r: EntryReceipt): Uint8Array {
+  return encodeCbor({ index: r.index, leafHash: r.leafHash, size: r.size, time: r.time, checkpoint: r.checkpoint, proof: r.proof });
+}
+
+/** decodeReceipt reads what encodeReceipt wrote, or undefined for anything else (the receipt is then built from the history). */
+function decodeReceipt(b: Uint8Array): EntryReceipt | undefined {
+  let m: Record<string, unknown>;
+  try {
+    m = decodeCbor(b) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const { index, leafHash, size, time, checkpoint, proof } = m;
+  if (!Number.isSafeInteger(index) || !(leafHash instanceof Uint8Array) || !Number.isSafeInteger(size) || !Number.isSafeInteger(time) || !(checkpoint instanceof Uint8Array) || typeof proof !== 'string') {
+    return undefined;
+  }
+  return { index: index as number, leafHash, size: size as number, time: time as number, checkpoint, proof };
+}
+
+/** Writer is where Ledger.append sends entries: its own sequencer, or the cluster. */
+interface Writer {
+  readonly head: Head | undefined;
+  readonly sequencer: Sequencer | undefined;
+  readonly failure: string | undefined;
+  readonly queueLength: number;
+  add(entry: Uint8Array, meta: unknown, verified: boolean): Promise<Receipt>;
+  close(): Promise<void>;
+}
+
+function singleWriter(seq: Sequencer): Writer {
+  return {
+    get head() {
+      return seq.head;
+    },
+    sequencer: seq,
+    get failure() {
+      return seq.failure;
+    },
+    get queueLength() {
+      return seq.queueLength;
+    },
+    add: (entry, meta) => seq.add(entry, meta),
+    close: () => seq.close(),
+  };
 }
 
 /** BENCH_ORIGIN_PREFIX: logs whose origin starts so are bench logs (spec §5.2, bench.record). */

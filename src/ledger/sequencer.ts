@@ -35,11 +35,11 @@
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { leafHash, TreeEdge, treeHash, type HashReader } from '../core/merkle.js';
 import { formatCheckpoint, parseCheckpoint, type Checkpoint } from '../core/checkpoint.js';
-import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignature } from '../core/note.js';
+import { openNote, formatNote, ed25519Verifier, type NoteSigner, type NoteSignature, type NoteVerifier } from '../core/note.js';
 import { cosignatureVerifier, cosignedTime } from '../core/cosignature.js';
 import { MAX_ENTRY_SIZE } from '../core/tiles.js';
 import { byteKey, equalBytes, toHex, utf8 } from '../core/bytes.js';
-import type { LedgerStore, StateWrite } from '../storage/store.js';
+import type { LedgerStore, StateWrite, StoredHead } from '../storage/store.js';
 
 /** Clock returns the current time in milliseconds since the Unix epoch. */
 export type Clock = () => number;
@@ -73,6 +73,9 @@ export interface AdmitResult {
   persisted?: () => void;
 }
 
+/** DEFAULT_MAX_QUEUE: how many entries may wait for the sequencer (spec §8.2). */
+export const DEFAULT_MAX_QUEUE = 16_384;
+
 /** MAX_CLOCK_BEHIND_S: how far the clock may lag the latest checkpoint time (seconds). */
 export const MAX_CLOCK_BEHIND_S = 60;
 
@@ -98,6 +101,8 @@ export interface SequencerOptions {
   maxDelayMs?: number;
   maxQueue?: number;
   recosignMs?: number;
+  /** Called with the new tree size after each batch this sequencer appended (and before anyone is answered). */
+  onAppend?: (size: number) => void;
 }
 
 export interface Receipt {
@@ -113,6 +118,8 @@ export interface Receipt {
    * entry of the batch in it, served from memory (TreeEdge.readerWith).
    */
   readonly batchHashes?: HashReader;
+  /** For an entry another process of the cluster sequenced: the receipt its leader built, encoded (spec §8.4b). */
+  readonly encoded?: Uint8Array;
 }
 
 export interface Head {
@@ -167,6 +174,7 @@ export class Sequencer {
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
   private readonly maxQueue: number;
+  private readonly onAppend: ((size: number) => void) | undefined;
   private readonly recosignMs: number;
 
   private edge: TreeEdge;
@@ -191,7 +199,8 @@ export class Sequencer {
     this.admit = o.admit;
     this.maxBatch = o.maxBatch ?? 256;
     this.maxDelayMs = o.maxDelayMs ?? 2;
-    this.maxQueue = o.maxQueue ?? 16384;
+    this.maxQueue = o.maxQueue ?? DEFAULT_MAX_QUEUE;
+    this.onAppend = o.onAppend;
     this.recosignMs = o.recosignMs ?? 5000;
     this.edge = edge;
     this._head = head;
@@ -224,28 +233,9 @@ export class Sequencer {
       if (guardCp !== undefined) throw new LedgerError('STATE_MISMATCH', `the store is empty but this log already signed a checkpoint of size ${guardCp.size}: the store was lost or replaced`);
       return new Sequencer(o, new TreeEdge(0, []), undefined);
     }
-    let cp: Checkpoint;
-    let time: number;
-    try {
-      const { note } = openNote(stored.checkpoint, [verifier, tsVerifier], { requireAll: true });
-      cp = parseCheckpoint(note.text);
-      const cosig = note.sigs.find((s) => s.name === tsVerifier.name && equalBytes(s.keyId, tsVerifier.keyId));
-      time = cosignedTime(cosig!);
-    } catch (e) {
-      throw new LedgerError('STATE_MISMATCH', `latest checkpoint does not verify under this ledger's log and timestamp keys: ${(e as Error).message}`, { cause: e });
-    }
-    if (cp.origin !== o.origin) throw new LedgerError('STATE_MISMATCH', `latest checkpoint has origin ${cp.origin}, want ${o.origin}`);
-    if (cp.size !== stored.size) throw new LedgerError('STATE_MISMATCH', `stored head size ${stored.size} but checkpoint size ${cp.size}`);
-    let edgeHashes: Uint8Array[];
-    try {
-      edgeHashes = await o.store.readHashes(TreeEdge.indices(cp.size));
-    } catch (e) {
-      throw new LedgerError('STATE_MISMATCH', `right edge of the tree at size ${cp.size} is not stored: ${(e as Error).message}`, { cause: e });
-    }
-    const edge = new TreeEdge(cp.size, edgeHashes);
-    if (!equalBytes(edge.root(), cp.root)) {
-      throw new LedgerError('STATE_MISMATCH', `stored tree of size ${cp.size} has root ${toHex(edge.root())} but the checkpoint says ${toHex(cp.root)}`);
-    }
+    const { head, edge } = await checkStoredHead(stored, { origin: o.origin, log: verifier, timestamp: tsVerifier, readHashes: (ix) => o.store.readHashes(ix) });
+    const cp = { size: head.size, root: head.root };
+    const time = head.time;
     const hist = await o.store.readCheckpoints(cp.size, 1);
     if (hist.length !== 1 || hist[0].size !== cp.size) throw new LedgerError('STATE_MISMATCH', `no history checkpoint for size ${cp.size}`);
     const histCp = parseCheckpoint(openNote(hist[0].checkpoint, [verifier]).note.text);
@@ -261,6 +251,21 @@ export class Sequencer {
     }
     if (o.guard !== undefined && (guardCp === undefined || guardCp.size < cp.size)) await o.guard.save(stored.checkpoint);
     return new Sequencer(o, edge, { size: cp.size, root: cp.root, checkpoint: stored.checkpoint, time });
+  }
+
+  /** stopped is true once a store failure (or abort) stopped the sequencer for good. */
+  get stopped(): boolean {
+    return this.failed !== undefined;
+  }
+
+  /**
+   * abort stops the sequencer at once (its process no longer leads, spec §8.4b): waiting
+   * writers get UNAVAILABLE with the reason, a batch already being written runs to its
+   * end (its outcome is the store's), and nothing more is written.
+   */
+  async abort(reason: string): Promise<void> {
+    if (this.failed === undefined) this.fail(new LedgerError('UNAVAILABLE', reason), []);
+    await this.close();
   }
 
   /** head is the latest published tree head, or undefined for an empty log. */
@@ -484,6 +489,7 @@ export class Sequencer {
         state: b.state,
       });
       b.persisted?.();
+      this.onAppend?.(b.size);
       // The guard moves only after the store holds the tree it names (spec §8.2).
       if (this.guard !== undefined) await this.guard.save(b.note);
     } catch (e) {
@@ -576,6 +582,42 @@ export class Sequencer {
     }
     await this.guard?.close?.();
   }
+}
+
+/**
+ * checkStoredHead checks a stored head as a sequencer taking over, or a process following
+ * the log, must (spec §8.2): the checkpoint verifies under the log key and carries the
+ * timestamp cosignature, names this origin and the stored size, and the root recomputed
+ * from the stored right edge of the tree (at most log2(size) hashes) is its root.
+ * STATE_MISMATCH says what disagrees.
+ */
+export async function checkStoredHead(
+  stored: StoredHead,
+  o: { origin: string; log: NoteVerifier; timestamp: NoteVerifier; readHashes: HashReader },
+): Promise<{ head: Head; edge: TreeEdge }> {
+  let cp: Checkpoint;
+  let time: number;
+  try {
+    const { note } = openNote(stored.checkpoint, [o.log, o.timestamp], { requireAll: true });
+    cp = parseCheckpoint(note.text);
+    const cosig = note.sigs.find((s) => s.name === o.timestamp.name && equalBytes(s.keyId, o.timestamp.keyId));
+    time = cosignedTime(cosig!);
+  } catch (e) {
+    throw new LedgerError('STATE_MISMATCH', `latest checkpoint does not verify under this ledger's log and timestamp keys: ${(e as Error).message}`, { cause: e });
+  }
+  if (cp.origin !== o.origin) throw new LedgerError('STATE_MISMATCH', `latest checkpoint has origin ${cp.origin}, want ${o.origin}`);
+  if (cp.size !== stored.size) throw new LedgerError('STATE_MISMATCH', `stored head size ${stored.size} but checkpoint size ${cp.size}`);
+  let edgeHashes: Uint8Array[];
+  try {
+    edgeHashes = await o.readHashes(TreeEdge.indices(cp.size));
+  } catch (e) {
+    throw new LedgerError('STATE_MISMATCH', `right edge of the tree at size ${cp.size} is not stored: ${(e as Error).message}`, { cause: e });
+  }
+  const edge = new TreeEdge(cp.size, edgeHashes);
+  if (!equalBytes(edge.root(), cp.root)) {
+    throw new LedgerError('STATE_MISMATCH', `stored tree of size ${cp.size} has root ${toHex(edge.root())} but the checkpoint says ${toHex(cp.root)}`);
+  }
+  return { head: { size: cp.size, root: cp.root, checkpoint: stored.checkpoint, time }, edge };
 }
 
 function errorMessage(e: unknown): string {

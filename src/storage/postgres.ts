@@ -13,6 +13,8 @@
  *   dojang_hashes       (idx primary key, hash)          stored hashes
  *   dojang_checkpoints  (size primary key, checkpoint)   history: one per size, as first signed
  *   dojang_state        (k primary key, v)               the state index (rule 11)
+ *   dojang_sequencer    (id = 1, term)                   the writers' term (rule 12)
+ *   dojang_queue        (id, entry, …, answer)           writes forwarded to the sequencer (§8.4b)
  *
  * append() is ONE transaction: it locks the head row (SELECT … FOR UPDATE; a store with no
  * head row conflicts on the primary keys instead), checks the size, inserts the entries,
@@ -29,12 +31,22 @@ import pg from 'pg';
 import { LedgerError } from '../core/errors.js';
 import { toHex } from '../core/bytes.js';
 import { checkBatch, checkCheckpoint, checkHash, checkIndex, checkStateKey } from './checks.js';
-import type { AppendBatch, LedgerStore, StoreSupports, StoredCheckpoint, StoredHead } from './store.js';
+import type { AppendBatch, Coordinator, CoordinatorEvents, LedgerStore, QueueAnswer, QueuedWrite, StoreSupports, StoredCheckpoint, StoredHead } from './store.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** The advisory lock key of migrations ("dojang" in ASCII). */
 const MIGRATION_LOCK = 0x646f6a616e67;
+/** The advisory lock key of the sequencer role (spec §8.4b). */
+const SEQUENCER_LOCK = MIGRATION_LOCK + 1;
+/**
+ * LEASE_S: a control session that sends nothing for this long is ended by the server
+ * (idle_session_timeout), which releases the sequencer lock of a frozen process; and a
+ * transaction left idle this long is ended (idle_in_transaction_session_timeout), which
+ * releases the row locks of a frozen writer. Sessions send a heartbeat every HEARTBEAT_MS.
+ */
+export const LEASE_S = 5;
+const HEARTBEAT_MS = 1000;
 
 const MIGRATIONS: readonly string[] = [
   `create table if not exists dojang_schema (version integer not null);
@@ -44,6 +56,12 @@ const MIGRATIONS: readonly string[] = [
    create table if not exists dojang_hashes (idx bigint primary key, hash bytea not null);
    create table if not exists dojang_checkpoints (size bigint primary key, checkpoint bytea not null);
    create table if not exists dojang_state (k bytea primary key, v bytea not null);`,
+  `create table if not exists dojang_sequencer (id integer primary key check (id = 1), term bigint not null);
+   insert into dojang_sequencer (id, term) values (1, 0) on conflict (id) do nothing;
+   create table if not exists dojang_queue (id bigserial primary key, entry bytea not null, verified boolean not null,
+     taken bigint not null default 0, done boolean not null default false, idx bigint, duplicate boolean, receipt bytea, code text, message text,
+     created timestamptz not null default now());
+   create index if not exists dojang_queue_open on dojang_queue (id) where not done;`,
 ];
 
 /** Options of PostgresStore. */
@@ -57,6 +75,8 @@ export class PostgresStore implements LedgerStore {
   #pool: pg.Pool | undefined;
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** The term this object claimed (rule 12); 0 until it claims. */
+  #term = 0;
 
   /** url: a postgres:// connection string (the database must exist). */
   constructor(
@@ -71,8 +91,14 @@ export class PostgresStore implements LedgerStore {
     if (this.#opening) return this.#opening;
     this.#opening = (async () => {
       if (this.#closing) await this.#closing;
-      const pool = new pg.Pool({ connectionString: this.url, max: this.opts.max ?? 10 });
+      // Single statements (the queue's) need not wait for the disk: nothing they write is
+      // acknowledged; appends set synchronous_commit on for their own transaction. A
+      // transaction left idle (a frozen process) is ended, releasing its row locks.
+      const pool = new pg.Pool({ ...connection(this.url, ['synchronous_commit=off', `idle_in_transaction_session_timeout=${LEASE_S}s`]), max: this.opts.max ?? 10 });
       pool.on('error', () => {}); // an idle client's error: the next query reports it
+      // A checked-out client's error (its session ended by the server) fails its query; without
+      // a listener it would also be thrown as an uncaught 'error' event.
+      pool.on('connect', (c) => c.on('error', () => {}));
       try {
         await migrate(pool);
       } catch (e) {
@@ -129,6 +155,7 @@ export class PostgresStore implements LedgerStore {
     const dels = [...last.values()].filter((w) => w.value === null);
     const n = batch.entries.length;
     await this.#transaction(async (c) => {
+      await this.#checkTerm(c);
       const head = await c.query('select size from dojang_head where id = 1 for update');
       const size = head.rows.length === 0 ? 0 : num(head.rows[0].size);
       if (size !== batch.expectedSize) throw new LedgerError('CONFLICT', `append at size ${batch.expectedSize} but the stored size is ${size}`);
@@ -152,19 +179,44 @@ export class PostgresStore implements LedgerStore {
           puts.map((w) => buf(w.value!)),
         ]);
       }
+      await c.query("select pg_notify('dojang_head', $1)", [String(newSize)]);
     });
+  }
+
+  /** claim raises the term and makes it this object's (rule 12), durably; it waits for a write in flight. */
+  async claim(): Promise<number> {
+    let term = 0;
+    await this.#transaction(async (c) => {
+      const r = await c.query('update dojang_sequencer set term = term + 1 where id = 1 returning term');
+      term = num(r.rows[0].term);
+    });
+    this.#term = term;
+    return term;
+  }
+
+  /** #checkTerm locks the term row against a claim until the transaction ends, and checks it is still ours (rule 12). */
+  async #checkTerm(c: pg.PoolClient): Promise<void> {
+    const r = await c.query('select term from dojang_sequencer where id = 1 for share');
+    const term = num(r.rows[0].term);
+    if (term !== this.#term) throw new LedgerError('CONFLICT', `the log was claimed by another writer (term ${term}, this writer's ${this.#term})`);
+  }
+
+  coordinator(): Coordinator {
+    return new PostgresCoordinator(this.url, (text, values) => this.#query(text, values), () => this.#term);
   }
 
   async putLatestCheckpoint(size: number, checkpoint: Uint8Array): Promise<void> {
     checkIndex(size, 'size');
     checkCheckpoint(checkpoint, 'putLatestCheckpoint');
     await this.#transaction(async (c) => {
+      await this.#checkTerm(c);
       const r = await c.query('update dojang_head set checkpoint = $2 where id = 1 and size = $1', [size, buf(checkpoint)]);
       if (r.rowCount === 0) {
         const h = await c.query('select size from dojang_head where id = 1');
         const current = h.rows.length === 0 ? 0 : num(h.rows[0].size);
         throw new LedgerError('CONFLICT', `replace checkpoint at size ${size} but the stored size is ${current}`);
       }
+      await c.query("select pg_notify('dojang_head', $1)", [String(size)]);
     });
   }
 
@@ -272,6 +324,197 @@ export class PostgresStore implements LedgerStore {
   }
 }
 
+/**
+ * PostgresCoordinator is the Coordinator of a PostgresStore (spec §8.4b). Its control
+ * session (its own connection, outside the pool) holds the session-level advisory lock
+ * SEQUENCER_LOCK while the process leads and LISTENs for dojang_head, dojang_queued and
+ * dojang_settled. The server ends the session after LEASE_S seconds of silence, so it
+ * sends a heartbeat every second; a process that dies or freezes loses the lock within
+ * LEASE_S. When the session ends the coordinator reports `lost` and reconnects (without
+ * the lock) until closed. The queue's statements go through the store's pool.
+ */
+class PostgresCoordinator implements Coordinator {
+  #client: pg.Client | undefined;
+  #on: CoordinatorEvents | undefined;
+  #leading = false;
+  #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #reconnect: NodeJS.Timeout | undefined;
+  /** The control session's statements run one at a time (pg clients queue them, but deprecate that). */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly url: string,
+    private readonly query: (text: string, values?: unknown[]) => Promise<pg.QueryResult>,
+    private readonly term: () => number,
+  ) {}
+
+  async start(on: CoordinatorEvents): Promise<void> {
+    if (this.#on !== undefined) throw new Error('coordinator already started');
+    this.#on = on;
+    this.#heartbeat = setInterval(() => {
+      const c = this.#client;
+      if (c !== undefined) this.#control(c, 'select 1').catch((e) => this.#lose(c, e));
+    }, HEARTBEAT_MS);
+    this.#heartbeat.unref();
+    await this.#connect();
+  }
+
+  /** #control runs one statement on control session c after the ones before it. */
+  #control(c: pg.Client, text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const run = this.#chain.then(() => c.query(text, values));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #connect(): Promise<void> {
+    const c = new pg.Client(connection(this.url, [`idle_session_timeout=${LEASE_S}s`]));
+    c.on('error', (e) => this.#lose(c, e));
+    c.on('end', () => this.#lose(c, new Error('the control session ended')));
+    c.on('notification', (n) => {
+      if (this.#client !== c) return;
+      if (n.channel === 'dojang_head') this.#on?.head();
+      else if (n.channel === 'dojang_queued') this.#on?.queued();
+      else if (n.channel === 'dojang_settled') this.#on?.settled();
+    });
+    try {
+      await c.connect();
+      await c.query('listen dojang_head; listen dojang_queued; listen dojang_settled');
+    } catch (e) {
+      await c.end().catch(() => {});
+      throw dbError(e);
+    }
+    if (this.#closed) {
+      await c.end().catch(() => {});
+      return;
+    }
+    this.#client = c;
+  }
+
+  /** #lose handles the end of control session c: the lock is gone; report it and reconnect. */
+  #lose(c: pg.Client, e: unknown): void {
+    if (this.#client !== c) return;
+    this.#client = undefined;
+    this.#leading = false;
+    c.end().catch(() => {});
+    if (this.#closed) return;
+    this.#on?.lost(`the database's control session ended: ${(e as Error)?.message ?? String(e)}`);
+    const retry = (wait: number) => {
+      this.#reconnect = setTimeout(() => {
+        this.#reconnect = undefined;
+        if (this.#closed) return;
+        this.#connect().then(
+          () => this.#on?.head(),
+          () => retry(Math.min(wait * 2, 5000)),
+        );
+      }, wait);
+      this.#reconnect.unref();
+    };
+    retry(250);
+  }
+
+  async tryLead(): Promise<boolean> {
+    if (this.#leading) return true;
+    const c = this.#client;
+    if (c === undefined || this.#closed) return false;
+    try {
+      const r = await this.#control(c, 'select pg_try_advisory_lock($1) as ok', [SEQUENCER_LOCK]);
+      this.#leading = this.#client === c && r.rows[0].ok === true;
+    } catch (e) {
+      this.#lose(c, e);
+      return false;
+    }
+    return this.#leading;
+  }
+
+  async resign(): Promise<void> {
+    const c = this.#client;
+    if (!this.#leading || c === undefined) return;
+    this.#leading = false;
+    try {
+      await this.#control(c, 'select pg_advisory_unlock($1)', [SEQUENCER_LOCK]);
+    } catch (e) {
+      this.#lose(c, e);
+    }
+  }
+
+  async enqueue(writes: readonly QueuedWrite[]): Promise<number[]> {
+    if (writes.length === 0) return [];
+    const r = await this.query(
+      `with v as (select nextval('dojang_queue_id_seq') as id, e, ver, o from unnest($1::bytea[], $2::boolean[]) with ordinality as u(e, ver, o)),
+            i as (insert into dojang_queue (id, entry, verified) select id, e, ver from v),
+            n as (select pg_notify('dojang_queued', ''))
+       select v.id, v.o from v, n order by v.o`,
+      [writes.map((w) => buf(w.entry)), writes.map((w) => w.verified)],
+    );
+    return r.rows.map((row) => num(row.id));
+  }
+
+  async take(limit: number): Promise<{ id: number; write: QueuedWrite }[]> {
+    checkIndex(limit, 'limit');
+    const term = this.term();
+    if (term === 0) throw new LedgerError('CONFLICT', 'take: this store has not claimed the log');
+    if (limit === 0) return [];
+    const r = await this.query(
+      `update dojang_queue q set taken = $1
+         from (select id from dojang_queue where taken < $1 and not done order by id limit $2 for update skip locked) t
+        where q.id = t.id returning q.id, q.entry, q.verified`,
+      [term, limit],
+    );
+    return r.rows.map((row) => ({ id: num(row.id), write: { entry: bytes(row.entry), verified: row.verified === true } })).sort((a, b) => a.id - b.id);
+  }
+
+  async release(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.query('update dojang_queue set taken = 0 where id = any($1::bigint[]) and taken = $2 and not done', [ids, this.term()]);
+  }
+
+  async settle(answers: readonly QueueAnswer[]): Promise<void> {
+    if (answers.length === 0) return;
+    const ok = (a: QueueAnswer) => ('index' in a ? a : undefined);
+    const bad = (a: QueueAnswer) => ('code' in a ? a : undefined);
+    await this.query(
+      `with u as (update dojang_queue q set done = true, idx = a.idx, duplicate = a.dup, receipt = a.receipt, code = a.code, message = a.message
+                    from unnest($1::bigint[], $2::bigint[], $3::boolean[], $4::text[], $5::text[], $7::bytea[]) as a(id, idx, dup, code, message, receipt)
+                   where q.id = a.id and q.taken = $6 and not q.done returning 1)
+       select pg_notify('dojang_settled', count(*)::text) from u`,
+      [
+        answers.map((a) => a.id),
+        answers.map((a) => ok(a)?.index ?? null),
+        answers.map((a) => ok(a)?.duplicate ?? null),
+        answers.map((a) => bad(a)?.code ?? null),
+        answers.map((a) => bad(a)?.message ?? null),
+        this.term(),
+        answers.map((a) => { const r = ok(a)?.receipt; return r === undefined ? null : buf(r); }),
+      ],
+    );
+  }
+
+  async collect(ids: readonly number[]): Promise<QueueAnswer[]> {
+    if (ids.length === 0) return [];
+    const r = await this.query('delete from dojang_queue where id = any($1::bigint[]) and done returning id, idx, duplicate, receipt, code, message', [ids]);
+    return r.rows.map((row): QueueAnswer => {
+      if (row.idx === null) return { id: num(row.id), code: String(row.code), message: String(row.message) };
+      return { id: num(row.id), index: num(row.idx), duplicate: row.duplicate === true, ...(row.receipt === null ? {} : { receipt: bytes(row.receipt) }) };
+    });
+  }
+
+  async prune(seconds: number): Promise<void> {
+    checkIndex(seconds, 'seconds');
+    await this.query('delete from dojang_queue where created < now() - make_interval(secs => $1)', [seconds]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#leading = false;
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    if (this.#reconnect !== undefined) clearTimeout(this.#reconnect);
+    const c = this.#client;
+    this.#client = undefined;
+    await c?.end().catch(() => {});
+  }
+}
+
 /** migrate applies the migrations not yet applied, under a transaction-scoped advisory lock. */
 async function migrate(pool: pg.Pool): Promise<void> {
   const c = await pool.connect();
@@ -293,6 +536,17 @@ async function migrate(pool: pg.Pool): Promise<void> {
   } finally {
     c.release();
   }
+}
+
+/**
+ * connection is the pg configuration for `url` with these server settings added to the
+ * session's startup options (after any the URL's own `options` parameter gives).
+ */
+function connection(url: string, settings: readonly string[]): pg.ClientConfig {
+  const u = new URL(url);
+  const own = u.searchParams.get('options');
+  u.searchParams.delete('options');
+  return { connectionString: u.href, options: [own, ...settings.map((x) => `-c ${x}`)].filter((x) => x).join(' ') };
 }
 
 /** dbError maps a database failure to LedgerError UNAVAILABLE; coded errors pass through. */

@@ -29,8 +29,9 @@
  *     concurrently with an append and with each other. Reads of what is not (yet)
  *     stored resolve to undefined / fewer items as documented per method; they never
  *     invent data.
- *  7. A store is used by one process that appends at a time; concurrent appenders are
- *     fenced by rule 3, not by locking.
+ *  7. One store object appends at a time; concurrent appenders are fenced by rule 3, and
+ *     on a multiProcess store by terms (rule 12), not by locking. Which process appends
+ *     is the Coordinator's business (spec §8.4b).
  *  8. Arguments: indices, sizes and limits are non-negative safe integers; anything else
  *     is a caller bug (RangeError), as is a non-Uint8Array where bytes are expected
  *     (TypeError).
@@ -61,10 +62,26 @@
  *        So a reader that sees a batch's state can then read its entries, and a reader
  *        that has read a batch's head or entries then sees (at least) its state.
  *     e. Keys are opaque to the store; they never collide with the log's own records.
+ * 12. Terms (multiProcess stores): claim() durably raises the store's term by one and
+ *     makes it this store object's own. append() and putLatestCheckpoint() check, in the
+ *     transaction that writes, that the term is still the object's own (0 for an object
+ *     that never claimed) and otherwise reject with CONFLICT and change nothing. So once
+ *     another object (in any process) has claimed, a writer that claimed before can never
+ *     write again, even at the current size. A claim waits for a write in flight.
  */
 export interface LedgerStore {
   /** Optional behaviour, declared by the backend (never guessed by callers). */
   readonly supports: StoreSupports;
+
+  /** claim makes this object the log's one writer (rule 12) and returns the new term. multiProcess stores only. */
+  claim?(): Promise<number>;
+
+  /**
+   * coordinator returns the link between the processes sharing this store (spec §8.4b):
+   * the sequencer lock, change notifications and the queue of forwarded writes. Only
+   * stores that several processes can write offer it.
+   */
+  coordinator?(): Coordinator;
 
   open(): Promise<void>;
   close(): Promise<void>;
@@ -159,3 +176,54 @@ export const STATE_KEY_MAX = 64;
 
 /** STATE_VALUE_MAX is the longest state-index value in bytes (rule 11a; 0 bytes is a value). */
 export const STATE_VALUE_MAX = 65_536;
+
+/**
+ * Coordinator links the processes that share one store (spec §8.4b). Each process has one
+ * control session: it holds the sequencer lock while the process leads (a lease the
+ * database ends when the process dies or stops answering), and receives notifications.
+ * Forwarded writes wait in a queue in the store until the leader answers them.
+ */
+export interface Coordinator {
+  /** start opens the control session; `on` hears what other processes change. */
+  start(on: CoordinatorEvents): Promise<void>;
+  /** tryLead takes the sequencer lock if no session holds it; true while this one holds it. */
+  tryLead(): Promise<boolean>;
+  /** resign releases the sequencer lock if this session holds it. */
+  resign(): Promise<void>;
+  /** enqueue stores forwarded writes (not yet acknowledged, so not synchronously) and wakes the leader; returns their ids. */
+  enqueue(writes: readonly QueuedWrite[]): Promise<number[]>;
+  /** take marks up to `limit` queued writes not taken under the current term as the leader's, oldest first. */
+  take(limit: number): Promise<{ id: number; write: QueuedWrite }[]>;
+  /** release puts taken writes back for a later take (the leader could not judge them now). */
+  release(ids: readonly number[]): Promise<void>;
+  /** settle records the answers to taken writes and wakes their submitters. */
+  settle(answers: readonly QueueAnswer[]): Promise<void>;
+  /** collect returns the answers among `ids` and removes those writes from the queue. */
+  collect(ids: readonly number[]): Promise<QueueAnswer[]>;
+  /** prune removes writes older than `seconds` (their submitters gave up long ago). */
+  prune(seconds: number): Promise<void>;
+  /** close ends the control session (and so releases the lock). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface CoordinatorEvents {
+  /** The head changed (an append or a re-cosignature). */
+  head(): void;
+  /** Writes were queued. */
+  queued(): void;
+  /** Queued writes were answered. */
+  settled(): void;
+  /** The control session ended: the lock, if held, is gone; the coordinator reconnects. */
+  lost(reason: string): void;
+}
+
+export interface QueuedWrite {
+  readonly entry: Uint8Array;
+  /** The submitting process parsed the entry as a certificate event and checked its signature. */
+  readonly verified: boolean;
+}
+
+/** QueueAnswer is the leader's answer to a queued write: its index, or the refusal. */
+export type QueueAnswer =
+  | { readonly id: number; readonly index: number; readonly duplicate: boolean; /** The leader's receipt, encoded (spec §8.4b). */ readonly receipt?: Uint8Array }
+  | { readonly id: number; readonly code: string; readonly message: string };

@@ -545,7 +545,7 @@ describe('/healthz reports a stopped sequencer (review finding 2)', () => {
       expect(ok.status).toBe(200);
       expect(JSON.parse(ok.body.toString())).toMatchObject({ ok: true, size: 1 });
       await expect(f.ledger.append(entry(1))).rejects.toThrow();
-      const reason = f.ledger.sequencer.failure;
+      const reason = f.ledger.failure;
       expect(typeof reason).toBe('string');
       const r = await rawGet(s.url + '/healthz');
       expect(r.status).toBe(503);
@@ -569,7 +569,7 @@ describe('/healthz reports a clock behind the latest checkpoint (review finding 
     const s = await serve(createApp({ ledger: await f.reopen({ clock: () => Date.now() - 3600_000 }) }));
     try {
       await expect(f.ledger.append(entry(1))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      const reason = f.ledger.sequencer.failure;
+      const reason = f.ledger.failure;
       expect(typeof reason).toBe('string');
       const r = await rawGet(s.url + '/healthz');
       expect(r.status).toBe(503);

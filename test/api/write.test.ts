@@ -204,7 +204,7 @@ describe('GET /v1/certificates/<id>', () => {
       await l.ledger.append(encodeEvent({ type: 'cert.issue', id, docType: 'kr.gov.resident-registration.copy', issuer: ed25519PublicKey(office), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: clock, validUntil: clock + 90 * 86_400, time: clock }, office));
       expect((await l.ledger.certificateStatus(id))!.state).toBe('active');
       clock += 90 * 86_400;
-      await l.ledger.sequencer.recosign(); // the checkpoint time moves on
+      await l.ledger.sequencer!.recosign(); // the checkpoint time moves on
       expect((await l.ledger.certificateStatus(id))!.state).toBe('expired');
     } finally {
       await l.cleanup();

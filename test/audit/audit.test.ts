@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testStoreKind } from '../helpers/postgres.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { makeLedger, entry, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, entry, copyLedger, type TestLedger } from '../helpers/ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
-import { LevelStore } from '../../src/storage/level.js';
 import { FileGuard } from '../../src/ledger/guard.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { audit, AuditFailure, type AuditSource } from '../../src/audit/audit.js';
@@ -287,15 +285,17 @@ describe("what only a rogue operator's log holds", () => {
 });
 
 describe('split views', () => {
-  // LevelDB only: it forks a ledger by copying its directory; a PostgreSQL fork (a database made from another as template) is not written yet
-  it.skipIf(testStoreKind() === 'postgres')('two forked copies of one ledger: the second is caught against what the first showed', async () => {
-    const a = await mkdtemp(join(tmpdir(), 'dojang-fork-a-'));
-    const b = await mkdtemp(join(tmpdir(), 'dojang-fork-b-'));
-    dirs.push(a, b);
-    await cp(t.dir, a, { recursive: true });
-    await cp(t.dir, b, { recursive: true });
+  it('two forked copies of one ledger: the second is caught against what the first showed', async () => {
+    // Each copy: the directory, and DIR/db or a database made from the ledger's as a template.
+    const fa = await copyLedger(t, await mkdtemp(join(tmpdir(), 'dojang-fork-a-')));
+    const fb = await copyLedger(t, await mkdtemp(join(tmpdir(), 'dojang-fork-b-')));
+    dirs.push(fa.dir, fb.dir);
+    const copies = new Map([[fa.dir, fa], [fb.dir, fb]]);
+    const a = fa.dir;
+    const b = fb.dir;
+    const source = (dir: string) => dataSource(dir, copies.get(dir)!.url);
     const open = async (dir: string) => {
-      const s = new LevelStore(join(dir, 'db'));
+      const s = copies.get(dir)!.store();
       await s.open();
       return Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir) });
     };
@@ -305,25 +305,25 @@ describe('split views', () => {
     const lb = await open(b);
     await Promise.all(Array.from({ length: 40 }, (_, i) => lb.append(entry(20_000 + i))));
     await lb.close();
-    const first = await dataSource(a);
+    const first = await source(a);
     const ra = await audit(first, { threads: 0 }).finally(() => first.close());
     // B alone is a sound log; against what A showed, it is a fork.
-    const alone = await dataSource(b);
+    const alone = await source(b);
     await audit(alone, { threads: 0 }).finally(() => alone.close());
-    const f = await finding(await dataSource(b), { resume: ra.state });
+    const f = await finding(await source(b), { resume: ra.state });
     expect(f.code).toBe('INCONSISTENT');
     expect(f.evidence.length).toBeGreaterThanOrEqual(1);
     expect(f.evidence.join('\n')).toContain(t.ledger.origin);
     // The other way round: B seen first, then A, which is shorter than what B showed.
-    const second = await dataSource(b);
+    const second = await source(b);
     const rb = await audit(second, { threads: 0 }).finally(() => second.close());
-    const g = await finding(await dataSource(a), { resume: rb.state });
+    const g = await finding(await source(a), { resume: rb.state });
     expect(g.code).toBe('INCONSISTENT');
     expect(g.evidence.length).toBeGreaterThanOrEqual(1);
     // Given A's latest checkpoint (say, from a receipt a wallet holds), an audit of B
     // alone finds the split view; B's own older checkpoint is consistent.
     const headOf = async (dir: string) => {
-      const st = new LevelStore(join(dir, 'db'));
+      const st = copies.get(dir)!.store();
       await st.open();
       try {
         return { head: (await st.readHead())!.checkpoint, old: (await st.readCheckpoints(size - 5, 1))[0].checkpoint };
@@ -333,21 +333,23 @@ describe('split views', () => {
     };
     const ha = await headOf(a);
     const hb = await headOf(b);
-    const split = await finding(await dataSource(b), { checkpoints: [hb.old, ha.head] });
+    const split = await finding(await source(b), { checkpoints: [hb.old, ha.head] });
     expect(split.where).toBe('given checkpoint 2');
     expect(split.code).toBe('INCONSISTENT');
     expect(split.evidence[0]).toBe(new TextDecoder().decode(ha.head));
-    const fine = await dataSource(b);
+    const fine = await source(b);
     const rf = await audit(fine, { threads: 0, checkpoints: [hb.old, ha.old] }).finally(() => fine.close());
     expect(rf.given).toBe(2);
     // And a copy that only grew resumes from where the first audit stopped.
     const la2 = await open(a);
     await Promise.all(Array.from({ length: 10 }, (_, i) => la2.append(entry(30_000 + i))));
     await la2.close();
-    const again = await dataSource(a);
+    const again = await source(a);
     const r2 = await audit(again, { threads: 0, resume: ra.state }).finally(() => again.close());
     expect(r2.resumedFrom).toBe(ra.size);
     expect(r2.entries).toBe(r2.size - ra.size);
+    await fa.drop();
+    await fb.drop();
   });
 });
 

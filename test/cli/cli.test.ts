@@ -62,7 +62,7 @@ describe('dojang CLI', () => {
     expect((await readdir(join(dir, 'keys'))).sort()).toEqual(['log.key', 'status.key', 'timestamp.key']);
   });
 
-  // LevelDB only: a second server on DIR is refused by LevelDB's lock on DIR/db; on PostgreSQL several processes share a database by design
+  // LevelDB only: a second server on DIR is refused by LevelDB's lock on DIR/db; on PostgreSQL several processes share a database by design (test/ledger/cluster.test.ts, scripts/failover-test.mjs)
   it.skipIf(testStoreKind() === 'postgres')('serve creates a development ledger when there is none, says so, serves, and stops cleanly', async () => {
     const dir = await tmp();
     const { child, base, stderr } = await serve(dir);
@@ -123,7 +123,7 @@ describe('dojang CLI', () => {
     }
   });
 
-  // LevelDB only: bench writes its ledger in LevelDB (bench --store is still to come), which serve then opens from DIR
+  // LevelDB only: bench keeps its LevelDB ledger in DIR (with --store it measures PostgreSQL in fresh databases and drops them), which serve then opens from DIR
   it.skipIf(testStoreKind() === 'postgres')('bench prints its figures beside the machine limits and keeps the ledger with --data', async () => {
     const dir = await tmp();
     const r = run(['bench', '--data', dir, '--entries', '3000', '--quick', '--json']);

@@ -56,6 +56,15 @@ export class FaultyStore implements LedgerStore {
   }
 
   /**
+   * claim passes through (a ledger on it fences earlier writers, store rule 12); the
+   * coordinator does not, so a ledger on a FaultyStore is its store's one process and
+   * fail-stops as spec §8.2 says, where a cluster would hand the log to another process.
+   */
+  claim(): Promise<number> {
+    return this.inner.claim?.() ?? Promise.resolve(0);
+  }
+
+  /**
    * failBefore makes the nth future call (1 = the next one) among `methods` throw
    * `error` without reaching the inner store.
    */

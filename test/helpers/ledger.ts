@@ -6,7 +6,7 @@ import { Ledger, type LedgerOptions } from '../../src/ledger/ledger.js';
 import { LevelStore } from '../../src/storage/level.js';
 import { PostgresStore } from '../../src/storage/postgres.js';
 import type { LedgerStore } from '../../src/storage/store.js';
-import { dropDatabase, freshDatabase, testStoreKind } from './postgres.js';
+import { databaseFrom, dropDatabase, freshDatabase, testStoreKind } from './postgres.js';
 import { FileGuard } from '../../src/ledger/guard.js';
 import { signEntry } from '../../src/core/entry.js';
 
@@ -51,6 +51,35 @@ export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'l
     },
   };
   return t;
+}
+
+/**
+ * copyLedger copies a closed test ledger to `to`: its directory (keys, last-checkpoint),
+ * and its log — DIR/db with the directory on LevelDB, or a new database made from the
+ * ledger's as a template on PostgreSQL. The copy's store is `store()`; its database (if
+ * any) is dropped by `drop()`.
+ */
+export async function copyLedger(t: TestLedger, to: string): Promise<{ dir: string; url?: string; store(): LedgerStore; drop(): Promise<void> }> {
+  const { cp } = await import('node:fs/promises');
+  await cp(t.dir, to, { recursive: true });
+  if (t.storeUrl === undefined) return { dir: to, store: () => new LevelStore(join(to, 'db')), drop: async () => {} };
+  const url = await databaseFrom(t.storeUrl);
+  return { dir: to, url, store: () => new PostgresStore(url), drop: () => dropDatabase(url) };
+}
+
+/**
+ * restoreLedgerStore puts a copy made by copyLedger back as the ledger's log, as a backup
+ * restored over it would (the directory, and so its last-checkpoint file, stays).
+ */
+export async function restoreLedgerStore(t: TestLedger, copy: { dir: string; url?: string }): Promise<void> {
+  const { cp, rm } = await import('node:fs/promises');
+  if (t.storeUrl === undefined) {
+    await rm(join(t.dir, 'db'), { recursive: true });
+    await cp(join(copy.dir, 'db'), join(t.dir, 'db'), { recursive: true });
+    return;
+  }
+  await dropDatabase(t.storeUrl);
+  await databaseFrom(copy.url!, new URL(t.storeUrl).pathname.slice(1));
 }
 
 const TEST_SEED = new Uint8Array(32).fill(0x42);

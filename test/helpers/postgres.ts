@@ -98,6 +98,24 @@ export async function freshDatabase(admin = process.env.PG_URL): Promise<string>
   return u.href;
 }
 
+/**
+ * databaseFrom makes a copy of the database at `url` (which no session may be using) as
+ * a new database, named `name` or a fresh name, and returns its URL.
+ */
+export async function databaseFrom(url: string, name = `dojang_t_${Math.random().toString(36).slice(2, 12)}`, admin = process.env.PG_URL): Promise<string> {
+  if (!admin) throw new Error('copying a database needs PG_URL');
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`create database ${name} template ${new URL(url).pathname.slice(1)}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.href;
+}
+
 /** dropDatabase drops a database freshDatabase made. */
 export async function dropDatabase(url: string, admin = process.env.PG_URL): Promise<void> {
   if (!admin) return;

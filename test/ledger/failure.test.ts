@@ -118,14 +118,14 @@ async function expectRecovers(t: TestLedger, seen: Seen, atReopen?: (l: Ledger) 
   await expectSound(l, seen);
   seen.checkpoints.push(l.head.checkpoint);
   await submit(l, [entry(900_001), entry(900_002)], seen);
-  expect(l.sequencer.failure).toBeUndefined();
+  expect(l.failure).toBeUndefined();
   await expectSound(l, seen);
   return l;
 }
 
 /** expectStopped: the sequencer is fail-stopped, says why in one line, and refuses appends. */
 async function expectStopped(l: Ledger): Promise<string> {
-  const why = l.sequencer.failure;
+  const why = l.failure;
   expect(typeof why).toBe('string');
   expect(why!.length).toBeGreaterThan(0);
   expect(why).not.toMatch(/[\r\n]/);
@@ -191,16 +191,16 @@ describe('sequencer failure contract (spec §8.2)', () => {
     const workload = async (l: Ledger, clock: { now: number }, seen: Seen): Promise<void> => {
       const steps: (() => Promise<unknown>)[] = [
         () => submit(l, [entry(1), entry(2), entry(3)], seen),
-        () => l.sequencer.recosign().catch(() => {}),
+        () => l.sequencer!.recosign().catch(() => {}),
         () => submit(l, [entry(4), entry(5), entry(1)], seen),
         () => submit(l, Array.from({ length: 6 }, (_, i) => entry(6 + i)), seen),
-        () => l.sequencer.recosign().catch(() => {}),
+        () => l.sequencer!.recosign().catch(() => {}),
         () => submit(l, [entry(12)], seen),
       ];
       for (const step of steps) {
         clock.now += 7_000;
         await step();
-        if (l.sequencer.failure === undefined) seen.checkpoints.push(l.head.checkpoint);
+        if (l.failure === undefined) seen.checkpoints.push(l.head.checkpoint);
       }
     };
 
@@ -226,7 +226,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
           expect(store.fired, label).toHaveLength(1);
           const fault = store.fired[0];
           const isWrite = fault.method === 'append' || fault.method === 'putLatestCheckpoint';
-          if (isWrite || l.sequencer.failure !== undefined) await expectStopped(l);
+          if (isWrite || l.failure !== undefined) await expectStopped(l);
           else await submit(l, [entry(700_000)], seen); // a read fault that did not stop must leave it working
           const lastSeen = seen.checkpoints.at(-1)!;
 
@@ -281,7 +281,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
     }
     // Dedup comes before admission (§8.2 steps 2–3): an entry already logged keeps its index.
     expect(logged).toMatchObject({ status: 'fulfilled', value: { index: first.index, duplicate: true } });
-    expect(l.sequencer.failure).toBeUndefined();
+    expect(l.failure).toBeUndefined();
     expect(l.head.size).toBe(size);
     expect(await l.store.findLeaf(leafHash(entry(2)))).toBeUndefined();
 
@@ -291,14 +291,14 @@ describe('sequencer failure contract (spec §8.2)', () => {
       (e: unknown) => e,
     );
     expectCode(plain, 'UNAVAILABLE');
-    expect(l.sequencer.failure).toBeUndefined();
+    expect(l.failure).toBeUndefined();
     expect(l.head.size).toBe(size);
 
     mode = 'accept';
     const ok = await Promise.all([l.append(entry(2)), l.append(entry(3)), l.append(entry(4))]);
     expect(ok.map((r) => r.duplicate)).toEqual([false, false, false]);
     expect(ok.map((r) => r.index).sort()).toEqual([size, size + 1, size + 2]);
-    expect(l.sequencer.failure).toBeUndefined();
+    expect(l.failure).toBeUndefined();
   });
 
   it('a lost compare-and-swap (another writer appended) stops with UNAVAILABLE and names the conflict', async () => {
@@ -313,7 +313,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
     const rival = await Ledger.open({ store: store.inner, keys: await loadKeys(t.dir), clock: clock.fn, sequencer: { recosignMs: 0 } });
     clock.now += 1_000;
     await submit(rival, [entry(2)], seen);
-    await rival.sequencer.close(); // not rival.close(): the store is shared
+    await rival.sequencer!.close(); // not rival.close(): the store is shared
     expect(seen.acked.get(2)).toEqual(entry(2));
 
     const lost = await Promise.allSettled([l.append(entry(3)), l.append(entry(4))]);
@@ -359,7 +359,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
     const r2 = await l.append(entry(2));
     expect(r2.time).toBe(t1);
     expect(checkpointOf(l, r2.checkpoint!).size).toBe(3);
-    expect(l.sequencer.failure).toBeUndefined();
+    expect(l.failure).toBeUndefined();
     const head = l.head;
     const history = await l.checkpoints(0, 1000);
 
@@ -370,9 +370,9 @@ describe('sequencer failure contract (spec §8.2)', () => {
       expect(r.status).toBe('rejected');
       expectCode((r as PromiseRejectedResult).reason, 'UNAVAILABLE');
     }
-    expect(l.sequencer.failure).toMatch(/clock/i);
-    expect(l.sequencer.failure).not.toMatch(/[\r\n]/);
-    await l.sequencer.recosign(); // no re-cosignature back in time either
+    expect(l.failure).toMatch(/clock/i);
+    expect(l.failure).not.toMatch(/[\r\n]/);
+    await l.sequencer!.recosign(); // no re-cosignature back in time either
     expect(l.head).toEqual(head);
     expect(await l.store.readHead()).toEqual({ size: head.size, checkpoint: head.checkpoint });
     expect(await l.checkpoints(0, 1000)).toEqual(history);
@@ -382,13 +382,13 @@ describe('sequencer failure contract (spec §8.2)', () => {
       (e: unknown) => e,
     );
     expectCode(still, 'UNAVAILABLE');
-    expect(l.sequencer.failure).toMatch(/clock/i);
+    expect(l.failure).toMatch(/clock/i);
 
     // The clock catches up: appends work again, with time moving forward.
     clock.now = (t1 + 5) * 1000;
     const r3 = await l.append(entry(3));
     expect(r3).toMatchObject({ index: 3, duplicate: false, time: t1 + 5 });
-    expect(l.sequencer.failure).toBeUndefined();
+    expect(l.failure).toBeUndefined();
     seen.acked.set(2, entry(2)).set(3, entry(3));
     seen.checkpoints.push(r2.checkpoint!, r3.checkpoint!);
     await expectSound(l, seen);

@@ -93,8 +93,8 @@ describe('certificate rules at sequencing', () => {
     await refused(t.ledger.append(forged), 'BAD_SIGNATURE');
     // Straight to the sequencer with a made-up "parsed" beside it: still checked.
     const fake = { event: decodeEntry(forged), signer: office.pub, signingInput: new Uint8Array(0), sig: new Uint8Array(64) };
-    await refused(t.ledger.sequencer.add(forged, fake), 'BAD_SIGNATURE');
-    await refused(t.ledger.sequencer.add(forged, { parsed: fake }), 'BAD_SIGNATURE');
+    await refused(t.ledger.sequencer!.add(forged, fake), 'BAD_SIGNATURE');
+    await refused(t.ledger.sequencer!.add(forged, { parsed: fake }), 'BAD_SIGNATURE');
   });
 
   it('follows a chain of transfers: the holder, then each recipient that opens its commitment', async () => {
