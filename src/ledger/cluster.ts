@@ -5,7 +5,7 @@
  * stored right edge against the checkpoint and this process's last-checkpoint file) and
  * appends. The others follow:
  *
- *  - Heads: on every change notification, and every second, a follower reads the stored
+ *  - Heads: on every change notification, and every TICK_MS, a follower reads the stored
  *    head, checks it (checkStoredHead: signatures, origin, root from the stored right
  *    edge) and that it extends the head it serves (a consistency proof from the stored
  *    hashes), and only then serves it. A head that does not extend it is a fork: the
@@ -29,7 +29,7 @@ import { equalBytes } from '../core/bytes.js';
 import { leafHash, proveConsistency, verifyConsistency, type HashReader } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import type { Coordinator, LedgerStore, QueueAnswer, QueuedWrite } from '../storage/store.js';
-import { checkStoredHead, type Head, type Receipt, type Sequencer } from './sequencer.js';
+import { checkStoredHead, type CheckpointGuard, type Head, type Receipt, type Sequencer } from './sequencer.js';
 
 /** How often a follower tries to lead, re-reads the head and looks for answers (a backstop for notifications). */
 export const TICK_MS = 500;
@@ -55,6 +55,8 @@ export interface ClusterOptions {
   encodeReceipt(r: Receipt): Promise<Uint8Array>;
   /** The most forwarded writes that may wait at once (OVERLOADED beyond). */
   maxQueue: number;
+  /** This process's last-checkpoint file: a follower saves the heads it serves in it too. */
+  guard?: CheckpointGuard;
   log?: (message: string) => void;
 }
 
@@ -82,6 +84,11 @@ export class Cluster {
   private lastPrune = 0;
   private inPump = 0;
   private ticking: Promise<void> | undefined;
+  /** Changes of role run one after another. */
+  private roleChain: Promise<unknown> = Promise.resolve();
+  /** Goes up at every change of role (a refresh begun before one is judged again). */
+  private generation = 0;
+  private lastGuardSave = 0;
 
   private constructor(
     private readonly o: ClusterOptions,
@@ -188,6 +195,11 @@ export class Cluster {
         for (const b of batch) b.waiter.reject(err);
         return;
       }
+      if (this.closed) {
+        const err = new LedgerError('UNAVAILABLE', 'the ledger is closing (the write may still be appended: submitting it again is safe)');
+        for (const b of batch) b.waiter.reject(err);
+        return;
+      }
       ids.forEach((id, i) => this.waiting.set(id, batch[i].waiter));
     });
   }
@@ -243,70 +255,129 @@ export class Cluster {
     }
   }
 
-  /** refresh moves a follower to the stored head once it is checked and extends the one it serves. */
+  /**
+   * refresh moves a follower to the stored head once it is checked and extends the one it
+   * serves; a stored tree that does not (smaller, or another root) is a fork or a
+   * rollback of the database, and this process stops (fatal). The head it moves to is
+   * also saved in its last-checkpoint file, at most once a second, so that it will not
+   * take over a database rolled back behind what it served, even after a restart.
+   */
   private refresh(): Promise<void> {
     return this.once('refresh', async () => {
       if (this.seq !== undefined || this.fatal !== undefined) return this.wakeHeadWaiters();
+      const gen = this.generation;
       const stored = await this.o.store.readHead();
       if (stored === undefined || equalBytes(stored.checkpoint, this.followed.checkpoint)) return this.wakeHeadWaiters();
       const { head } = await checkStoredHead(stored, { origin: this.o.origin, ...this.o.verifiers, readHashes: this.o.readHashes });
-      const cur = this.followed;
-      if (head.size < cur.size || (head.size === cur.size && head.time < cur.time)) return; // an older view: keep ours
-      try {
-        if (head.size === cur.size) {
-          if (!equalBytes(head.root, cur.root)) throw new Error('another root at the same size');
-        } else {
-          verifyConsistency(cur.size, head.size, await proveConsistency(cur.size, head.size, this.o.readHashes), cur.root, head.root);
-        }
-      } catch (e) {
-        this.fatal = `the stored checkpoint of size ${head.size} does not extend the checkpoint of size ${cur.size} this process served (${(e as Error).message}): the log forked`;
-        this.o.log?.(this.fatal);
-        this.wakeHeadWaiters(true);
+      const problem = await this.extends(this.followed, head);
+      if (gen !== this.generation || this.seq !== undefined) {
+        this.again.add('refresh'); // the role changed meanwhile: judge again against the new head
         return;
       }
-      if (this.seq === undefined) this.followed = head;
+      if (problem !== undefined) return this.stop(problem);
+      if (head.size === this.followed.size && head.time <= this.followed.time) return this.wakeHeadWaiters();
+      this.followed = head;
       this.wakeHeadWaiters();
+      if (this.o.guard !== undefined && Date.now() - this.lastGuardSave >= 1000) {
+        this.lastGuardSave = Date.now();
+        await this.o.guard.save(head.checkpoint);
+      }
     });
   }
 
-  /** promote takes the sequencer role: claim, then open the sequencer (its start-up checks). */
-  private async promote(starting = false): Promise<void> {
-    let opened: { sequencer: Sequencer; term: number };
+  /** extends says why `next` does not extend `cur` (a consistency proof from the stored hashes), or undefined when it does. */
+  private async extends(cur: Head, next: Head): Promise<string | undefined> {
+    if (next.size < cur.size) return `the database holds a tree of size ${next.size} but this process served size ${cur.size}: it was rolled back`;
     try {
-      opened = await this.o.openSequencer();
-    } catch (e) {
-      await this.o.coordinator.resign().catch(() => {});
-      if (isLedgerError(e, 'STATE_MISMATCH')) {
-        if (starting) throw e;
-        this.fatal = `cannot take over the sequencer: ${e.message}`;
+      if (next.size === cur.size) {
+        if (!equalBytes(next.root, cur.root)) throw new Error('another root at the same size');
+      } else {
+        verifyConsistency(cur.size, next.size, await proveConsistency(cur.size, next.size, this.o.readHashes), cur.root, next.root);
       }
-      this.o.log?.(`could not take over the sequencer: ${(e as Error)?.message ?? String(e)}`);
-      return;
+    } catch (e) {
+      if (isLedgerError(e, 'UNAVAILABLE')) throw e; // the database, not the tree
+      return `the stored checkpoint of size ${next.size} does not extend the checkpoint of size ${cur.size} this process served (${(e as Error).message}): the log forked`;
     }
-    if (this.closed) {
-      await opened.sequencer.abort('the ledger is closing');
-      await this.o.coordinator.resign().catch(() => {});
-      return;
-    }
-    this.seq = opened.sequencer;
-    this.term = opened.term;
-    this.o.log?.(`leading the log from size ${this.head.size} (term ${this.term})`);
-    this.wakeHeadWaiters();
-    void this.pump();
+    return undefined;
+  }
+
+  /** stop: this process found the database forked or rolled back; it takes no writes and serves what it had. */
+  private stop(problem: string): void {
+    this.fatal = problem;
+    this.o.log?.(problem);
+    this.wakeHeadWaiters(true);
+  }
+
+  /** role runs a change of role after the one before it has finished. */
+  private role(f: () => Promise<void>): Promise<void> {
+    const run = this.roleChain.then(f);
+    this.roleChain = run.catch((e) => this.o.log?.(`change of role: ${(e as Error)?.message ?? String(e)}`));
+    return run;
+  }
+
+  /**
+   * promote takes the sequencer role: claim, open the sequencer (its start-up checks:
+   * signatures, right edge, this process's last-checkpoint file), and check that the
+   * tree extends the head this process served and that the lock is still held.
+   */
+  private promote(starting = false): Promise<void> {
+    return this.role(async () => {
+      if (this.seq !== undefined || this.closed || this.fatal !== undefined) return;
+      let opened: { sequencer: Sequencer; term: number };
+      try {
+        opened = await this.o.openSequencer();
+      } catch (e) {
+        await this.o.coordinator.resign().catch(() => {});
+        if (isLedgerError(e, 'STATE_MISMATCH')) {
+          if (starting) throw e;
+          this.stop(`cannot take over the sequencer: ${e.message}`);
+        } else this.o.log?.(`could not take over the sequencer: ${(e as Error)?.message ?? String(e)}`);
+        return;
+      }
+      const seq = opened.sequencer;
+      let problem: string | undefined;
+      try {
+        problem = seq.head === undefined ? 'the store is empty' : await this.extends(this.followed, seq.head);
+      } catch (e) {
+        await seq.abort('could not check the tree at takeover');
+        await this.o.coordinator.resign().catch(() => {});
+        this.o.log?.(`could not take over the sequencer: ${(e as Error)?.message ?? String(e)}`);
+        return;
+      }
+      const held = await this.o.coordinator.tryLead(); // true at once unless the session was lost meanwhile
+      if (problem !== undefined || !held || this.closed) {
+        await seq.abort(problem ?? 'the sequencer lock was lost during the takeover');
+        await this.o.coordinator.resign().catch(() => {});
+        if (problem !== undefined) {
+          if (starting) throw new LedgerError('STATE_MISMATCH', problem);
+          this.stop(`cannot take over the sequencer: ${problem}`);
+        }
+        return;
+      }
+      this.generation++;
+      this.seq = seq;
+      this.term = opened.term;
+      this.o.log?.(`leading the log from size ${this.head.size} (term ${this.term})`);
+      this.wakeHeadWaiters();
+      void this.pump();
+    });
   }
 
   /** demote gives up the sequencer role (the lock was lost or the sequencer stopped) and follows again. */
-  private async demote(reason: string): Promise<void> {
-    const seq = this.seq;
-    if (seq === undefined) return;
-    this.seq = undefined;
-    if (seq.head !== undefined) this.followed = seq.head;
-    this.o.log?.(`stepped down (term ${this.term}): ${reason}`);
-    await seq.abort(`this process no longer sequences the log (${reason}): submit the write again`);
-    // A batch in flight may have been written: follow from its head if it is newer.
-    if (seq.head !== undefined && seq.head.size > this.followed.size) this.followed = seq.head;
-    await this.o.coordinator.resign().catch(() => {});
-    await this.refresh();
+  private demote(reason: string): Promise<void> {
+    return this.role(async () => {
+      const seq = this.seq;
+      if (seq === undefined) return;
+      this.generation++;
+      this.seq = undefined;
+      if (seq.head !== undefined) this.followed = seq.head;
+      this.o.log?.(`stepped down (term ${this.term}): ${reason}`);
+      // Waits for a batch in flight: no write of this term can start after this.
+      await seq.abort(`this process no longer sequences the log (${reason}): submit the write again`);
+      if (seq.head !== undefined && seq.head.size > this.followed.size) this.followed = seq.head;
+      await this.o.coordinator.resign().catch(() => {});
+      void this.refresh();
+    });
   }
 
   /** pump feeds queued writes to this leader's sequencer, as much as it has room for. */
@@ -326,8 +397,11 @@ export class Cluster {
             this.answers.push({ id, index: r.index, duplicate: r.duplicate, receipt });
           },
           (e) => {
-            if (isLedgerError(e) && e.code !== 'UNAVAILABLE' && e.code !== 'OVERLOADED') this.answers.push({ id, code: e.code, message: e.message });
-            else this.unanswered.push(id);
+            // Put back what this sequencer could not judge because it stopped or was full; a
+            // refusal by a sequencer that goes on (UNAVAILABLE for a clock behind, say) is an answer.
+            const retry = isLedgerError(e, 'OVERLOADED') || (isLedgerError(e, 'UNAVAILABLE') && (seq.stopped || this.seq !== seq)) || !isLedgerError(e);
+            if (retry) this.unanswered.push(id);
+            else this.answers.push({ id, code: e.code, message: e.message });
           },
         ).finally(() => {
           this.inPump--;
@@ -345,11 +419,13 @@ export class Cluster {
       const back = this.unanswered.splice(0);
       try {
         await this.o.coordinator.settle(answers);
+        await this.o.coordinator.release(back);
       } catch (e) {
-        this.answers.push(...answers); // tried again on the next tick
+        // Tried again on the next round (settle and release are idempotent).
+        this.answers.push(...answers);
+        this.unanswered.push(...back);
         throw e;
       }
-      await this.o.coordinator.release(back).catch(() => {});
       if (this.seq !== undefined) void this.pump();
     });
   }
@@ -365,6 +441,7 @@ export class Cluster {
     try {
       if (this.closed) return;
       if (this.seq?.stopped) await this.demote(`the sequencer stopped: ${this.seq.failure}`);
+      await this.roleChain; // a change of role started elsewhere (a lost lock) ends first
       if (this.seq === undefined && this.fatal === undefined && !this.closed && (await this.o.coordinator.tryLead())) await this.promote();
       if (this.seq === undefined) await this.refresh();
       else {
@@ -386,19 +463,23 @@ export class Cluster {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.ticking;
-    const seq = this.seq;
-    this.seq = undefined;
-    if (seq !== undefined) {
-      await seq.close();
-      await this.flush();
-      if (seq.head !== undefined) this.followed = seq.head;
+    try {
+      await this.ticking;
+      await this.roleChain;
+      const seq = this.seq;
+      this.seq = undefined;
+      if (seq !== undefined) {
+        await seq.close();
+        if (seq.head !== undefined) this.followed = seq.head;
+        await this.flush().catch(() => {});
+      }
+    } finally {
+      const err = new LedgerError('UNAVAILABLE', 'the ledger is closing (the write may still be appended: submitting it again is safe)');
+      for (const b of this.outbox.splice(0)) b.waiter.reject(err);
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+      this.wakeHeadWaiters(true);
+      await this.o.coordinator.close();
     }
-    const err = new LedgerError('UNAVAILABLE', 'the ledger is closing (the write may still be appended: submitting it again is safe)');
-    for (const b of this.outbox.splice(0)) b.waiter.reject(err);
-    for (const w of this.waiting.values()) w.reject(err);
-    this.waiting.clear();
-    this.wakeHeadWaiters(true);
-    await this.o.coordinator.close();
   }
 }

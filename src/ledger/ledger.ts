@@ -181,6 +181,7 @@ export class Ledger {
           return encodeReceipt(await self.receipt(r.index, r));
         },
         maxQueue: o.sequencer?.maxQueue ?? DEFAULT_MAX_QUEUE,
+        guard: o.guard,
         log: o.log,
       });
     } else writer = singleWriter((await openSequencer()).sequencer);

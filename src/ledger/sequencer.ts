@@ -611,6 +611,7 @@ export async function checkStoredHead(
   try {
     edgeHashes = await o.readHashes(TreeEdge.indices(cp.size));
   } catch (e) {
+    if (!isLedgerError(e, 'NOT_FOUND')) throw e; // the database failing is not the tree disagreeing
     throw new LedgerError('STATE_MISMATCH', `right edge of the tree at size ${cp.size} is not stored: ${(e as Error).message}`, { cause: e });
   }
   const edge = new TreeEdge(cp.size, edgeHashes);

@@ -94,7 +94,12 @@ export class PostgresStore implements LedgerStore {
       // Single statements (the queue's) need not wait for the disk: nothing they write is
       // acknowledged; appends set synchronous_commit on for their own transaction. A
       // transaction left idle (a frozen process) is ended, releasing its row locks.
-      const pool = new pg.Pool({ ...connection(this.url, ['synchronous_commit=off', `idle_in_transaction_session_timeout=${LEASE_S}s`]), max: this.opts.max ?? 10 });
+      const pool = new pg.Pool({
+        ...connection(this.url, ['synchronous_commit=off', `idle_in_transaction_session_timeout=${LEASE_S}s`]),
+        max: this.opts.max ?? 10,
+        keepAlive: true, // a half-open connection fails instead of hanging
+        connectionTimeoutMillis: 10_000,
+      });
       pool.on('error', () => {}); // an idle client's error: the next query reports it
       // A checked-out client's error (its session ended by the server) fails its query; without
       // a listener it would also be thrown as an uncaught 'error' event.
@@ -352,12 +357,22 @@ class PostgresCoordinator implements Coordinator {
   async start(on: CoordinatorEvents): Promise<void> {
     if (this.#on !== undefined) throw new Error('coordinator already started');
     this.#on = on;
+    let beating = false;
     this.#heartbeat = setInterval(() => {
       const c = this.#client;
-      if (c !== undefined) this.#control(c, 'select 1').catch((e) => this.#lose(c, e));
+      if (c === undefined || beating) return; // one heartbeat at a time
+      beating = true;
+      this.#control(c, 'select 1')
+        .catch((e) => this.#lose(c, e))
+        .finally(() => (beating = false));
     }, HEARTBEAT_MS);
     this.#heartbeat.unref();
-    await this.#connect();
+    try {
+      await this.#connect();
+    } catch (e) {
+      clearInterval(this.#heartbeat);
+      throw e;
+    }
   }
 
   /** #control runs one statement on control session c after the ones before it. */
@@ -368,7 +383,8 @@ class PostgresCoordinator implements Coordinator {
   }
 
   async #connect(): Promise<void> {
-    const c = new pg.Client(connection(this.url, [`idle_session_timeout=${LEASE_S}s`]));
+    // A control statement that takes longer than the lease means the session is as good as lost.
+    const c = new pg.Client({ ...connection(this.url, [`idle_session_timeout=${LEASE_S}s`]), keepAlive: true, connectionTimeoutMillis: 10_000, query_timeout: LEASE_S * 1000 });
     c.on('error', (e) => this.#lose(c, e));
     c.on('end', () => this.#lose(c, new Error('the control session ended')));
     c.on('notification', (n) => {

@@ -14,7 +14,8 @@ import { PostgresStore } from '../../src/storage/postgres.js';
 import { encodeEvent } from '../../src/core/events.js';
 import { ed25519PublicKey, sha256 } from '../../src/core/crypto.js';
 import { signEntry } from '../../src/core/entry.js';
-import { verifyConsistency } from '../../src/core/merkle.js';
+import { storedHashCount, verifyConsistency } from '../../src/core/merkle.js';
+import pg from 'pg';
 import { isLedgerError } from '../../src/core/errors.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { entry } from '../helpers/ledger.js';
@@ -160,6 +161,40 @@ describe('a ledger shared by several processes (spec §8.4b)', () => {
       await expect.poll(() => codeOf(b.append(entry(2))), { timeout: 10_000, interval: 100 }).toBe('ok');
       const leader = [a, b].find((l) => l.role.role === 'leader')!;
       expect(leader.head.size).toBe(size + 1);
+    } finally {
+      await c.cleanup();
+    }
+  }, 60_000);
+
+  it('a follower that finds the database rolled back behind what it served stops, and never takes over from it', async () => {
+    const c = await cluster(2);
+    try {
+      const [a, b] = c.members.map((m) => m.ledger);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => a.append(entry(i))));
+      const s1 = a.head.size;
+      await Promise.all(Array.from({ length: 10 }, (_, i) => a.append(entry(100 + i))));
+      await expect.poll(() => b.head.size, { timeout: 5000 }).toBe(a.head.size);
+      const served = b.head;
+      // Roll the database back to size s1 in place (as a restored backup, or a failover to a
+      // replica that had not caught up), and take the leader away.
+      const sql = new pg.Client({ connectionString: c.url });
+      await sql.connect();
+      await sql.query('begin');
+      await sql.query('delete from dojang_entries where idx >= $1', [s1]);
+      await sql.query('delete from dojang_hashes where idx >= $1', [storedHashCount(s1)]);
+      await sql.query('delete from dojang_checkpoints where size > $1', [s1]);
+      await sql.query('update dojang_head set size = $1, checkpoint = (select checkpoint from dojang_checkpoints where size = $1)', [s1]);
+      await sql.query("select pg_notify('dojang_head', '')");
+      await sql.query('commit');
+      await sql.end();
+      await a.close();
+      await expect.poll(() => b.failure, { timeout: 5000 }).toMatch(/rolled back/);
+      await new Promise((r) => setTimeout(r, 1500)); // several rounds in which it could have taken over
+      expect(b.role.role).toBe('follower');
+      expect(b.head).toEqual(served); // it keeps serving what it served
+      expect(await codeOf(b.append(entry(999)))).toBe('STATE_MISMATCH');
+      // The old leader, restarted, is refused too: its last-checkpoint file holds what it signed.
+      await expect(c.reopen(0)).rejects.toMatchObject({ code: 'STATE_MISMATCH', message: expect.stringMatching(/rolled back/) });
     } finally {
       await c.cleanup();
     }
