@@ -2,7 +2,7 @@
  * dojang init and dojang serve: the ledger directory on disk (spec §8.1):
  *   DIR/keys/   private key files (0600), see ledger/keyfiles.ts
  *   DIR/db/     the LevelDB store
- *   DIR/wallets/ the personal data store (spec §12.6)
+ *   DIR/wallets/ the personal data store (spec §12.6; with --store postgres://, in the database)
  */
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/ke
 import { FileGuard } from '../ledger/guard.js';
 import { isValidKeyName } from '../core/note.js';
 import { createApp } from '../api/app.js';
-import { WalletStore } from '../storage/wallet-store.js';
+import { WalletStore, postgresKv } from '../storage/wallet-store.js';
 import type { Io } from './main.js';
 
 export interface InitOptions {
@@ -140,7 +140,8 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   } else {
     ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`));
   }
-  const wallets = new WalletStore(join(o.data, 'wallets'));
+  // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
+  const wallets = new WalletStore(o.store === undefined ? join(o.data, 'wallets') : postgresKv(o.store));
   try {
     await wallets.open();
   } catch (e) {

@@ -15,6 +15,7 @@
  *   dojang_state        (k primary key, v)               the state index (rule 11)
  *   dojang_sequencer    (id = 1, term)                   the writers' term (rule 12)
  *   dojang_queue        (id, entry, …, answer)           writes forwarded to the sequencer (§8.4b)
+ *   dojang_wallet       (k primary key, v)               the personal data store's records (§12.6)
  *
  * append() is ONE transaction: it locks the head row (SELECT … FOR UPDATE; a store with no
  * head row conflicts on the primary keys instead), checks the size, inserts the entries,
@@ -34,7 +35,7 @@ import { checkBatch, checkCheckpoint, checkHash, checkIndex, checkStateKey } fro
 import type { AppendBatch, Coordinator, CoordinatorEvents, LedgerStore, QueueAnswer, QueuedWrite, StoreSupports, StoredCheckpoint, StoredHead } from './store.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 /** The advisory lock key of migrations ("dojang" in ASCII). */
 const MIGRATION_LOCK = 0x646f6a616e67;
 /** The advisory lock key of the sequencer role (spec §8.4b). */
@@ -62,6 +63,7 @@ const MIGRATIONS: readonly string[] = [
      taken bigint not null default 0, done boolean not null default false, idx bigint, duplicate boolean, receipt bytea, code text, message text,
      created timestamptz not null default now());
    create index if not exists dojang_queue_open on dojang_queue (id) where not done;`,
+  `create table if not exists dojang_wallet (k text collate "C" primary key, v bytea not null);`,
 ];
 
 /** Options of PostgresStore. */
@@ -531,8 +533,8 @@ class PostgresCoordinator implements Coordinator {
   }
 }
 
-/** migrate applies the migrations not yet applied, under a transaction-scoped advisory lock. */
-async function migrate(pool: pg.Pool): Promise<void> {
+/** migrate applies the migrations not yet applied, under a transaction-scoped advisory lock (also for the wallet store). */
+export async function migrate(pool: pg.Pool): Promise<void> {
   const c = await pool.connect();
   try {
     await c.query('begin');

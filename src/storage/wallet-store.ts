@@ -1,9 +1,12 @@
 /**
- * The personal data store (spec §12.6) on LevelDB: per wallet, items sealed to the
- * wallet (the server cannot open them), with what routing and expiry need in the clear,
- * and the nonces of accepted store requests (replays are refused across restarts).
+ * The personal data store (spec §12.6): per wallet, items sealed to the wallet (the
+ * server cannot open them), with what routing and expiry need in the clear, and the
+ * nonces of accepted store requests (replays are refused across restarts). Its records
+ * live in a WalletKv: a LevelDB in DIR/wallets/ (one process), or the table
+ * dojang_wallet of the log's PostgreSQL database, which every process sharing the
+ * database shares (spec §8.4b).
  *
- * Layout (one LevelDB in DIR/wallets/, keys are text):
+ * Layout (keys are text, ordered bytewise):
  *   i!<wallet hex>!<item hex>                 → CBOR item record
  *   e!<event leaf hex>                        → CBOR { wallet, item, validUntil, sealed hash }:
  *                                               the one wallet an event delivered to; kept
@@ -13,11 +16,15 @@
  *   n!<key hex>!<nonce hex>                   → time (replay: accepted nonces)
  *   t!<time, 16 digits>!<key hex>!<nonce hex> → '' (forgetting nonces in time order)
  *
- * Every change is one batch written with sync: an acknowledged request survives a
- * crash. Changes are serialized in this process (one server owns DIR), at most
- * MAX_WAITING waiting (then OVERLOADED); reads run outside that queue.
+ * Every change is one batch written durably (LevelDB sync, PostgreSQL synchronous
+ * commit): an acknowledged request survives a crash. Changes are serialized — in this
+ * process, at most MAX_WAITING waiting (then OVERLOADED), and on PostgreSQL across
+ * processes by an advisory lock held by the transaction that checks and writes; reads
+ * run outside that queue.
  */
 import { Level } from 'level';
+import pg from 'pg';
+import { migrate } from './postgres.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
 import { equalBytes, toHex } from '../core/bytes.js';
@@ -67,22 +74,148 @@ export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'
 const pad16 = (n: number) => String(n).padStart(16, '0');
 const ITEM = /^[0-9a-f]{32}$/;
 
+/** WalletKv is where a WalletStore keeps its records: ordered text keys, byte values. */
+export interface WalletKv {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** entries yields the records with gt < key < lt (or ≤ lte), in key order. */
+  entries(range: { gt: string; lt?: string; lte?: string }): AsyncIterable<[string, Uint8Array]>;
+  /**
+   * exclusive runs f while no other change runs, in any process sharing the store;
+   * `write` (at most once, at the end) applies ops atomically and durably.
+   */
+  exclusive<T>(f: (write: (ops: Op[]) => Promise<void>) => Promise<T>): Promise<T>;
+}
+
+/** levelKv keeps the records in a LevelDB at `dir`; one process owns it (its LOCK file). */
+export function levelKv(dir: string): WalletKv {
+  const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  return {
+    async open() {
+      try {
+        await db.open();
+      } catch (e) {
+        const busy = (e as { cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED';
+        throw new LedgerError('UNAVAILABLE', busy ? 'the wallet store is in use by another process' : `the wallet store does not open: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    close: () => db.close(),
+    get: (key) => db.get(key),
+    entries: (range) => db.iterator(range),
+    exclusive: (f) => f((ops) => db.batch(ops, { sync: true })),
+  };
+}
+
+/** The advisory lock key of wallet-store changes ("dojang" + 2). */
+const WALLET_LOCK = 0x646f6a616e67 + 2;
+
+/**
+ * postgresKv keeps the records in the table dojang_wallet (k text collate "C" primary
+ * key, v bytea) of the database at `url` (migration 3 of PostgresStore, applied here
+ * too). A change is one transaction that first takes a transaction-scoped advisory lock,
+ * so that a check and its write are never interleaved with another process's, and
+ * commits synchronously.
+ */
+export function postgresKv(url: string): WalletKv {
+  let pool: pg.Pool | undefined;
+  const handle = () => {
+    if (pool === undefined) throw new LedgerError('UNAVAILABLE', 'the wallet store is not open');
+    return pool;
+  };
+  const query = async (text: string, values: unknown[]) => {
+    try {
+      return await handle().query(text, values);
+    } catch (e) {
+      throw e instanceof LedgerError ? e : new LedgerError('UNAVAILABLE', `the wallet store failed: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  return {
+    async open() {
+      const p = new pg.Pool({ connectionString: url, max: 4, keepAlive: true, connectionTimeoutMillis: 10_000 });
+      p.on('error', () => {});
+      p.on('connect', (c) => c.on('error', () => {}));
+      try {
+        await migrate(p);
+      } catch (e) {
+        await p.end().catch(() => {});
+        throw new LedgerError('UNAVAILABLE', `the wallet store does not open: ${(e as Error).message}`, { cause: e });
+      }
+      pool = p;
+    },
+    async close() {
+      const p = pool;
+      pool = undefined;
+      await p?.end();
+    },
+    async get(key) {
+      const r = await query('select v from dojang_wallet where k = $1', [key]);
+      return r.rows.length === 0 ? undefined : new Uint8Array(r.rows[0].v);
+    },
+    async *entries(range) {
+      const upper = range.lte !== undefined ? ['<=', range.lte] : range.lt !== undefined ? ['<', range.lt] : undefined;
+      // Pages of 1,000 in key order: one statement each.
+      let from = range.gt;
+      for (;;) {
+        const r = upper === undefined
+          ? await query('select k, v from dojang_wallet where k > $1 order by k limit 1000', [from])
+          : await query(`select k, v from dojang_wallet where k > $1 and k ${upper[0]} $2 order by k limit 1000`, [from, upper[1]]);
+        for (const row of r.rows) yield [row.k as string, new Uint8Array(row.v)] as [string, Uint8Array];
+        if (r.rows.length < 1000) return;
+        from = r.rows[r.rows.length - 1].k;
+      }
+    },
+    async exclusive(f) {
+      let c: pg.PoolClient;
+      try {
+        c = await handle().connect();
+      } catch (e) {
+        throw e instanceof LedgerError ? e : new LedgerError('UNAVAILABLE', `the wallet store failed: ${(e as Error).message}`, { cause: e });
+      }
+      let broken = false;
+      try {
+        await c.query('begin');
+        await c.query('set local synchronous_commit = on');
+        await c.query('select pg_advisory_xact_lock($1)', [WALLET_LOCK]);
+        const result = await f(async (ops) => {
+          const puts = new Map<string, Uint8Array | null>();
+          for (const o of ops) puts.set(o.key, o.type === 'put' ? o.value : null); // the last op on a key wins, as in a batch
+          const keep = [...puts].filter(([, v]) => v !== null);
+          const drop = [...puts].filter(([, v]) => v === null).map(([k]) => k);
+          if (drop.length > 0) await c.query('delete from dojang_wallet where k = any($1::text[])', [drop]);
+          if (keep.length > 0) {
+            await c.query('insert into dojang_wallet (k, v) select * from unnest($1::text[], $2::bytea[]) on conflict (k) do update set v = excluded.v', [
+              keep.map(([k]) => k),
+              keep.map(([, v]) => Buffer.from(v!.buffer, v!.byteOffset, v!.byteLength)),
+            ]);
+          }
+        });
+        await c.query('commit');
+        return result;
+      } catch (e) {
+        await c.query('rollback').catch(() => (broken = true));
+        if (e instanceof LedgerError || e instanceof RangeError || e instanceof TypeError) throw e;
+        broken = true;
+        throw new LedgerError('UNAVAILABLE', `the wallet store failed: ${(e as Error).message}`, { cause: e });
+      } finally {
+        c.release(broken ? true : undefined);
+      }
+    },
+  };
+}
+
 export class WalletStore {
-  #db: Level<string, Uint8Array>;
+  #db: WalletKv;
   #queue: Promise<unknown> = Promise.resolve();
   #waiting = 0;
 
-  constructor(dir: string) {
-    this.#db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  /** dir: a LevelDB directory (one process); or a WalletKv (postgresKv: shared by the processes of a database). */
+  constructor(dir: string | WalletKv) {
+    this.#db = typeof dir === 'string' ? levelKv(dir) : dir;
   }
 
-  async open(): Promise<void> {
-    try {
-      await this.#db.open();
-    } catch (e) {
-      const busy = (e as { cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED';
-      throw new LedgerError('UNAVAILABLE', busy ? 'the wallet store is in use by another process' : `the wallet store does not open: ${(e as Error).message}`, { cause: e });
-    }
+  open(): Promise<void> {
+    return this.#db.open();
   }
 
   async close(): Promise<void> {
@@ -90,11 +223,12 @@ export class WalletStore {
     await this.#db.close();
   }
 
-  /** serial runs changes one at a time: a check and its write are never interleaved. OVERLOADED beyond MAX_WAITING. */
-  #serial<T>(f: () => Promise<T>): Promise<T> {
+  /** serial runs changes one at a time (and, on PostgreSQL, alone among processes): a check and its write are never interleaved. OVERLOADED beyond MAX_WAITING. */
+  #serial<T>(f: (write: (ops: Op[]) => Promise<void>) => Promise<T>): Promise<T> {
     if (this.#waiting >= MAX_WAITING) return Promise.reject(new LedgerError('OVERLOADED', `${this.#waiting} store changes waiting: retry later`));
     this.#waiting++;
-    const run = this.#queue.then(f, f).finally(() => this.#waiting--);
+    const g = () => this.#db.exclusive(f);
+    const run = this.#queue.then(g, g).finally(() => this.#waiting--);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -110,11 +244,11 @@ export class WalletStore {
    * writes go in the same batch.
    */
   accept<T>(key: Uint8Array, nonce: Uint8Array, time: number, then: () => Promise<{ result: T; ops?: Op[] }> = async () => ({ result: undefined as T })): Promise<T> {
-    return this.#serial(async () => {
+    return this.#serial(async (write) => {
       const nk = `n!${toHex(key)}!${toHex(nonce)}`;
       if ((await this.#get(nk)) !== undefined) throw new LedgerError('REPLAYED', 'this request (key and nonce) was accepted before');
       const { result, ops = [] } = await then();
-      await this.#db.batch([{ type: 'put', key: nk, value: encodeCbor(time) }, { type: 'put', key: `t!${pad16(time)}!${toHex(key)}!${toHex(nonce)}`, value: new Uint8Array(0) }, ...ops], { sync: true });
+      await write([{ type: 'put', key: nk, value: encodeCbor(time) }, { type: 'put', key: `t!${pad16(time)}!${toHex(key)}!${toHex(nonce)}`, value: new Uint8Array(0) }, ...ops]);
       return result;
     });
   }
@@ -167,7 +301,7 @@ export class WalletStore {
   async list(wallet: Uint8Array, now: number): Promise<StoredItemInfo[]> {
     const w = toHex(wallet);
     const out: StoredItemInfo[] = [];
-    for await (const [key, raw] of this.#db.iterator({ gt: `i!${w}!`, lt: `i!${w}!~` })) {
+    for await (const [key, raw] of this.#db.entries({ gt: `i!${w}!`, lt: `i!${w}!~` })) {
       const r = decodeCbor(raw) as unknown as ItemRecord;
       if (r.validUntil <= now) continue;
       out.push({ item: key.slice(key.lastIndexOf('!') + 1), kind: r.kind, id: toHex(r.id), event: toHex(r.event), validUntil: r.validUntil, deposited: r.deposited, bytes: r.sealed.length });
@@ -197,11 +331,11 @@ export class WalletStore {
    * Returns how many items went.
    */
   sweep(now: number): Promise<number> {
-    return this.#serial(async () => {
+    return this.#serial(async (write) => {
       const ops: Op[] = [];
       const counts = new Map<string, number>();
       let items = 0;
-      for await (const key of this.#db.keys({ gt: 'x!', lte: `x!${pad16(now)}!~` })) {
+      for await (const [key] of this.#db.entries({ gt: 'x!', lte: `x!${pad16(now)}!~` })) {
         const event = key.slice(key.lastIndexOf('!') + 1);
         ops.push({ type: 'del', key }, { type: 'del', key: `e!${event}` });
         const raw = await this.#get(`e!${event}`);
@@ -214,17 +348,17 @@ export class WalletStore {
         items++;
       }
       for (const [w, c] of counts) ops.push({ type: 'put', key: `c!${w}`, value: encodeCbor(Math.max(0, c)) });
-      for await (const key of this.#db.keys({ gt: 't!', lt: `t!${pad16(Math.max(0, now - NONCE_MEMORY_SECONDS))}` })) {
+      for await (const [key] of this.#db.entries({ gt: 't!', lt: `t!${pad16(Math.max(0, now - NONCE_MEMORY_SECONDS))}` })) {
         const [, , k, n] = key.split('!');
         ops.push({ type: 'del', key }, { type: 'del', key: `n!${k}!${n}` });
       }
-      if (ops.length > 0) await this.#db.batch(ops, { sync: true });
+      if (ops.length > 0) await write(ops);
       return items;
     });
   }
 
   /** rawEntries yields every stored key and value (tests search them for plaintext). */
   async *rawEntries(): AsyncGenerator<[string, Uint8Array]> {
-    for await (const [k, v] of this.#db.iterator()) yield [k, v];
+    for await (const [k, v] of this.#db.entries({ gt: '' })) yield [k, v];
   }
 }

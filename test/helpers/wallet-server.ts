@@ -5,9 +5,9 @@ import { makeLedger, type TestLedger } from './ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
-import { WalletStore } from '../../src/storage/wallet-store.js';
+import { WalletStore, postgresKv } from '../../src/storage/wallet-store.js';
 
-/** A served development ledger with its personal data store, over real HTTP and LevelDB. */
+/** A served development ledger with its personal data store, over real HTTP: in LevelDB, or in the ledger's PostgreSQL database under `npm run test:postgres`. */
 export interface WalletServer {
   t: TestLedger;
   wallets: WalletStore;
@@ -22,7 +22,7 @@ export interface WalletServer {
 
 export async function serveWithWallets(origin = 'example.com/wallet-test'): Promise<WalletServer> {
   const t = await makeLedger({}, origin);
-  const wallets = new WalletStore(join(t.dir, 'wallets'));
+  const wallets = new WalletStore(t.storeUrl === undefined ? join(t.dir, 'wallets') : postgresKv(t.storeUrl));
   await wallets.open();
   const clock: { ms: number | undefined } = { ms: undefined };
   const server: Server = createServer(createApp({ ledger: t.ledger, wallets, clock: () => clock.ms ?? Date.now() }).callback());
@@ -37,7 +37,7 @@ export async function serveWithWallets(origin = 'example.com/wallet-test'): Prom
     clock,
     async close() {
       await new Promise((r) => server.close(r));
-      await wallets.close();
+      await wallets.close().catch(() => {});
       await t.cleanup();
     },
   };

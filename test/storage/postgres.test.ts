@@ -5,6 +5,7 @@ import { LogBuilder, storeConformance } from './conformance.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { storeOf } from '../../src/cli/serve.js';
+import { WalletStore, postgresKv } from '../../src/storage/wallet-store.js';
 
 let server: TestPostgres;
 
@@ -174,6 +175,39 @@ describe('PostgresStore (PostgreSQL only)', () => {
     } finally {
       await Promise.all([qa.close(), qb.close(), qf.close()]);
       await Promise.all([a.close(), b.close(), f.close()]);
+      await server.drop(url);
+    }
+  });
+
+  it('keeps one personal data store for every process of the database: one event delivers once, a nonce is spent once', async () => {
+    const url = await server.database();
+    const [a, b] = [new WalletStore(postgresKv(url)), new WalletStore(postgresKv(url))];
+    await Promise.all([a.open(), b.open()]);
+    try {
+      const now = 1_800_000_000;
+      const w1 = new Uint8Array(32).fill(1);
+      const w2 = new Uint8Array(32).fill(2);
+      const item = (sealed: number) => ({ kind: 'issued' as const, id: new Uint8Array(16).fill(5), event: new Uint8Array(32).fill(6), validUntil: now + 100, sealed: new Uint8Array(64).fill(sealed) });
+      const key = new Uint8Array(32).fill(9);
+      // The same event deposited through both processes at once, to two wallets: exactly one wins.
+      const results = await Promise.allSettled([
+        a.accept(key, new Uint8Array(16).fill(1), now, () => a.depositOps(w1, item(7), now)),
+        b.accept(key, new Uint8Array(16).fill(2), now, () => b.depositOps(w2, item(8), now)),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled').length).toBe(1);
+      expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'CONFLICT' });
+      const aWon = results[0].status === 'fulfilled';
+      const [wallet, other, spent] = aWon ? [w1, b, 1] : [w2, a, 2];
+      // What one process stored, the other lists.
+      expect((await other.list(wallet, now)).length).toBe(1);
+      // The winner's nonce is spent for both processes (the loser's, refused, is not).
+      await expect(other.accept(key, new Uint8Array(16).fill(spent), now)).rejects.toMatchObject({ code: 'REPLAYED' });
+      await other.accept(key, new Uint8Array(16).fill(3 - spent), now);
+      // Sweeping through either removes the expired item for both.
+      expect(await other.sweep(now + 100)).toBe(1);
+      expect(await (aWon ? a : b).list(wallet, now)).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
       await server.drop(url);
     }
   });

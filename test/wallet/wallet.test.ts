@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Level } from 'level';
+import pg from 'pg';
 import { join } from 'node:path';
 import { serveWithWallets, type WalletServer } from '../helpers/wallet-server.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -19,7 +20,7 @@ import { qrPng, readQr } from '../../src/wallet/qr.js';
 import { encodeItem, sealItem } from '../../src/wallet/item.js';
 import { MAX_WAITING } from '../../src/storage/wallet-store.js';
 
-// The wallet side end to end (spec §12) over real HTTP and LevelDB: issuing into a wallet,
+// The wallet side end to end (spec §12) over real HTTP and LevelDB (or PostgreSQL, under npm run test:postgres): issuing into a wallet,
 // listing and opening, sending by an address read from a QR code, presenting to a
 // pharmacy both ways, expiry, and the store's refusals of badly signed requests.
 
@@ -382,7 +383,7 @@ describe('signed store requests', () => {
     expect(await code(stranger.client.signedRequest(stranger.wallet.identitySeed, 'GET', `/v1/wallets/${parent.wallet.address}/items/${info.item}`, undefined, 'bytes'))).toBe('FORBIDDEN');
     const sealed = (await client.signedRequest(parent.wallet.identitySeed, 'GET', `/v1/wallets/${parent.wallet.address}/items/${info.item}`, undefined, 'bytes')) as Uint8Array;
     expect(() => stranger.wallet.openItem(sealed)).toThrow(expect.objectContaining({ code: 'INVALID_PROOF' }));
-    // Every record of the store and of the log, decoded by LevelDB, holds none of the personal values.
+    // Every record of the store and of the log (LevelDB records, or PostgreSQL rows) holds none of the personal values.
     const needles = PERSONAL.map((p) => utf8(p));
     const hit = (b: Uint8Array) => needles.find((n) => Buffer.from(b).includes(Buffer.from(n)));
     let records = 0;
@@ -391,15 +392,35 @@ describe('signed store requests', () => {
       expect(hit(utf8(k)), k).toBeUndefined();
       expect(hit(v), k).toBeUndefined();
     }
-    await s.t.ledger.close();
-    const db = new Level<Uint8Array, Uint8Array>(join(s.t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
-    for await (const [k, v] of db.iterator()) {
-      records++;
-      expect(hit(k)).toBeUndefined();
-      expect(hit(v), toHex(k.slice(0, 8))).toBeUndefined();
+    let logRecords = 0;
+    if (s.t.storeUrl !== undefined) {
+      // PostgreSQL: every row of every table of the database (the wallets' included), as text and bytes.
+      const c = new pg.Client({ connectionString: s.t.storeUrl });
+      await c.connect();
+      const tables = (await c.query("select tablename from pg_tables where schemaname = 'public'")).rows.map((r) => r.tablename as string);
+      expect(tables).toContain('dojang_wallet');
+      for (const table of tables) {
+        for (const row of (await c.query(`select * from ${table}`)).rows) {
+          logRecords++;
+          for (const [col, v] of Object.entries(row)) {
+            const b = v instanceof Uint8Array ? v : utf8(String(v));
+            expect(hit(b), `${table}.${col}`).toBeUndefined();
+          }
+        }
+      }
+      await c.end();
+    } else {
+      await s.t.ledger.close();
+      const db = new Level<Uint8Array, Uint8Array>(join(s.t.dir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+      for await (const [k, v] of db.iterator()) {
+        logRecords++;
+        expect(hit(k)).toBeUndefined();
+        expect(hit(v), toHex(k.slice(0, 8))).toBeUndefined();
+      }
+      await db.close();
+      await s.t.reopen();
     }
-    await db.close();
-    await s.t.reopen();
-    expect(records).toBeGreaterThan(50);
+    expect(records).toBeGreaterThan(20);
+    expect(logRecords).toBeGreaterThan(50);
   });
 });
