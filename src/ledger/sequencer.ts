@@ -144,6 +144,8 @@ interface Prepared {
   size: number;
   state?: StateWrite[];
   persisted?: () => void;
+  /** Entries admission refused, answered once the batch is stored. */
+  refused: { p: Pending; err: LedgerError }[];
 }
 
 interface Pending {
@@ -175,6 +177,8 @@ export class Sequencer {
   private readonly maxDelayMs: number;
   private readonly maxQueue: number;
   private readonly onAppend: ((size: number) => void) | undefined;
+  /** Refusals of batches that appended nothing, waiting for the batch before to be stored. */
+  private readonly refusedAhead: { p: Pending; err: LedgerError }[] = [];
   private readonly recosignMs: number;
 
   private edge: TreeEdge;
@@ -340,6 +344,7 @@ export class Sequencer {
         const prepared = await this.prepare(batch);
         if (persisting !== undefined) await persisting;
         persisting = undefined;
+        this.answerRefusedAhead();
         if (prepared === undefined) continue;
         if (this.failed !== undefined) {
           this.rejectPrepared(prepared);
@@ -353,6 +358,7 @@ export class Sequencer {
       }
       if (persisting !== undefined) await persisting;
     } finally {
+      this.answerRefusedAhead();
       this.running = false;
       this.wakeIdle?.();
       if (this.queue.length > 0 && this.failed === undefined) this.schedule();
@@ -426,7 +432,10 @@ export class Sequencer {
       this.fail(e, batch);
       return undefined;
     }
-    // 3. Admission, at T.
+    // 3. Admission, at T. Refusals are answered only once the state they were judged
+    //    against is stored (the batches before, and this one's earlier entries): a
+    //    refusal must not rest on a batch that then fails to be written.
+    const refused: { p: Pending; err: LedgerError }[] = [];
     let state: StateWrite[] | undefined;
     let persisted: (() => void) | undefined;
     try {
@@ -447,8 +456,8 @@ export class Sequencer {
           const err = verdicts[i];
           if (err === undefined) ok.push(p);
           else {
-            p.reject(err);
-            for (const [q, first] of followers) if (first === p) q.reject(err);
+            refused.push({ p, err });
+            for (const [q, first] of followers) if (first === p) refused.push({ p: q, err });
           }
         });
         fresh = ok;
@@ -461,6 +470,8 @@ export class Sequencer {
     }
     if (fresh.length === 0 || this.failed !== undefined) {
       if (this.failed !== undefined) for (const p of batch) p.reject(new LedgerError('UNAVAILABLE', `sequencer ${this.failure}`));
+      // Judged against the batches before this one: answered once they are stored (run).
+      else this.refusedAhead.push(...refused);
       return undefined;
     }
     // 4. Extend the tree and sign.
@@ -474,7 +485,7 @@ export class Sequencer {
     this.edge = edge;
     this.preparedTime = time;
     for (const p of fresh) this.inflight.set(p.key, p);
-    return { fresh, followers, firstIndex, hashes, before, root, note, time, size: edge.size, state, persisted };
+    return { fresh, followers, firstIndex, hashes, before, root, note, time, size: edge.size, state, persisted, refused };
   }
 
   /** persist appends a prepared batch, moves the guard, and only then answers its writers. */
@@ -511,9 +522,21 @@ export class Sequencer {
       const r = byFirst.get(first);
       if (r !== undefined) f.resolve({ ...r, duplicate: true });
     }
+    for (const { p, err } of b.refused) p.reject(err);
+  }
+
+  /** answerRefusedAhead answers refusals of batches that appended nothing, once the batches before them are stored (or failed). */
+  private answerRefusedAhead(): void {
+    for (const { p, err } of this.refusedAhead.splice(0)) p.reject(this.failed === undefined ? err : this.unjudged());
+  }
+
+  /** unjudged: the refusal an entry gets when the state it was judged against was never stored. */
+  private unjudged(): LedgerError {
+    return new LedgerError('UNAVAILABLE', `sequencer ${this.failure ?? 'stopped'} before the batch this entry was judged after was stored: submit it again`);
   }
 
   private rejectPrepared(b: Prepared): void {
+    for (const { p } of b.refused) p.reject(this.unjudged());
     const err = new LedgerError('UNAVAILABLE', `sequencer ${this.failure ?? 'stopped'}`);
     for (const p of b.fresh) {
       this.inflight.delete(p.key);

@@ -11,6 +11,9 @@ import { cosignedTime } from '../../src/core/cosignature.js';
 import { isLedgerError, LedgerError } from '../../src/core/errors.js';
 import { decodeEntry, parseGenesis } from '../../src/core/entry.js';
 import { equalBytes } from '../../src/core/bytes.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { loadKeys } from '../../src/ledger/keyfiles.js';
+import { FileGuard } from '../../src/ledger/guard.js';
 
 let t: TestLedger | undefined;
 afterEach(async () => {
@@ -183,6 +186,55 @@ describe('sequencer', () => {
     } finally {
       await backup.drop();
       await rm(backup.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a refusal only once the state it was judged against is stored: if that batch fails, UNAVAILABLE', async () => {
+    t = await makeLedger();
+    await t.ledger.close();
+    const inner = t.newStore();
+    await inner.open();
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    let failNext = false;
+    // The store's append for entry 1 waits until entry 2 has been judged, then fails.
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'coordinator') return undefined; // one process: fail-stop (spec §8.2)
+        if (prop === 'append') {
+          return async (b: Parameters<typeof inner.append>[0]) => {
+            if (!failNext) return target.append(b);
+            failNext = false;
+            await gate;
+            throw new Error('the disk is gone');
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const keys = await loadKeys(t.dir);
+    const ledger = await Ledger.open({
+      store,
+      keys,
+      guard: FileGuard.inDir(t.dir),
+      sequencer: { maxBatch: 1 },
+      // Entry 2 is refused because of entry 1 (as a transfer after a revocation would be).
+      admit: async (entries) =>
+        entries.map((e) => {
+          if ((decodeEntry(e).body.n as number) !== 2) return undefined;
+          setTimeout(openGate, 20);
+          return new LedgerError('CERT_REVOKED', 'refused after entry 1');
+        }),
+    });
+    try {
+      failNext = true;
+      const [one, two] = await Promise.allSettled([ledger.append(entry(1)), ledger.append(entry(2))]);
+      expect(one).toMatchObject({ status: 'rejected', reason: { code: 'UNAVAILABLE' } });
+      // Entry 1 never reached the store, so neither did the reason entry 2 was refused for.
+      expect(two).toMatchObject({ status: 'rejected', reason: { code: 'UNAVAILABLE', message: expect.stringMatching(/submit it again/) } });
+    } finally {
+      await ledger.close().catch(() => {});
     }
   });
 
