@@ -13,7 +13,8 @@
 //    leader took over (its dojang_sequencer_last_append_size is at most the size the new
 //    leader started from), it says it stepped down, and it follows;
 //  - the outside Go verifier (scripts/go-verify) accepts the log served by each process,
-//    and `dojang mirror` of it served as static files.
+//    and `dojang mirror` of it served as static files;
+//  - `dojang demo` (the whole wallet story) passes through a follower.
 //
 //   node scripts/with-postgres.mjs node scripts/failover-test.mjs [--kills N] [--keep]
 //
@@ -408,6 +409,15 @@ const mr = await goVerifyRun(`http://127.0.0.1:${files.address().port}`, ['--sta
 files.close();
 check(mr.code === 0, `go-verify rejects the static mirror: ${mr.out}`);
 say(`go-verify mirror: ${mr.out}`);
+
+// The whole wallet story (dojang demo) through a follower: its events are forwarded to
+// the leader, its wallets live in the shared database.
+const roles = await Promise.all(procs.map((p) => p.health()));
+const follower = procs[roles.findIndex((h) => h?.role === 'follower')];
+check(follower !== undefined, 'no process follows');
+const demo = spawnSync(process.execPath, [MAIN, 'demo', '--url', follower.url, '--data', join(dir, 'p0')], { encoding: 'utf8', timeout: 120_000 });
+check(demo.status === 0, `dojang demo through ${follower.name} failed: ${demo.stdout.slice(-2000)}${demo.stderr}`);
+say(`dojang demo through the follower ${follower.name}: ${demo.stdout.trim().split('\n').pop()}`);
 
 const ms = takeovers.map((t) => t.ms);
 say(
