@@ -13,6 +13,7 @@ import { AUDIT_USAGE, runAudit } from './audit.js';
 import { WALLET_USAGE, runWallet } from './wallet.js';
 import { DEMO_USAGE, runDemo } from './demo.js';
 import { MIRROR_USAGE, runMirror } from './mirror.js';
+import { WITNESS_USAGE, runWitness } from './witness.js';
 
 const USAGE = `usage: dojang <command> [options]
 
@@ -33,6 +34,7 @@ ${AUDIT_USAGE}
 ${WALLET_USAGE}
 ${DEMO_USAGE}
 ${MIRROR_USAGE}
+${WITNESS_USAGE}
 
 The default DIR is ./ledger-data.`;
 
@@ -106,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
       return runWallet(rest, io);
     case 'audit':
       return runAudit(rest, io);
+    case 'witness':
+      return runWitness(rest, io);
     default:
       io.err(`dojang: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
       return 2;

@@ -1,0 +1,74 @@
+/**
+ * WitnessState: what a witness must never forget (spec §13.2), in a LevelDB of its own
+ * (DIR/state): per log origin, the latest checkpoint it cosigned — its size, its root and
+ * the note as submitted — and the requests it refused although the log had signed them
+ * (evidence of a log that forked or lied). Every write is synced before it returns, so a
+ * cosignature is never given for a state that a crash could lose.
+ *
+ *   s!<origin>              → CBOR { size, root, checkpoint }
+ *   e!<time, 16 digits>!<n> → CBOR { origin, reason, request }
+ */
+import { Level } from 'level';
+import { decodeCbor, encodeCbor } from '../core/cbor.js';
+import { LedgerError } from '../core/errors.js';
+import { toHex } from '../core/bytes.js';
+import { randomBytes } from '../core/crypto.js';
+
+export interface Cosigned {
+  size: number;
+  root: Uint8Array;
+  /** The checkpoint note as the log submitted it. */
+  checkpoint: Uint8Array;
+}
+
+export interface Evidence {
+  time: number;
+  origin: string;
+  reason: string;
+  request: Uint8Array;
+}
+
+export class WitnessState {
+  readonly #db: Level<string, Uint8Array>;
+
+  constructor(dir: string) {
+    this.#db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  }
+
+  async open(): Promise<void> {
+    try {
+      await this.#db.open();
+    } catch (e) {
+      const busy = (e as { cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED';
+      throw new LedgerError('UNAVAILABLE', busy ? 'the witness state is in use by another process' : `the witness state does not open: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  async get(origin: string): Promise<Cosigned | undefined> {
+    const raw = await this.#db.get(`s!${origin}`);
+    if (raw === undefined) return undefined;
+    const r = decodeCbor(raw) as unknown as Cosigned;
+    return { size: r.size, root: r.root, checkpoint: r.checkpoint };
+  }
+
+  async put(origin: string, c: Cosigned): Promise<void> {
+    await this.#db.put(`s!${origin}`, encodeCbor({ size: c.size, root: c.root, checkpoint: c.checkpoint }), { sync: true });
+  }
+
+  /** evidence keeps a refused request the log had signed. */
+  async evidence(origin: string, request: Uint8Array, reason: string): Promise<void> {
+    const time = Math.floor(Date.now() / 1000);
+    await this.#db.put(`e!${String(time).padStart(16, '0')}!${toHex(randomBytes(4))}`, encodeCbor({ time, origin, reason, request }), { sync: true });
+  }
+
+  /** evidences lists the kept refusals, oldest first. */
+  async evidences(): Promise<Evidence[]> {
+    const out: Evidence[] = [];
+    for await (const [, v] of this.#db.iterator({ gt: 'e!', lt: 'e!~' })) out.push(decodeCbor(v) as unknown as Evidence);
+    return out;
+  }
+}
