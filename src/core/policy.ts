@@ -10,7 +10,9 @@
  *
  * Items are separated by spaces and tabs; blank lines and lines starting with `#` are
  * ignored. A group or the quorum names only witnesses and groups defined on lines
- * before it, each member at most once; names are opaque octet strings; `none` is
+ * before it; a name is a member of at most one group, once (so every witness counts
+ * once, and the groups form a tree); names are opaque octet strings (returned as latin1
+ * strings: one character per octet); `none` is
  * predefined and cannot be a member. Two logs or two witnesses with the same public key
  * are refused. Log keys are Ed25519 (0x01) and their name is the log's origin; witness
  * keys are cosignature/v1 (0x04). Limits: 256 logs, witnesses and groups each.
@@ -20,7 +22,7 @@
  */
 import { LedgerError } from './errors.js';
 import { equalBytes, toHex } from './bytes.js';
-import { parseCheckpoint, parseDecimal, type Checkpoint } from './checkpoint.js';
+import { parseCheckpoint, type Checkpoint } from './checkpoint.js';
 import { cosignedTime } from './cosignature.js';
 import { openNote, parseNote, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, type NoteVerifier } from './note.js';
 
@@ -65,6 +67,8 @@ export function parsePolicy(bytes: Uint8Array): Policy {
   const logs: PolicyLog[] = [];
   const witnesses: PolicyWitness[] = [];
   const names = new Map<string, Quorum>();
+  /** Names already listed as a member of some group: each contributes in one way only. */
+  const members = new Set<string>();
   let groups = 0;
   let quorum: Quorum | undefined;
   const lines = text.split('\n').slice(0, -1);
@@ -108,12 +112,18 @@ export function parsePolicy(bytes: Uint8Array): Policy {
       }
       case 'group': {
         if (args.length < 3) bad('group <name> all|any|<k> <name>...');
-        const [name, threshold, ...members] = args;
+        const [name, threshold, ...listed] = args;
         if (name === 'none' || names.has(name)) bad(`the name ${JSON.stringify(name)} is already defined`);
-        if (new Set(members).size !== members.length) bad('a member is listed twice');
-        const rules = members.map((m) => (m === 'none' ? bad('none cannot be a group member') : (names.get(m) ?? bad(`${JSON.stringify(m)} is not defined on a line before`))));
-        const k = threshold === 'all' ? members.length : threshold === 'any' ? 1 : /^[1-9][0-9]*$/.test(threshold) ? parseDecimal(threshold) : undefined;
-        if (k === undefined || k < 1 || k > members.length) bad(`the threshold must be all, any or a decimal k with 1 ≤ k ≤ ${members.length}`);
+        const rules = listed.map((m) => {
+          if (m === 'none') return bad('none cannot be a group member');
+          const rule = names.get(m) ?? bad(`${JSON.stringify(m)} is not defined on a line before`);
+          // "Each defined name can be listed as a group member at most once", in the whole file.
+          if (members.has(m)) bad(`${JSON.stringify(m)} is already a member of a group`);
+          members.add(m);
+          return rule;
+        });
+        const k = threshold === 'all' ? listed.length : threshold === 'any' ? 1 : /^[0-9]{1,9}$/.test(threshold) ? Number(threshold) : undefined;
+        if (k === undefined || k < 1 || k > listed.length) bad(`the threshold must be all, any or a decimal k with 1 ≤ k ≤ ${listed.length}`);
         if (++groups > MAX_POLICY_ITEMS) bad(`more than ${MAX_POLICY_ITEMS} groups`);
         names.set(name, { kind: 'group', name, k: k!, members: rules });
         return;

@@ -6,13 +6,14 @@
  * cosignature is never given for a state that a crash could lose.
  *
  *   s!<origin>              → CBOR { size, root, checkpoint }
- *   e!<time, 16 digits>!<n> → CBOR { origin, reason, request }
+ *   e!<SHA-256(origin) hex>!<size, 16 digits>!<root hex> → CBOR { time, origin, reason, request }
+ *                           (one per checkpoint: a flood of requests stores each once)
  */
 import { Level } from 'level';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
 import { LedgerError } from '../core/errors.js';
-import { toHex } from '../core/bytes.js';
-import { randomBytes } from '../core/crypto.js';
+import { toHex, utf8 } from '../core/bytes.js';
+import { sha256 } from '../core/crypto.js';
 
 export interface Cosigned {
   size: number;
@@ -59,16 +60,18 @@ export class WitnessState {
     await this.#db.put(`s!${origin}`, encodeCbor({ size: c.size, root: c.root, checkpoint: c.checkpoint }), { sync: true });
   }
 
-  /** evidence keeps a refused request the log had signed. */
-  async evidence(origin: string, request: Uint8Array, reason: string): Promise<void> {
+  /** evidence keeps a refused request whose checkpoint the log signed, once per (origin, size, root). */
+  async evidence(origin: string, size: number, root: Uint8Array, request: Uint8Array, reason: string): Promise<void> {
+    const key = `e!${toHex(sha256(utf8(origin)))}!${String(size).padStart(16, '0')}!${toHex(root)}`;
+    if ((await this.#db.get(key)) !== undefined) return;
     const time = Math.floor(Date.now() / 1000);
-    await this.#db.put(`e!${String(time).padStart(16, '0')}!${toHex(randomBytes(4))}`, encodeCbor({ time, origin, reason, request }), { sync: true });
+    await this.#db.put(key, encodeCbor({ time, origin, reason, request }), { sync: true });
   }
 
   /** evidences lists the kept refusals, oldest first. */
   async evidences(): Promise<Evidence[]> {
     const out: Evidence[] = [];
     for await (const [, v] of this.#db.iterator({ gt: 'e!', lt: 'e!~' })) out.push(decodeCbor(v) as unknown as Evidence);
-    return out;
+    return out.sort((a, b) => a.time - b.time);
   }
 }

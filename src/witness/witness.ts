@@ -18,21 +18,22 @@
  *
  * Checking the old size and storing the new checkpoint happen under one lock per origin,
  * so two requests can never roll the state back (the race the spec describes). A
- * request with a good signature that fails the consistency check is kept as evidence
- * (WitnessState.evidence): it may show the log misbehaving.
+ * checkpoint the log signed that does not extend what was cosigned (another root at the
+ * same size, or a consistency proof that does not verify) is kept as evidence, once per
+ * (origin, size, root) (WitnessState.evidence): it may show the log forking.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { fromBase64, fromUtf8, equalBytes, utf8 } from '../core/bytes.js';
 import { parseCheckpoint, parseDecimal, type Checkpoint } from '../core/checkpoint.js';
-import { formatSignatureLine, openNote, parseNote, type NoteVerifier } from '../core/note.js';
+import { formatNote, formatSignatureLine, openNote, parseNote, type NoteVerifier } from '../core/note.js';
 import { cosignatureSigner } from '../core/cosignature.js';
 import { verifyConsistency } from '../core/merkle.js';
 import type { WitnessState } from './state.js';
 
 /** The most consistency proof lines a request may carry (the spec's limit). */
 export const MAX_PROOF_LINES = 63;
-/** The largest request body the witness reads. */
-export const MAX_REQUEST_BYTES = 64 * 1024;
+/** The largest request body the witness reads: a note with 16 large (post-quantum) signatures and 63 proof lines. */
+export const MAX_REQUEST_BYTES = 256 * 1024;
 /** The media type of a 409 answer's body: the latest cosigned size. */
 export const TLOG_SIZE_TYPE = 'text/x.tlog.size';
 
@@ -102,14 +103,15 @@ export class Witness {
       const size = latest?.size ?? 0;
       if (req.old !== size) return { status: 409, contentType: TLOG_SIZE_TYPE, body: `${size}\n` };
       let problem: string | undefined;
-      if (req.old === 0) {
-        if (req.proof.length !== 0) problem = 'the consistency proof from size 0 must be empty';
-      } else if (req.old === cp.size) {
-        if (!equalBytes(latest!.root, cp.root)) {
-          await this.o.state.evidence(cp.origin, body, 'same size, another root');
+      if (latest !== undefined && req.old === cp.size) {
+        // The same size as the latest cosigned (size 0 included): the same root, or a fork.
+        if (!equalBytes(latest.root, cp.root)) {
+          await this.o.state.evidence(cp.origin, cp.size, cp.root, body, 'same size as the latest cosigned checkpoint, another root');
           return plain(409, `the checkpoint has size ${cp.size} like the latest cosigned one, but another root`);
         }
-        if (req.proof.length !== 0) problem = 'the consistency proof between equal sizes must be empty';
+        if (req.proof.length !== 0) return plain(422, 'the consistency proof between equal sizes must be empty');
+      } else if (req.old === 0) {
+        if (req.proof.length !== 0) return plain(422, 'the consistency proof from size 0 must be empty');
       } else {
         try {
           verifyConsistency(req.old, cp.size, req.proof, latest!.root, cp.root);
@@ -118,11 +120,15 @@ export class Witness {
         }
       }
       if (problem !== undefined) {
-        await this.o.state.evidence(cp.origin, body, problem);
+        // Kept once per checkpoint: the log signed it, and it may not extend what was cosigned.
+        await this.o.state.evidence(cp.origin, cp.size, cp.root, body, problem);
         return plain(422, problem);
       }
       // Durable before the answer (the spec's MUST), then cosign.
-      await this.o.state.put(cp.origin, { size: cp.size, root: cp.root, checkpoint: req.note });
+      // Stored without this witness's own lines (so /latest never carries two by it).
+      const note = parseNote(req.note);
+      const own = (g: { name: string; keyId: Uint8Array }) => g.name === this.signer.name && equalBytes(g.keyId, this.signer.keyId);
+      await this.o.state.put(cp.origin, { size: cp.size, root: cp.root, checkpoint: formatNote({ text: note.text, sigs: note.sigs.filter((g) => !own(g)) }) });
       return { status: 200, contentType: 'text/plain; charset=utf-8', body: formatSignatureLine(this.signer.signAt(text, this.now())) };
     });
   }
@@ -131,12 +137,15 @@ export class Witness {
    * latest returns the latest checkpoint cosigned for `origin`, with this witness's
    * cosignature of it (signed now), or undefined when it has cosigned none.
    */
-  async latest(origin: string): Promise<Uint8Array | undefined> {
-    const rec = await this.o.state.get(origin);
-    if (rec === undefined) return undefined;
-    const note = fromUtf8(rec.checkpoint);
-    const text = parseNote(rec.checkpoint).text;
-    return utf8(note + formatSignatureLine(this.signer.signAt(text, this.now())));
+  latest(origin: string): Promise<Uint8Array | undefined> {
+    // Under the origin's lock: never a cosignature of an older checkpoint dated after a newer one's.
+    return this.locked(origin, async () => {
+      const rec = await this.o.state.get(origin);
+      if (rec === undefined) return undefined;
+      const note = fromUtf8(rec.checkpoint);
+      const text = parseNote(rec.checkpoint).text;
+      return utf8(note + formatSignatureLine(this.signer.signAt(text, this.now())));
+    });
   }
 
   private now(): number {

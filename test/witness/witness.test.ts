@@ -161,12 +161,48 @@ describe('witness (tlog-witness add-checkpoint)', () => {
     const { w, state } = await witness();
     expect((await w.addCheckpoint(request(0, [], cps.get(sizes[0])!))).status).toBe(200);
     const [x, y] = [sizes[2], sizes[3]];
-    const answers = await Promise.all([
-      w.addCheckpoint(request(sizes[0], await proofFor(t.ledger, sizes[0], y), cps.get(y)!)),
-      w.addCheckpoint(request(sizes[0], await proofFor(t.ledger, sizes[0], x), cps.get(x)!)),
-    ]);
+    // Both bodies ready before either is sent: the two checks really overlap.
+    const [bodyY, bodyX] = [request(sizes[0], await proofFor(t.ledger, sizes[0], y), cps.get(y)!), request(sizes[0], await proofFor(t.ledger, sizes[0], x), cps.get(x)!)];
+    const answers = await Promise.all([w.addCheckpoint(bodyY), w.addCheckpoint(bodyX)]);
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     expect((await state.get(t.ledger.origin))?.size).toBe(y);
+    await state.close();
+  });
+});
+
+describe('witness edge cases (review findings)', () => {
+  it('refuses another root at size 0 too (409), and stores the note without its own cosignature lines', async () => {
+    const { w, state } = await witness();
+    const seed = (await loadKeys(t.dir)).log.seed;
+    const signer = ed25519Signer(t.ledger.origin, seed);
+    const note = (size: number, fill: number) => {
+      const text = `${t.ledger.origin}\n${size}\n${toBase64(new Uint8Array(32).fill(fill))}\n`;
+      return utf8(`${text}\n\u2014 ${signer.name} ${toBase64(new Uint8Array([...signer.keyId, ...signer.sign(utf8(text))]))}\n`);
+    };
+    expect((await w.addCheckpoint(request(0, [], note(0, 0xaa)))).status).toBe(200);
+    expect((await w.addCheckpoint(request(0, [], note(0, 0xbb)))).status).toBe(409);
+    expect((await state.get(t.ledger.origin))?.root).toEqual(new Uint8Array(32).fill(0xaa));
+    // A log resubmits a checkpoint that already carries this witness's cosignature.
+    const s1 = sizes[1];
+    expect((await w.addCheckpoint(request(0, [], cps.get(s1)!))).status).toBe(200); // from size 0 anything extends
+    const fresh = await witness();
+    const line = (await fresh.w.addCheckpoint(request(0, [], cps.get(s1)!))).body;
+    const again = await fresh.w.addCheckpoint(request(s1, [], utf8(fromUtf8(cps.get(s1)!) + line)));
+    expect(again.status).toBe(200);
+    const latest = (await fresh.w.latest(t.ledger.origin))!;
+    expect(fromUtf8(latest).split(`\u2014 ${NAME} `).length).toBe(2); // one line by this witness
+    openNote(latest, [logKey, cosignatureVerifier(NAME, fresh.w.publicKey)], { requireAll: true });
+    await state.close();
+    await fresh.state.close();
+  });
+
+  it('keeps evidence once per checkpoint, however often it is sent', async () => {
+    const { w, state } = await witness();
+    const [s1, s2] = [sizes[1], sizes[2]];
+    expect((await w.addCheckpoint(request(0, [], cps.get(s1)!))).status).toBe(200);
+    const junk = [new Uint8Array(32).fill(1)];
+    for (let i = 0; i < 5; i++) expect((await w.addCheckpoint(request(s1, junk, cps.get(s2)!))).status).toBe(422);
+    expect((await state.evidences()).length).toBe(1);
     await state.close();
   });
 });
@@ -216,6 +252,6 @@ describe('dojang witness (a process)', () => {
     expect(latest.status).toBe(200);
     openNote(new Uint8Array(await latest.arrayBuffer()), [logKey, parseVerifierKey(key)], { requireAll: true });
     expect((await fetch(`${again.base}/latest?origin=example.com%2Fnone`)).status).toBe(404);
-    expect((await fetch(`${again.base}/add-checkpoint`, { method: 'POST', body: new Uint8Array(70_000) })).status).toBe(413);
+    expect((await fetch(`${again.base}/add-checkpoint`, { method: 'POST', body: new Uint8Array(300_000) })).status).toBe(413);
   }, 60_000);
 });
