@@ -47,6 +47,8 @@ func realMain(args []string) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "timeout of one request")
 	fs.BoolVar(&cfg.Static, "static", false, "the log is static files (a mirror): check only /checkpoint, the tiles and the entry bundles")
 	asJSON := fs.Bool("json", false, "print the summary as one line of JSON")
+	cosigned := fs.String("cosigned", "", "check one checkpoint note in this file: the --log-key signature and the cosignature/v1 of --witness-key")
+	witnessKey := fs.String("witness-key", "", "witness verifier key (vkey, type 0x04) for --cosigned")
 	selfTest := fs.Bool("self-test", false, "run the built-in fixture tests and exit")
 	serve := fs.String("serve-fixture", "", "serve a fixture log at this address (e.g. 127.0.0.1:8089) until killed")
 	entries := fs.Int("entries", 1000, "fixture size for --serve-fixture")
@@ -62,6 +64,9 @@ func realMain(args []string) int {
 	}
 	if *serve != "" {
 		return serveFixture(*serve, *entries)
+	}
+	if *cosigned != "" {
+		return checkCosigned(*cosigned, cfg.LogKey, *witnessKey)
 	}
 	if cfg.URL == "" || cfg.LogKey == "" || cfg.TimestampKey == "" {
 		fmt.Fprintln(os.Stderr, "go-verify: --url, --log-key and --timestamp-key are required (or --self-test)")
@@ -82,5 +87,34 @@ func realMain(args []string) int {
 	} else {
 		fmt.Println("go-verify: " + s.line())
 	}
+	return 0
+}
+
+// checkCosigned opens one checkpoint note with Go's note package under the log key and
+// checks the witness's cosignature/v1 line on it with crypto/ed25519: an outside check
+// of the cosignatures dojang's witness makes.
+func checkCosigned(path, logKey, witnessKey string) int {
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "go-verify: FAIL: %v\n", err)
+		return 1
+	}
+	msg, err := os.ReadFile(path)
+	if err != nil {
+		return fail(err)
+	}
+	lv, err := logVerifier(logKey)
+	if err != nil {
+		return fail(err)
+	}
+	w, err := newCosigner(witnessKey)
+	if err != nil {
+		return fail(err)
+	}
+	tr := &trust{log: lv, ts: w, now: time.Now}
+	cp, err := tr.openCheckpoint(msg)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("go-verify: cosigned: %s size %d by %s at %d\n", cp.Origin, cp.Tree.N, w.name, cp.Time)
 	return 0
 }

@@ -4,10 +4,13 @@
  * are signed by its note package, with consistency proofs from tlog.ProveTree. `dojang
  * witness`, configured with that log's key, cosigns its checkpoints one after another,
  * each with Go's proof from the one before, and refuses a proof with a flipped byte (422).
+ * Each cosigned checkpoint is then checked by Go (go-verify --cosigned: the note package
+ * for the log's signature, crypto/ed25519 for the cosignature/v1 line), which also
+ * refuses one with a flipped bit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,10 +49,11 @@ describe("dojang witness cosigns a log built by Go's sumdb tlog and note", () =>
   let logKey = '';
   let witness = '';
   let witnessKey = '';
+  let bin = '';
 
   beforeAll(async () => {
     const b = spawn('bash', [BUILD], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const bin = await new Promise<string>((res, rej) => {
+    bin = await new Promise<string>((res, rej) => {
       let out = '';
       b.stdout!.on('data', (d) => (out += d));
       b.on('exit', (code) => (code === 0 ? res(out.trim().split('\n').pop()!) : rej(new Error(`scripts/go-verify.sh failed (${code})`))));
@@ -87,8 +91,23 @@ describe("dojang witness cosigns a log built by Go's sumdb tlog and note", () =>
       }
       const r = await fetch(`${witness}/add-checkpoint`, { method: 'POST', body: `old ${old}\n${proof.map((h) => h + '\n').join('')}\n${c.checkpoint}` });
       expect(r.status, `checkpoint of size ${c.size}`).toBe(200);
-      // The Go log's signature and our cosignature, together, open under both keys.
-      openNote(utf8(c.checkpoint + (await r.text())), keys, { requireAll: true });
+      // The Go log's signature and our cosignature, together, open under both keys …
+      const line = await r.text();
+      openNote(utf8(c.checkpoint + line), keys, { requireAll: true });
+      // … and Go checks our cosignature on its own.
+      const file = join(dir, `cosigned-${c.size}`);
+      await writeFile(file, c.checkpoint + line);
+      const g = spawnSync(bin, ['--cosigned', file, '--log-key', logKey, '--witness-key', witnessKey], { encoding: 'utf8' });
+      expect(g.stderr).toBe('');
+      expect(g.stdout).toMatch(new RegExp(`^go-verify: cosigned: \\S+ size ${c.size} by witness\\.test/go at \\d+\\n$`));
+      if (i === 1) {
+        const sig = Buffer.from(line.trim().split(' ').pop()!, 'base64');
+        sig[sig.length - 1] ^= 1;
+        await writeFile(file, c.checkpoint + line.replace(line.trim().split(' ').pop()!, sig.toString('base64')));
+        const bad = spawnSync(bin, ['--cosigned', file, '--log-key', logKey, '--witness-key', witnessKey], { encoding: 'utf8' });
+        expect(bad.status).toBe(1);
+        expect(bad.stderr).toMatch(/invalid signature/);
+      }
       old = c.size;
     }
   }, 120_000);
