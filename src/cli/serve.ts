@@ -12,7 +12,9 @@ import { randomBytes } from '../core/crypto.js';
 import { LevelStore } from '../storage/level.js';
 import { PostgresStore } from '../storage/postgres.js';
 import type { LedgerStore } from '../storage/store.js';
-import { Ledger } from '../ledger/ledger.js';
+import { Ledger, type LedgerOptions } from '../ledger/ledger.js';
+import { parsePolicy } from '../core/policy.js';
+import { readFile } from 'node:fs/promises';
 import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/keyfiles.js';
 import { FileGuard } from '../ledger/guard.js';
 import { isValidKeyName } from '../core/note.js';
@@ -97,7 +99,7 @@ export async function runInit(o: InitOptions, io: Io): Promise<number> {
 }
 
 /** openLedger opens the ledger in DIR, or with DIR's keys in the database at `url` (UNAVAILABLE when there is none). */
-export async function openLedger(dir: string, url?: string, log?: (message: string) => void): Promise<Ledger> {
+export async function openLedger(dir: string, url?: string, log?: (message: string) => void, witnessing?: LedgerOptions['witnessing']): Promise<Ledger> {
   const keys = await loadKeys(dir);
   const store = storeOf(dir, url);
   await store.open();
@@ -106,7 +108,7 @@ export async function openLedger(dir: string, url?: string, log?: (message: stri
       // Keys but no genesis: a development init was interrupted; finish it.
       return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir), log });
     }
-    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log });
+    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log, witnessing });
   } catch (e) {
     await store.close();
     throw e;
@@ -122,6 +124,8 @@ export interface ServeOptions {
   store?: string;
   port: number;
   host: string;
+  /** A c2sp.org/tlog-policy file: publish only checkpoints that meet it (spec §13.5). */
+  policy?: string;
 }
 
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
@@ -138,7 +142,8 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
-    ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`));
+    const witnessing = o.policy === undefined ? undefined : { policy: parsePolicy(new Uint8Array(await readFile(o.policy))) };
+    ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`), witnessing);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
   const wallets = new WalletStore(o.store === undefined ? join(o.data, 'wallets') : postgresKv(o.store));

@@ -172,6 +172,11 @@ export function checkCheckpoint(note: Uint8Array, policy: Policy): PolicyVerdict
   return { checkpoint: cp, log: `${log.key.name}+${toHex(log.key.keyId)}`, cosigned, quorum: satisfied(policy.quorum, by) };
 }
 
+/** quorumMet says whether cosignatures by the named witnesses (policy names) satisfy the policy's quorum. */
+export function quorumMet(policy: Policy, by: ReadonlySet<string>): boolean {
+  return satisfied(policy.quorum, by);
+}
+
 function satisfied(q: Quorum, by: ReadonlySet<string>): boolean {
   if (q.kind === 'none') return true;
   if (q.kind === 'witness') return by.has(q.name);

@@ -23,6 +23,8 @@ import { CertificateRules, certificateAt, certKey, issuerKey, parentKey, type Ce
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Cluster } from './cluster.js';
+import { Publisher } from '../witness/publisher.js';
+import type { Policy } from '../core/policy.js';
 import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
 export interface LedgerOptions {
@@ -39,6 +41,12 @@ export interface LedgerOptions {
   verifyThreads?: number;
   /** Where a ledger shared by several processes reports its changes of role (spec §8.4b). */
   log?: (message: string) => void;
+  /**
+   * The log's witness policy (spec §13.5): publish, and acknowledge writes with, only
+   * checkpoints whose witness cosignatures meet it. `waitMs` bounds how long a write
+   * waits for that (default 25 s).
+   */
+  witnessing?: { policy: Policy; waitMs?: number };
 }
 
 /** CertificateStatus is the answer of GET /v1/certificates/<id> (spec §8.7). */
@@ -101,6 +109,9 @@ export class Ledger {
     readonly cache: HashCache,
     /** What this process appended: batches, and the tree size after the last one (spec §8.4b). */
     readonly appended: { readonly batches: number; readonly size: number },
+    /** With a witness policy: what publishes checkpoints (spec §13.5). */
+    private readonly publisher?: Publisher,
+    private readonly witnessWaitMs = 25_000,
   ) {}
 
   /**
@@ -153,9 +164,11 @@ export class Ledger {
     const timestamp = parseVerifierKey(genesis.timestampKey);
     // Every term of the sequencer judges with fresh admission state (rules.ts keeps an overlay).
     const appended = { batches: 0, size: 0 };
+    let publisher: Publisher | undefined;
     const onAppend = (size: number) => {
       appended.batches++;
       appended.size = size;
+      publisher?.notify();
     };
     const openSequencer = async () => {
       const term = (await o.store.claim?.()) ?? 0;
@@ -185,9 +198,20 @@ export class Ledger {
         log: o.log,
       });
     } else writer = singleWriter((await openSequencer()).sequencer);
+    if (o.witnessing !== undefined) {
+      const { policy } = o.witnessing;
+      if (!policy.logs.some((l) => l.origin === genesis.origin && equalBytes(l.key.publicKey, log.publicKey))) {
+        await writer.close();
+        throw new LedgerError('BAD_REQUEST', `the witness policy does not list this log (${genesis.logKey})`);
+      }
+      const w = writer;
+      publisher = new Publisher({ policy, current: () => w.head, prove: (a, b) => proveConsistency(a, b, cache.read), timeoutMs: 5000, log: o.log });
+      publisher.notify();
+      await publisher.settled(); // a first round: publish the current checkpoint if the witnesses agree
+    }
     const pool = new VerifyPool({ threads: o.verifyThreads });
     const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
-    self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended);
+    self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended, publisher, o.witnessing?.waitMs ?? 25_000);
     return self;
   }
 
@@ -202,6 +226,12 @@ export class Ledger {
 
   /** head is the latest tree head this process serves (the log always has its genesis entry). */
   get head(): Head {
+    if (this.publisher !== undefined) {
+      // Only checkpoints the witnesses cosigned enough of are served (spec §13.5).
+      const p = this.publisher.published;
+      if (p === undefined) throw new LedgerError('UNAVAILABLE', `no checkpoint of this log has met its witness policy yet: ${this.publisher.problem ?? ''}`);
+      return p;
+    }
     const h = this.writer.head;
     if (h === undefined) throw new LedgerError('UNAVAILABLE', 'ledger has no head');
     return h;
@@ -225,7 +255,7 @@ export class Ledger {
 
   /** failure says why this process takes no writes, or is undefined when it does. */
   get failure(): string | undefined {
-    return this.writer.failure;
+    return this.writer.failure ?? this.publisher?.problem;
   }
 
   /** Writes waiting: in the sequencer, or forwarded and not yet answered. */
@@ -255,7 +285,11 @@ export class Ledger {
       if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
     }
     // The sequencer hands the parsed, verified event to admission with the entry.
-    return this.writer.add(entry, parsed === undefined ? undefined : new Verified(parsed), parsed !== undefined);
+    const r = await this.writer.add(entry, parsed === undefined ? undefined : new Verified(parsed), parsed !== undefined);
+    if (this.publisher === undefined) return r;
+    // Acknowledged once a published (witnessed) checkpoint covers it; its receipt is made against that.
+    await this.publisher.waitFor(r.index + 1, this.witnessWaitMs);
+    return { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate };
   }
 
   /** inclusionProof proves entry `index` in the tree of the given size (default: head). */
@@ -303,6 +337,13 @@ export class Ledger {
   async receipt(index: number, fresh?: Receipt): Promise<EntryReceipt> {
     checkIndex(index, 'index');
     if (index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
+    if (this.publisher !== undefined) {
+      // Against the published checkpoint: the one with the witnesses' cosignatures.
+      const h = this.head;
+      const lh = fresh?.leafHash ?? leafHash((await this.store.readEntries(index, index + 1))[0]);
+      const proof = await this.inclusionProof(index, h.size);
+      return { index, leafHash: lh, size: h.size, time: h.time, checkpoint: h.checkpoint, proof: formatProofBundle({ index, proof, checkpoint: h.checkpoint }) };
+    }
     if (fresh?.encoded !== undefined) {
       // Built by the leader that appended the entry (spec §8.4b): the same receipt this would build.
       const r = decodeReceipt(fresh.encoded);
@@ -446,6 +487,7 @@ export class Ledger {
 
   /** close drains the sequencer and closes the store. */
   async close(): Promise<void> {
+    this.publisher?.close();
     await this.writer.close();
     await this.admission.pool.close();
     await this.store.close();

@@ -41,7 +41,12 @@ export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'l
       await t.ledger.close().catch(() => {});
       const s = newStore();
       await s.open();
-      t.ledger = await Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir), ...extra, ...more });
+      try {
+        t.ledger = await Ledger.open({ store: s, keys: await loadKeys(dir), guard: FileGuard.inDir(dir), ...extra, ...more });
+      } catch (e) {
+        await s.close(); // a refused open leaves the store to its caller
+        throw e;
+      }
       return t.ledger;
     },
     async cleanup() {

@@ -1,0 +1,137 @@
+/**
+ * A log that publishes only witnessed checkpoints (spec §13.5), with three witnesses over
+ * real HTTP: 2 of 3 keeps publishing when one is down; 3 of 3 stops, says why, and
+ * resumes when the witness returns. Every receipt's checkpoint meets the policy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeLedger, entry, type TestLedger } from '../helpers/ledger.js';
+import { Witness } from '../../src/witness/witness.js';
+import { WitnessState } from '../../src/witness/state.js';
+import { createWitnessApp } from '../../src/witness/server.js';
+import { checkCheckpoint, parsePolicy, type Policy } from '../../src/core/policy.js';
+import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/core/note.js';
+import { utf8 } from '../../src/core/bytes.js';
+import { ed25519PublicKey } from '../../src/core/crypto.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+
+interface Running {
+  name: string;
+  vkey: string;
+  port: number;
+  state: WitnessState;
+  server?: Server;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ORIGIN = 'localhost/dojang-bench-published';
+let t: TestLedger;
+const witnesses: Running[] = [];
+const dirs: string[] = [];
+
+async function witness(i: number, logKey: string): Promise<Running> {
+  const dir = await mkdtemp(join(tmpdir(), 'dojang-pub-w-'));
+  dirs.push(dir);
+  const state = new WitnessState(join(dir, 'state'));
+  await state.open();
+  const name = `witness.test/w${i}`;
+  const w = new Witness({ name, seed: new Uint8Array(32).fill(40 + i), logs: new Map([[ORIGIN, [parseVerifierKey(logKey)]]]), state });
+  const r: Running = {
+    name,
+    vkey: formatVerifierKey({ name, type: SIG_TYPE_COSIGNATURE_V1, publicKey: w.publicKey }),
+    port: 0,
+    state,
+    async start() {
+      const s = createServer(createWitnessApp(w, [ORIGIN]).callback());
+      await new Promise<void>((res) => s.listen(r.port, '127.0.0.1', () => res()));
+      r.port = (s.address() as AddressInfo).port;
+      r.server = s;
+    },
+    async stop() {
+      const s = r.server;
+      r.server = undefined;
+      s?.closeAllConnections();
+      await new Promise((res) => s?.close(res));
+    },
+  };
+  await r.start();
+  return r;
+}
+
+function policy(quorum: string): Policy {
+  const lines = [`log ${t.ledger.publicKeys.logKey}`, ...witnesses.map((w, i) => `witness W${i} ${w.vkey} http://127.0.0.1:${w.port}`), `group G ${quorum} W0 W1 W2`, 'quorum G', ''];
+  return parsePolicy(utf8(lines.join('\n')));
+}
+
+const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+
+beforeAll(async () => {
+  t = await makeLedger({}, ORIGIN);
+  for (let i = 0; i < 3; i++) witnesses.push(await witness(i, t.ledger.publicKeys.logKey));
+}, 60_000);
+
+afterAll(async () => {
+  for (const w of witnesses) {
+    await w.stop();
+    await w.state.close();
+  }
+  await t.cleanup();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function receiptOf(l: Ledger, n: number) {
+  const r = await l.append(entry(n));
+  return l.receipt(r.index, r);
+}
+
+describe('publishing witnessed checkpoints (spec §13.5)', () => {
+  it('2 of 3: every receipt and the served checkpoint meet the policy, also while one witness is down', async () => {
+    const p = policy('2');
+    const l = await t.reopen({ witnessing: { policy: p, waitMs: 10_000 } });
+    const receipts = await Promise.all(Array.from({ length: 20 }, (_, i) => receiptOf(l, i)));
+    for (const r of receipts) {
+      const v = checkCheckpoint(r.checkpoint, p);
+      expect(v.quorum).toBe(true);
+      expect(v.cosigned.length).toBeGreaterThanOrEqual(2);
+      expect(r.size).toBeGreaterThan(r.index);
+    }
+    expect(checkCheckpoint(l.head.checkpoint, p).quorum).toBe(true);
+    await witnesses[1].stop();
+    const during = await receiptOf(l, 100);
+    const v = checkCheckpoint(during.checkpoint, p);
+    expect(v.quorum).toBe(true);
+    expect(v.cosigned.map((c) => c.name)).toEqual(['W0', 'W2']);
+    expect(l.failure).toBeUndefined();
+    await witnesses[1].start();
+  }, 60_000);
+
+  it('3 of 3: with one witness down it stops publishing and says why, and resumes when the witness returns', async () => {
+    const p = policy('all');
+    const l = await t.reopen({ witnessing: { policy: p, waitMs: 2000 } });
+    await receiptOf(l, 200);
+    const before = l.head;
+    await witnesses[2].stop();
+    expect(await code(receiptOf(l, 201))).toBe('UNAVAILABLE'); // appended, but not acknowledged
+    expect(l.head).toEqual(before); // the last published checkpoint stays
+    expect(l.failure).toMatch(/witness policy is not met .*W2: UNAVAILABLE/);
+    await witnesses[2].start();
+    // The same entry again: acknowledged at its index once a witnessed checkpoint covers it.
+    const again = await l.append(entry(201));
+    expect(again.duplicate).toBe(true);
+    const r = await l.receipt(again.index, again);
+    expect(checkCheckpoint(r.checkpoint, p).cosigned.map((c) => c.name)).toEqual(['W0', 'W1', 'W2']);
+    expect(l.head.size).toBeGreaterThan(before.size);
+    await expect.poll(() => l.failure, { timeout: 5000 }).toBeUndefined();
+  }, 60_000);
+
+  it('refuses a policy that does not list this log', async () => {
+    const other = parsePolicy(utf8(`log ${formatVerifierKey({ name: ORIGIN, type: 1, publicKey: ed25519PublicKey(new Uint8Array(32).fill(5)) })}\nquorum none\n`));
+    await expect(t.reopen({ witnessing: { policy: other } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await t.reopen();
+  });
+});
