@@ -23,6 +23,7 @@ import type { ProofBundle } from '../core/proof-bundle.js';
 import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
 import { PresentationVerifier, verdictJson } from '../client/verify.js';
+import type { Policy } from '../core/policy.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { readBody } from './body.js';
 import type { WalletStore } from '../storage/wallet-store.js';
@@ -56,6 +57,12 @@ export interface AppDeps {
   clock?: () => number;
   /** The personal data store (spec §12.6); without it the /v1/wallets routes are not served. */
   wallets?: WalletStore;
+  /**
+   * The log's witness policy (spec §13.3, §13.5): the file's bytes, served as they are at
+   * GET /v1/policy, and the policy parsed from them, by which POST /v1/verify judges.
+   * Without it GET /v1/policy is 404 and verdicts have no `witnessed` check.
+   */
+  policy?: { file: Uint8Array; policy: Policy };
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -374,6 +381,15 @@ export function createApp(deps: AppDeps): Koa {
     };
   });
 
+  // The witness policy the log uses (spec §13.3): the file as given to `serve --policy`.
+  router.get('/v1/policy', (ctx) => {
+    ctx.state.route = 'policy';
+    if (deps.policy === undefined) throw new LedgerError('NOT_FOUND', 'this log is served without a witness policy');
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = Buffer.from(deps.policy.file);
+  });
+
   // Healthy means the sequencer takes writes; reads go on either way.
   // Signed entries (spec §8.6): 201 with the receipt once durable and covered by a
   // cosigned checkpoint; 200 with the same receipt for an entry already in the log.
@@ -401,7 +417,7 @@ export function createApp(deps: AppDeps): Koa {
 
   // Presentations (spec §10): the verdict, judged with this log's keys, its clock and its
   // current state of the certificate (fresher than any statement the presentation carries).
-  const verifier = new PresentationVerifier(ledger.publicKeys);
+  const verifier = new PresentationVerifier(ledger.publicKeys, undefined, { policy: deps.policy?.policy });
   const clock = deps.clock ?? Date.now;
   // Roots of published trees never change: remembered by size (bounded).
   const rootsBySize = new Map<number, Uint8Array>();

@@ -13,8 +13,8 @@ import { LevelStore } from '../storage/level.js';
 import { PostgresStore } from '../storage/postgres.js';
 import type { LedgerStore } from '../storage/store.js';
 import { Ledger, type LedgerOptions } from '../ledger/ledger.js';
-import { parsePolicy } from '../core/policy.js';
-import { readFile } from 'node:fs/promises';
+import type { Policy } from '../core/policy.js';
+import { readPolicy } from './policy-file.js';
 import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/keyfiles.js';
 import { FileGuard } from '../ledger/guard.js';
 import { isValidKeyName } from '../core/note.js';
@@ -130,6 +130,7 @@ export interface ServeOptions {
 
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   let ledger: Ledger;
+  let policy: { file: Uint8Array; policy: Policy } | undefined;
   if (!(await exists(keyPath(o.data, 'log')))) {
     if (o.store !== undefined || (await exists(join(o.data, 'db')))) {
       const store = storeOf(o.data, o.store);
@@ -142,7 +143,8 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
-    const witnessing = o.policy === undefined ? undefined : { policy: parsePolicy(new Uint8Array(await readFile(o.policy))) };
+    policy = o.policy === undefined ? undefined : await readPolicy(o.policy);
+    const witnessing = policy === undefined ? undefined : { policy: policy.policy };
     ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`), witnessing);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
@@ -159,7 +161,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   await sweep();
   const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
   sweeper.unref();
-  const app = createApp({ ledger, wallets, log });
+  const app = createApp({ ledger, wallets, log, policy });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 30_000;

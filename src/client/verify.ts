@@ -14,13 +14,14 @@ import { leafHash, verifyInclusion } from '../core/merkle.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import type { CborValue } from '../core/cbor.js';
 import { parseVerifierKey, SIG_TYPE_ED25519 } from '../core/note.js';
+import { checkCheckpoint, type Policy, type PolicyVerdict } from '../core/policy.js';
 import { openCheckpoint } from './receipt.js';
 import { statusVerifiers, verifyStatusParts, type StatusStatement, type StatusVerifiers } from './status.js';
 import { faceSigningInput, type DecodedPresentation } from './presentation.js';
 
-export const CHECKS = ['anchored', 'issuer-signature', 'issuer-registered', 'document', 'chain', 'holding', 'not-revoked', 'validity', 'original'] as const;
+export const CHECKS = ['anchored', 'witnessed', 'issuer-signature', 'issuer-registered', 'document', 'chain', 'holding', 'not-revoked', 'validity', 'original'] as const;
 export type CheckName = (typeof CHECKS)[number];
-const EVAL_ORDER: readonly CheckName[] = ['anchored', 'issuer-signature', 'chain', 'issuer-registered', 'document', 'holding', 'not-revoked', 'validity', 'original'];
+const EVAL_ORDER: readonly CheckName[] = ['anchored', 'witnessed', 'issuer-signature', 'chain', 'issuer-registered', 'document', 'holding', 'not-revoked', 'validity', 'original'];
 
 /** One check of a verdict: ok, or failed with a reason code (spec §10.2) and a sentence. */
 export interface Check {
@@ -53,6 +54,18 @@ export interface Verdict {
   claims: Record<string, CborValue> | null;
   /** What the status statement said, as of its checkpoint, and how old that is. */
   status: { state: string; size: number; time: number; age: number } | null;
+  /**
+   * Only when judged under a witness policy (spec §13.3): the policy's witnesses whose
+   * cosignatures on the issuance's checkpoint verify, with their times (Unix seconds),
+   * in policy order. Absent without a policy.
+   */
+  witnesses?: WitnessReport[];
+}
+
+/** A witness that cosigned a checkpoint: its name in the policy and the cosignature's time. */
+export interface WitnessReport {
+  name: string;
+  time: number;
 }
 
 /** What the verifier brings: its clock and, per flow, its key or its nonce and name. */
@@ -104,6 +117,18 @@ export interface SignatureCheck {
 
 /** How many issuer registrations a verifier remembers. */
 const REGISTERED_CACHE = 4096;
+/** How many checkpoints judged under the policy a verifier remembers (by the whole note). */
+const WITNESSED_CACHE = 4096;
+
+/** What a verifier brings besides the log's keys. */
+export interface VerifierOptions {
+  /**
+   * A witness policy (c2sp.org/tlog-policy, spec §13.3): every checkpoint the
+   * presentation is anchored on must be signed by a log it lists and cosigned by a quorum
+   * of its witnesses (the `witnessed` check), and the verdict reports the witnesses.
+   */
+  policy?: Policy;
+}
 
 class Failed extends Error {
   constructor(
@@ -132,12 +157,20 @@ export class PresentationVerifier {
   readonly origin: string;
   private readonly v: StatusVerifiers & { root: Uint8Array };
   private readonly registered = new Set<string>();
+  /** Checkpoints judged under the policy, by note text: the verdict or the LedgerError. */
+  private readonly witnessed = new Map<string, PolicyVerdict | LedgerError>();
+  readonly policy: Policy | undefined;
 
-  /** keys: the log's vkeys; backend: the crypto backend (default: the facade's). MALFORMED for bad keys. */
+  /**
+   * keys: the log's vkeys; backend: the crypto backend (default: the facade's);
+   * o.policy: judge witnessed checkpoints by it. MALFORMED for bad keys.
+   */
   constructor(
     keys: VerifierKeys,
     private readonly backend?: CryptoBackend,
+    o: VerifierOptions = {},
   ) {
+    this.policy = o.policy;
     const root = parseVerifierKey(keys.rootKey, backend);
     if (root.type !== SIG_TYPE_ED25519) throw new LedgerError('MALFORMED', 'the root key must be an Ed25519 (0x01) key');
     this.v = statusVerifiers(keys, backend) as StatusVerifiers & { root: Uint8Array };
@@ -198,6 +231,7 @@ export class PresentationVerifier {
     const leaves = { register: leafHash(p.register.entry), issue: leafHash(p.issue.entry), transfers: p.transfers.map((t) => leafHash(t.entry)) };
     let anchoredAt: number | null = null;
     let claims: Record<string, CborValue> | null = null;
+    let witnesses: WitnessReport[] = [];
     let status: KnownStatus | undefined = known;
     let statusProblem: Failed | undefined;
     const vouched: [Uint8Array, ParsedEvent][] = []; // entries whose signatures this verdict checked
@@ -224,6 +258,20 @@ export class PresentationVerifier {
           if (what === 'the issuance') anchoredAt = time;
         }
         return `${items.length} entries proved in checkpoints signed by the log key and cosigned by the timestamp key`;
+      }],
+      ['witnessed', () => {
+        const policy = this.policy!;
+        const items: [string, ProofBundle][] = [['the registration', p.bundles.register], ['the issuance', p.bundles.issue], ...p.bundles.transfers.map((b, i): [string, ProofBundle] => [`transfer ${i + 1}`, b])];
+        const issuance = this.underPolicy(p.bundles.issue.checkpoint);
+        if (!(issuance instanceof LedgerError)) witnesses = issuance.cosigned.map((c) => ({ name: c.name, time: c.time }));
+        for (const [what, b] of items) {
+          const v = this.underPolicy(b.checkpoint);
+          if (v instanceof LedgerError) fail(v.code === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'UNKNOWN_LOG', `the checkpoint of ${what}: ${v.message}`);
+          const ignored = v.ignored.length === 0 ? '' : `; lines by ${v.ignored.join(', ')} do not verify and are ignored`;
+          if (!v.quorum) fail('NOT_WITNESSED', `the checkpoint of ${what} (size ${v.checkpoint.size}) does not meet the witness policy: cosigned by ${cosigners(v)}${ignored}; ${v.short.join('; ')}`);
+        }
+        const v = issuance as PolicyVerdict;
+        return `the checkpoints of all ${items.length} entries meet the witness policy (${policy.witnesses.length} witnesses); the issuance's (size ${v.checkpoint.size}) is cosigned by ${cosigners(v)}`;
       }],
       ['issuer-signature', () => {
         this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance', leaves.issue, known);
@@ -307,9 +355,11 @@ export class PresentationVerifier {
       }],
     ];
     const byName = new Map(bodies);
+    // Without a policy there is no `witnessed` check (and no witness report).
+    const judged = (n: CheckName) => n !== 'witnessed' || this.policy !== undefined;
     // Evaluated so that the status is verified after the signatures it shares with the chain.
-    const results = new Map(EVAL_ORDER.map((n) => [n, run(n, byName.get(n)!)] as const));
-    const checks = CHECKS.map((n) => results.get(n)!);
+    const results = new Map(EVAL_ORDER.filter(judged).map((n) => [n, run(n, byName.get(n)!)] as const));
+    const checks = CHECKS.filter(judged).map((n) => results.get(n)!);
     return {
       valid: checks.every((c) => c.ok),
       checks,
@@ -327,7 +377,25 @@ export class PresentationVerifier {
       },
       claims,
       status: status === undefined ? null : { state: status.state, size: status.size, time: status.time, age: Math.max(0, ctx.now - status.time) },
+      ...(this.policy === undefined ? {} : { witnesses }),
     };
+  }
+
+  /** underPolicy judges a checkpoint note under the policy (checkCheckpoint), remembered by the whole note. */
+  private underPolicy(note: Uint8Array): PolicyVerdict | LedgerError {
+    const key = toBase64(note);
+    let v = this.witnessed.get(key);
+    if (v === undefined) {
+      try {
+        v = checkCheckpoint(note, this.policy!);
+      } catch (e) {
+        if (!isLedgerError(e)) throw e;
+        v = e;
+      }
+      if (this.witnessed.size >= WITNESSED_CACHE) this.witnessed.delete(this.witnessed.keys().next().value as string);
+      this.witnessed.set(key, v);
+    }
+    return v;
   }
 
   /** anchor checks a proof bundle for a leaf (spec §7.3) and returns its checkpoint's trusted time. */
@@ -359,6 +427,11 @@ export class PresentationVerifier {
     if (known?.admitted?.(leaf) === true) return; // the log checked it when it admitted the entry
     if (!this.sig(key, p.signingInput, p.sig)) fail('BAD_SIGNATURE', `the signature on ${what} does not verify`);
   }
+}
+
+/** cosigners lists who cosigned a checkpoint under the policy, with the times (ISO 8601, UTC). */
+function cosigners(v: PolicyVerdict): string {
+  return v.cosigned.length === 0 ? 'no witness of the policy' : v.cosigned.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`).join(', ');
 }
 
 /** holdsBy: is `key` (with `salt`) a holder by the event `by` (spec §5.7)? */

@@ -21,7 +21,7 @@
  * checkCheckpoint judges a checkpoint note against a policy.
  */
 import { LedgerError } from './errors.js';
-import { equalBytes, toHex } from './bytes.js';
+import { equalBytes, toHex, utf8 } from './bytes.js';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.js';
 import { cosignedTime } from './cosignature.js';
 import { openNote, parseNote, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, type NoteVerifier } from './note.js';
@@ -146,30 +146,59 @@ export function parsePolicy(bytes: Uint8Array): Policy {
 export interface PolicyVerdict {
   readonly checkpoint: Checkpoint;
   readonly log: string;
-  /** The policy's witnesses whose cosignature on the checkpoint verifies, with its time. */
+  /** The policy's witnesses whose cosignature on the checkpoint verifies, with its time (POSIX seconds), in policy order. */
   readonly cosigned: readonly { readonly name: string; readonly time: number }[];
+  /** The policy's witnesses with a line on the checkpoint that does not verify (or two lines): ignored, not counted. */
+  readonly ignored: readonly string[];
   readonly quorum: boolean;
+  /** Why the quorum is not met: one sentence per short group or missing witness (empty when it is met). */
+  readonly short: readonly string[];
 }
 
 /**
- * checkCheckpoint opens a checkpoint note under a policy: a signature by a listed log
- * whose key name is the checkpoint's origin must verify (else UNKNOWN_KEY, or
- * BAD_SIGNATURE for a line by a known key that fails); every verifying cosignature by
- * a listed witness is reported; `quorum` says whether they satisfy the quorum.
+ * checkCheckpoint opens a checkpoint note under a policy (spec §13.3): a signature by a
+ * listed log whose key name is the checkpoint's origin must verify (else UNKNOWN_KEY, or
+ * BAD_SIGNATURE for a line by a listed log's key that fails; MALFORMED for a note that
+ * does not parse or two lines by one log key). Each listed witness's cosignature/v1
+ * line is verified on its own: one that verifies counts, with its time; one that does
+ * not (or a witness with two lines) is ignored and named in `ignored` — a line anyone
+ * can append never makes a checkpoint invalid, nor counts. `quorum` says whether the
+ * counted witnesses satisfy the quorum, and `short` why not.
  */
 export function checkCheckpoint(note: Uint8Array, policy: Policy): PolicyVerdict {
-  const cp = parseCheckpoint(parseNote(note).text);
+  const parsed = parseNote(note);
+  const cp = parseCheckpoint(parsed.text);
   const logs = policy.logs.filter((l) => l.origin === cp.origin);
   if (logs.length === 0) throw new LedgerError('UNKNOWN_KEY', `the policy lists no log with origin ${JSON.stringify(cp.origin)}`);
-  const { verified } = openNote(note, [...logs.map((l) => l.key), ...policy.witnesses.map((w) => w.key)]);
+  const { verified } = openNote(note, logs.map((l) => l.key));
   const log = logs.find((l) => verified.some((s) => s.name === l.key.name && equalBytes(s.keyId, l.key.keyId)));
   if (log === undefined) throw new LedgerError('UNKNOWN_KEY', `no signature by a log the policy lists verifies (origin ${cp.origin})`);
-  const cosigned = policy.witnesses.flatMap((w) => {
-    const s = verified.find((x) => x.name === w.key.name && equalBytes(x.keyId, w.key.keyId));
-    return s === undefined ? [] : [{ name: w.name, time: cosignedTime(s) }];
-  });
+  const msg = utf8(parsed.text);
+  const cosigned: { name: string; time: number }[] = [];
+  const ignored: string[] = [];
+  for (const w of policy.witnesses) {
+    const lines = parsed.sigs.filter((s) => s.name === w.key.name && equalBytes(s.keyId, w.key.keyId));
+    if (lines.length === 0) continue;
+    if (lines.length === 1 && w.key.verify(msg, lines[0].sig)) cosigned.push({ name: w.name, time: cosignedTime(lines[0]) });
+    else ignored.push(w.name);
+  }
   const by = new Set(cosigned.map((c) => c.name));
-  return { checkpoint: cp, log: `${log.key.name}+${toHex(log.key.keyId)}`, cosigned, quorum: satisfied(policy.quorum, by) };
+  return { checkpoint: cp, log: `${log.key.name}+${toHex(log.key.keyId)}`, cosigned, ignored, quorum: satisfied(policy.quorum, by), short: shortfall(policy.quorum, by) };
+}
+
+/**
+ * shortfall says why cosignatures by the named witnesses do not satisfy a quorum rule:
+ * the rule's own group (or witness), then the short groups among its members, depth
+ * first. Empty when the rule is satisfied.
+ */
+function shortfall(q: Quorum, by: ReadonlySet<string>): string[] {
+  if (satisfied(q, by)) return [];
+  if (q.kind === 'witness') return [`witness ${q.name} did not cosign`];
+  if (q.kind === 'none') return [];
+  const names = q.members.map((m) => (m.kind === 'none' ? 'none' : m.name));
+  const have = q.members.filter((m) => satisfied(m, by)).length;
+  const own = `group ${q.name} needs ${q.k} of ${names.join(', ')} and has ${have}`;
+  return [own, ...q.members.flatMap((m) => (m.kind === 'group' ? shortfall(m, by) : []))];
 }
 
 /** quorumMet says whether cosignatures by the named witnesses (policy names) satisfy the policy's quorum. */

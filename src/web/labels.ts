@@ -1,5 +1,5 @@
 /**
- * What the verifier page (src/web/verify-page.ts) says, in Korean and English: the nine
+ * What the verifier page (src/web/verify-page.ts) says, in Korean and English: the ten
  * checks of a verdict and every reason code they can fail with (spec §10.2), the refusals
  * of the mask proxy purchase (spec §12.8), the codes a presentation that does not decode
  * is refused with (spec §10.1), and the page's own input problems. Also the page's times:
@@ -15,9 +15,10 @@ import type { Label } from '../wallet/doctypes.js';
 
 export type { Label };
 
-/** The nine checks of a verdict (spec §10.2). */
+/** The checks of a verdict (spec §10.2; `witnessed` only under a witness policy). */
 export const CHECK_LABELS: Readonly<Record<CheckName, Label>> = {
   anchored: { ko: '로그 기록', en: 'Anchored in the log' },
+  witnessed: { ko: '증인 서명', en: 'Witnessed' },
   'issuer-signature': { ko: '발급기관 서명', en: "Issuer's signature" },
   'issuer-registered': { ko: '등록된 발급기관', en: 'Registered issuer' },
   document: { ko: '문서 내용', en: 'Document content' },
@@ -35,6 +36,8 @@ export const REASON_LABELS: Readonly<Record<string, Label>> = {
   BAD_SIGNATURE: { ko: '서명이 맞지 않습니다', en: 'A signature does not verify' },
   INCONSISTENT: { ko: '로그가 공개한 트리와 다릅니다 (분기 또는 키 도용)', en: 'Not the tree the log published (a fork or a stolen key)' },
   NOT_IN_LOG: { ko: '로그에 기록되었음이 증명되지 않습니다', en: 'Not proved to be in the log' },
+  UNKNOWN_LOG: { ko: '증인 정책에 없는 로그의 체크포인트입니다', en: 'A checkpoint of a log the witness policy does not list' },
+  NOT_WITNESSED: { ko: '정책이 요구하는 만큼 증인이 서명하지 않았습니다', en: 'Not cosigned by enough witnesses of the policy' },
   UNKNOWN_ISSUER: { ko: '등록되지 않은 발급기관입니다', en: 'The issuer is not registered' },
   DOCTYPE_NOT_ALLOWED: { ko: '이 문서 종류를 발급할 수 없는 기관입니다', en: 'The issuer may not issue this document type' },
   ISSUER_RETIRED: { ko: '발급 전에 등록이 폐지된 발급기관입니다', en: 'The issuer was retired before the issuance' },

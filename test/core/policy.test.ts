@@ -64,6 +64,28 @@ describe('tlog-policy', () => {
     expect(checkCheckpoint(checkpoint(['X1', 'X2']), one).quorum).toBe(false);
   });
 
+  it('ignores a witness line that does not verify (and two lines by one witness), and says which groups are short', () => {
+    const p = parsePolicy(utf8(EXAMPLE));
+    const note = checkpoint(['X1', 'X2', 'Y1']);
+    const text = formatCheckpoint({ origin: ORIGIN, size: 42, root: new Uint8Array(32).fill(7), extensions: [] });
+    const good = checkCheckpoint(note, p);
+    expect(good).toMatchObject({ quorum: true, ignored: [], short: [] });
+    // X2's line over another text: not counted, and the note is not refused for it.
+    const other = formatCheckpoint({ origin: ORIGIN, size: 43, root: new Uint8Array(32).fill(7), extensions: [] });
+    const forged = formatNote({ text, sigs: [{ name: log.name, keyId: log.keyId, sig: log.sign(utf8(text)) }, witnesses.X1.signAt(text, 1), witnesses.X2.signAt(other, 2), witnesses.Y1.signAt(text, 3)] });
+    const v = checkCheckpoint(forged, p);
+    expect(v.cosigned.map((c) => c.name)).toEqual(['X1', 'Y1']);
+    expect(v.ignored).toEqual(['X2']);
+    expect(v.quorum).toBe(false);
+    expect(v.short).toEqual(['group X-and-Y needs 2 of X-witnesses, Y-witnesses and has 1', 'group X-witnesses needs 2 of X1, X2, X3 and has 1']);
+    const twice = formatNote({ text, sigs: [{ name: log.name, keyId: log.keyId, sig: log.sign(utf8(text)) }, witnesses.Y3.signAt(text, 1), witnesses.Y3.signAt(text, 2)] });
+    const one = parsePolicy(utf8(`log ${logVkey}\nwitness W ${wvkey('Y3')}\nquorum W\n`));
+    expect(checkCheckpoint(twice, one)).toMatchObject({ cosigned: [], ignored: ['W'], quorum: false, short: ['witness W did not cosign'] });
+    // A bad line by the log's own key is still a bad note.
+    const badLog = formatNote({ text, sigs: [{ name: log.name, keyId: log.keyId, sig: log.sign(utf8(other)) }, witnesses.Y3.signAt(text, 1)] });
+    expect(() => checkCheckpoint(badLog, one)).toThrow(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
+  });
+
   it('refuses a checkpoint of a log the policy does not list, or not signed by it', () => {
     const p = parsePolicy(utf8(EXAMPLE));
     const other = ed25519Signer('example.com/other', logSeed);
