@@ -22,6 +22,8 @@ import { CertificateRules, certificateAt, certKey, issuerKey, type CertRecord, t
 import { BENCH_ORIGIN_PREFIX, parseAdmissible } from '../ledger/ledger.js';
 import { VerifyPool } from '../ledger/verify-pool.js';
 import { decodeCbor } from '../core/cbor.js';
+import type { Policy } from '../core/policy.js';
+import { checkWitnessed, type WitnessedReport } from './witnessed.js';
 
 /** What an auditor reads: the public read API (--url) or a ledger directory (--data). */
 export interface AuditSource {
@@ -90,6 +92,8 @@ export interface AuditOptions {
   threads?: number;
   /** Called now and then with the entries replayed and the total. */
   progress?: (done: number, total: number) => void;
+  /** A witness policy the latest checkpoint must meet (spec §13.3; src/audit/witnessed.ts). */
+  policy?: Policy;
 }
 
 export interface AuditReport {
@@ -108,6 +112,8 @@ export interface AuditReport {
   headTime: number;
   seconds: number;
   state: AuditState;
+  /** With a policy: who cosigned the latest checkpoint (and the given ones), and when. */
+  witnessed?: WitnessedReport;
 }
 
 /** How many entries the auditor reads and verifies at once (whole batches). */
@@ -131,7 +137,8 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
   if (o.rootKey !== undefined && genesis.rootKey !== o.rootKey) throw new AuditFailure('entry 0', 'UNKNOWN_KEY', `the genesis names root key ${genesis.rootKey}, not ${o.rootKey}`);
   const v = checkpointVerifiers(genesis);
   const rootKey = parseVerifierKey(genesis.rootKey).publicKey;
-  const head = openAt('the latest checkpoint', await read('the latest checkpoint', () => src.latest()), v);
+  const headNote = await read('the latest checkpoint', () => src.latest());
+  const head = openAt('the latest checkpoint', headNote, v);
   const bench = genesis.origin.startsWith(BENCH_ORIGIN_PREFIX);
 
   // The state index, replayed in memory.
@@ -344,7 +351,9 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen);
       statuses++;
     }
+    const witnessed = o.policy === undefined ? undefined : checkWitnessed(o.policy, headNote, o.checkpoints ?? []);
     return {
+      ...(witnessed === undefined ? {} : { witnessed }),
       origin: genesis.origin,
       rootKey: genesis.rootKey,
       size,

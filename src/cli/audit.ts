@@ -10,15 +10,20 @@ import { decodeCbor, encodeCbor, type CborValue } from '../core/cbor.js';
 import { audit, AuditFailure, type AuditSource, type AuditState } from '../audit/audit.js';
 import { dataSource, urlSource } from '../audit/sources.js';
 import type { Io } from './main.js';
+import { readPolicy, witnessLine } from './policy-file.js';
+import type { WitnessedReport } from '../audit/witnessed.js';
 
 export const AUDIT_USAGE = `  audit  (--url URL | --data DIR [--store postgres://...]) [--root-key VKEY] [--state FILE]
-         [--status FILE ...] [--checkpoint FILE ...] [--json]
+         [--status FILE ...] [--checkpoint FILE ...] [--policy FILE] [--json]
          replay the whole log from its genesis and re-check every signature,
          rule, checkpoint and hash; --state FILE resumes from and saves what was
          audited, and catches a log that shows another view than before (a
          fork); --status checks saved status answers against the replay;
          --checkpoint checks checkpoints of this log seen elsewhere (a split
-         view is a finding).
+         view is a finding); --policy (a c2sp.org/tlog-policy file) requires
+         the latest checkpoint to be cosigned by a quorum of its witnesses and
+         reports who cosigned and when (a served log: a directory's checkpoints
+         carry no witness lines).
          Exit 0 when all holds, 3 at the first problem (named on stderr)`;
 
 /** The largest state file read (the replayed state index and the checkpoints seen). */
@@ -95,6 +100,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       checkpoint: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       threads: { type: 'string' },
+      policy: { type: 'string' },
     },
     strict: true,
   });
@@ -115,6 +121,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       throw new LedgerError('BAD_REQUEST', `--checkpoint ${f}: ${(e as Error).message}`, { cause: e });
     }
   }
+  const policy = values.policy === undefined ? undefined : (await readPolicy(values.policy)).policy;
   const resume = values.state === undefined ? undefined : await loadState(values.state);
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 0)) throw new LedgerError('BAD_REQUEST', '--threads must be an integer >= 0');
@@ -127,6 +134,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       statuses,
       checkpoints,
       threads,
+      policy,
       progress: tty ? (done, total) => process.stderr.write(`\r  ${done} / ${total} entries`) : undefined,
     });
     if (tty) process.stderr.write('\n');
@@ -142,6 +150,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       io.out(`audited ${src.name}: log ${r.origin}, ${r.size} entries, all checks hold`);
       io.out(`  root key ${r.rootKey}`);
       io.out(`  ${r.entries} entries replayed${r.resumedFrom > 0 ? ` (resumed at ${r.resumedFrom})` : ''} in ${r.seconds.toFixed(2)} s (${rate}/s), ${r.checkpoints} checkpoints, ${r.hashes} hashes compared, ${r.statuses} status answers, ${r.given} given checkpoints`);
+      if (r.witnessed !== undefined) for (const l of witnessedLines(r.witnessed)) io.out(l);
     }
     return 0;
   } catch (e) {
@@ -154,4 +163,12 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
   } finally {
     await src.close();
   }
+}
+
+/** witnessedLines: who cosigned the latest checkpoint and each given one, and when. */
+function witnessedLines(w: WitnessedReport): string[] {
+  return [
+    `  latest checkpoint ${w.latest.size} meets the witness policy: ${witnessLine(w.latest.witnesses)}`,
+    ...w.given.map((g, i) => `  given checkpoint ${i + 1}: ${g === null ? 'not of a log the policy lists' : `size ${g.size}, ${witnessLine(g.witnesses)}${g.quorum ? '' : ' (short of the quorum)'}`}`),
+  ];
 }

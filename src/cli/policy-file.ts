@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { MAX_POLICY_BYTES, parsePolicy, type Policy } from '../core/policy.js';
+import type { WitnessReport } from '../client/verify.js';
 
 /**
  * readPolicy reads a c2sp.org/tlog-policy file (at most MAX_POLICY_BYTES) and parses it:
@@ -30,4 +31,10 @@ export async function readPolicy(path: string, flag = '--policy'): Promise<{ fil
     if (isLedgerError(e)) throw new LedgerError(e.code, `${flag} ${path}: ${e.message}`, { cause: e });
     throw e;
   }
+}
+
+/** witnessLine says which witnesses of the policy cosigned a checkpoint, and when (ISO 8601, UTC). */
+export function witnessLine(w: readonly WitnessReport[]): string {
+  if (w.length === 0) return 'witnessed by none of the policy\'s witnesses';
+  return `witnessed by ${w.map((x) => `${x.name} at ${new Date(x.time * 1000).toISOString()}`).join(', ')}`;
 }

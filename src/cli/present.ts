@@ -20,6 +20,7 @@ import { badRequest, clientFor, need, NET, prefixed, publicKeyOrFile, signerFile
 import type { Io } from './main.js';
 import { maskLines } from './wallet.js';
 import { decideProxyPurchase } from '../wallet/mask-policy.js';
+import { readPolicy, witnessLine } from './policy-file.js';
 
 export const PRESENT_USAGE = `  present --url URL --doc FILE [--show NAME,...] --out FILE
          (--key FILE --to PUBKEY | --key FILE --verifier NAME --nonce HEX | --view)
@@ -30,13 +31,16 @@ export const PRESENT_USAGE = `  present --url URL --doc FILE [--show NAME,...] -
          --nonce sign the nonce a verifier showed, face to face; --view makes a
          view-only copy, never valid as an original
   verify FILE (--url URL | --log-key V --timestamp-key V --status-key V
-         --root-key V) [--me KEY] [--verifier NAME --nonce HEX] [--json]
+         --root-key V) [--me KEY] [--verifier NAME --nonce HEX] [--policy FILE]
+         [--mask] [--json]
          judge a presentation: offline from its own proofs with the log's keys,
          or with the fresh status of --url; --me is this verifier's key (a
          presentation sent to it), --verifier and --nonce what it showed (face to
-         face). KEY may be a wallet address. --mask also judges the mask proxy
-         purchase (spec §12.8). Exit 0 only when valid (and, with --mask,
-         allowed), 3 when not`;
+         face). KEY may be a wallet address. --policy (a c2sp.org/tlog-policy
+         file) also requires its checkpoints to be cosigned by a quorum of the
+         policy's witnesses and reports who cosigned and when. --mask also
+         judges the mask proxy purchase (spec §12.8). Exit 0 only when valid
+         (and, with --mask, allowed), 3 when not`;
 
 /** nonceArg reads --nonce: 16–64 bytes as hex. */
 function nonceArg(v: Values): Uint8Array {
@@ -118,7 +122,7 @@ export async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
 export async function runVerify(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' }, mask: { type: 'boolean' } },
+    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' }, mask: { type: 'boolean' }, policy: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -151,7 +155,8 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
     keys = { logKey: need(values, 'log-key'), timestampKey: need(values, 'timestamp-key'), statusKey: need(values, 'status-key'), rootKey: need(values, 'root-key') };
     source = 'offline: the status the presentation carries';
   }
-  const verifier = prefixed('log-key', () => new PresentationVerifier(keys));
+  const policy = values.policy === undefined ? undefined : (await readPolicy(values.policy)).policy;
+  const verifier = prefixed('log-key', () => new PresentationVerifier(keys, undefined, { policy }));
   const verdict = verifier.verify(p, ctx);
   const mask = values.mask ? maskLines(verdict) : undefined;
   if (values.json) io.out(JSON.stringify({ ...(verdictJson(verdict) as object), ...(values.mask ? { maskProxyPurchase: decideProxyPurchase(verdict) } : {}) }));
@@ -174,6 +179,7 @@ export function verdictLines(v: Verdict, source: string): string[] {
     `  issued ${iso(c.issuedAt)}, valid until ${iso(c.validUntil)}${c.anchoredAt === null ? '' : `, anchored ${iso(c.anchoredAt)}`}; ${c.transfers} transfer(s), flow ${v.flow}`,
   ];
   for (const k of v.checks) lines.push(`  ${k.ok ? 'ok  ' : 'FAIL'} ${k.name.padEnd(18)} ${k.ok ? '' : `${k.reason}: `}${k.detail}`);
+  if (v.witnesses !== undefined) lines.push(`  ${witnessLine(v.witnesses)}`);
   if (v.status !== null) lines.push(`  status ${v.status.state} as of checkpoint ${v.status.size} at ${iso(v.status.time)} (${v.status.age} s old; ${source})`);
   if (v.claims !== null) lines.push(`  disclosed: ${JSON.stringify(cborJson(v.claims))}`);
   return lines;

@@ -14,11 +14,13 @@ export interface Served {
 /**
  * serveCli starts `dojang serve --data dir` on a free port and resolves with its base URL
  * once it listens; the child is pushed to `children` so that the caller can kill it.
+ * o.store: the --store arguments (default: a fresh database under npm run
+ * test:postgres, none otherwise); o.args: more arguments.
  */
-export async function serveCli(dir: string, children: ChildProcess[]): Promise<Served> {
+export async function serveCli(dir: string, children: ChildProcess[], o: { store?: string[]; args?: string[] } = {}): Promise<Served> {
   // Under npm run test:postgres the log goes in a fresh database (DIR keeps the keys).
-  const store = testStoreKind() === 'postgres' ? ['--store', await freshDatabase()] : [];
-  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, ...store, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const store = o.store ?? (testStoreKind() === 'postgres' ? ['--store', await freshDatabase()] : []);
+  const child = spawn(process.execPath, [MAIN, 'serve', '--data', dir, ...store, '--port', '0', ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
