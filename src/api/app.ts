@@ -346,7 +346,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.state.route = 'log';
     const h = ledger.head;
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = { ...ledger.publicKeys, size: h.size, time: h.time };
+    ctx.body = { ...ledger.publicKeys, size: h.size, time: h.time, policy: deps.policy !== undefined };
   });
 
   router.get('/v1/entries/:index/proof', async (ctx) => {

@@ -65,6 +65,8 @@ export interface LogInfo {
   rootKey: string;
   size: number;
   time: number;
+  /** Whether the log is served with a witness policy, at GET /v1/policy (false when an older log does not say). */
+  policy: boolean;
 }
 
 /** The keys a client verifies with, as note vkeys (spec §4.3). */
@@ -188,6 +190,7 @@ export class DojangClient {
       rootKey: readText(j.rootKey, 'rootKey'),
       size: readUint(j.size, 'size'),
       time: readUint(j.time, 'time'),
+      policy: j.policy === true,
     };
     return out;
   }

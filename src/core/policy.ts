@@ -62,7 +62,9 @@ export function parsePolicy(bytes: Uint8Array): Policy {
   }
   // Names and URLs are opaque octets: read the file as latin1 so that every byte is one
   // character and compares as itself; vkeys are ASCII.
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  // (No Buffer: the verifier page parses policies in the browser.)
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
   if (text.length > 0 && !text.endsWith('\n')) throw new LedgerError('MALFORMED', 'every policy line ends in a newline');
   const logs: PolicyLog[] = [];
   const witnesses: PolicyWitness[] = [];
@@ -82,7 +84,7 @@ export function parsePolicy(bytes: Uint8Array): Policy {
     const key = (vkey: string, type: number): NoteVerifier => {
       let v: NoteVerifier;
       try {
-        v = parseVerifierKey(Buffer.from(vkey, 'latin1').toString('utf8'));
+        v = parseVerifierKey(new TextDecoder().decode(Uint8Array.from(vkey, (c) => c.charCodeAt(0))));
       } catch (e) {
         return bad(`not a verifier key (${(e as Error).message})`);
       }

@@ -8,6 +8,11 @@
  * registration copy. The verifier's own key (the received flow) is its wallet address
  * (spec §12.2) or the public key in base64.
  *
+ * Witnesses. When the log serves a witness policy (GET /v1/policy), the page judges by
+ * it: every checkpoint the presentation is anchored on must meet it (the `witnessed`
+ * check), and the verdict says which witnesses cosigned and when. A log without one
+ * gives none; a policy that cannot be fetched or read is said, and not used.
+ *
  * Status. A verdict judges "not revoked" as of a status statement; the fresher the
  * better. The log's current statement, when it verifies, is judged with in place of the
  * one the presentation carries; when it cannot be fetched or does not verify, the
@@ -25,6 +30,7 @@ import type { StatusStatement } from '../client/status.js';
 import { decideProxyPurchase, type ProxyDecision } from '../wallet/mask-policy.js';
 import { RESIDENT_REGISTRATION_COPY } from '../wallet/doctypes.js';
 import { parseAddress } from '../wallet/address.js';
+import { MAX_POLICY_BYTES, parsePolicy, type Policy } from '../core/policy.js';
 
 /** What a QR code of a presentation holds before the presentation's base64url. */
 export const QR_PREFIX = 'dojang-presentation:';
@@ -129,25 +135,59 @@ export function readVerifierKey(text: string): Uint8Array {
   return key;
 }
 
-/** A verifier of one log: the SDK client of the serving origin, what GET /v1/log said, and its PresentationVerifier. */
+/** The witness policy a session judges by: the log's (GET /v1/policy), none, or none because the log's could not be used. */
+export type PolicySource =
+  | { source: 'log'; policy: Policy; witnesses: number }
+  | { source: 'none' } // the log is served without a policy (404)
+  | { source: 'unusable'; why: string }; // it could not be fetched or read: judged without one
+
+/** A verifier of one log: the SDK client of the serving origin, what GET /v1/log said, its witness policy, and its PresentationVerifier. */
 export interface VerifierSession {
   client: DojangClient;
   log: LogInfo;
+  policy: PolicySource;
   verifier: PresentationVerifier;
 }
 
 /**
  * openSession reads the log's origin and keys from GET /v1/log at baseUrl (trusted: it
- * is the origin that served the page) and makes a verifier on the portable backend.
- * Unjudged UNAVAILABLE (or the log's code) when that fails.
+ * is the origin that served the page) and, when it says it has one, its witness policy
+ * from GET /v1/policy, and
+ * makes a verifier on the portable backend that judges by that policy (spec §13.3).
+ * Unjudged UNAVAILABLE (or the log's code) when the log cannot be read; a policy that
+ * cannot be fetched or parsed leaves the session without one, saying why.
  */
 export async function openSession(baseUrl: string, o: { fetch?: typeof fetch } = {}): Promise<VerifierSession> {
   const client = new DojangClient(baseUrl, { fetch: o.fetch, retries: 2, timeoutMs: 15_000 });
+  let log: LogInfo;
   try {
-    const log = await client.log();
-    return { client, log, verifier: new PresentationVerifier(log, portableBackend) };
+    log = await client.log();
   } catch (e) {
     throw unjudged(e, 'GET /v1/log');
+  }
+  const policy: PolicySource = log.policy ? await logPolicy(baseUrl, o.fetch ?? fetch) : { source: 'none' };
+  return { client, log, policy, verifier: new PresentationVerifier(log, portableBackend, { policy: policy.source === 'log' ? policy.policy : undefined }) };
+}
+
+/** logPolicy fetches and parses GET /v1/policy: none on 404 (a log that said it had one), unusable (with why) on anything else that fails. */
+async function logPolicy(baseUrl: string, f: typeof fetch): Promise<PolicySource> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/v1/policy`;
+  let res: Response;
+  try {
+    res = await f(url, { signal: AbortSignal.timeout(15_000) });
+  } catch (e) {
+    return { source: 'unusable', why: `GET /v1/policy: ${(e as Error).message}` };
+  }
+  if (res.status === 404) return { source: 'none' };
+  if (!res.ok) return { source: 'unusable', why: `GET /v1/policy: HTTP ${res.status}` };
+  try {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > MAX_POLICY_BYTES) return { source: 'unusable', why: `GET /v1/policy: over ${MAX_POLICY_BYTES} bytes` };
+    const policy = parsePolicy(bytes);
+    return { source: 'log', policy, witnesses: policy.witnesses.length };
+  } catch (e) {
+    // The body could not be read, or is not a policy: either way the page judges without one.
+    return { source: 'unusable', why: `GET /v1/policy: ${isLedgerError(e) ? `${e.code}: ` : ''}${(e as Error).message}` };
   }
 }
 
@@ -156,10 +196,11 @@ export type StatusSource =
   | { source: 'log' } // fetched from the log now, and verified
   | { source: 'presentation'; why: string }; // the presentation's own: why the log's was not used
 
-/** A verdict, the status it was judged with, and the mask policy's decision (for a resident registration copy). */
+/** A verdict, the status and the witness policy it was judged with, and the mask policy's decision (for a resident registration copy). */
 export interface Judgement {
   verdict: Verdict;
   status: StatusSource;
+  policy: PolicySource;
   proxy: ProxyDecision | null;
 }
 
@@ -190,6 +231,7 @@ export async function judge(s: VerifierSession, bytes: Uint8Array, ctx: VerifyCo
   return {
     verdict,
     status: fresh !== undefined ? { source: 'log' } : { source: 'presentation', why },
+    policy: s.policy,
     proxy: verdict.certificate.docType === RESIDENT_REGISTRATION_COPY ? decideProxyPurchase(verdict) : null,
   };
 }

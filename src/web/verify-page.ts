@@ -10,9 +10,10 @@
  * file, or a photo or screenshot of its QR code (`dojang-presentation:` and base64url,
  * read with jsqr on a canvas). The judgement is src/web/judge.ts: the log's keys and
  * fresh status from the serving origin, the portable crypto backend, the browser's
- * clock. Shown: the verdict, each check with its reason, the certificate, the status and
- * its age, the disclosed claims, and the mask proxy-purchase decision for a resident
- * registration copy — every label in Korean and English.
+ * clock. Shown: the verdict, each check with its reason, the certificate, the witnesses
+ * that cosigned and when (when the log serves a witness policy), the status and its age,
+ * the disclosed claims, and the mask proxy-purchase decision for a resident registration
+ * copy — every label in Korean and English.
  *
  * Everything shown from a presentation is set as text (textContent), never as markup.
  * Elements the tests use carry data-testid.
@@ -38,6 +39,7 @@ import {
   readVerifierKey,
   Unjudged,
   type Judgement,
+  type PolicySource,
   type StatusSource,
   type VerifierSession,
 } from './judge.js';
@@ -302,6 +304,7 @@ function showJudgement(j: Judgement): void {
     j.proxy === null ? '' : proxySection(j.proxy),
     checksSection(v.checks),
     certificateSection(v),
+    witnessSection(v, j.policy),
     statusSection(v, j.status),
     claimsSection(v),
   );
@@ -393,6 +396,36 @@ function certificateSection(v: Verdict): HTMLElement {
       [{ ko: '전달 횟수', en: 'Transfers' }, String(c.transfers), 'cert-transfers'],
       [{ ko: '발급기관 키', en: 'Issuer key' }, el('code', {}, c.issuer), 'cert-issuer-key'],
     ]),
+  );
+}
+
+/**
+ * witnessSection shows who cosigned the issuance's checkpoint, and when (Korea time),
+ * when the verdict was judged by the log's witness policy; or why there is no policy.
+ */
+function witnessSection(v: Verdict, policy: PolicySource): HTMLElement | string {
+  const head = el('h3', {}, bi({ ko: '증인 서명', en: 'Witness cosignatures' }));
+  if (policy.source === 'none') return '';
+  if (policy.source === 'unusable' || v.witnesses === undefined) {
+    const why = policy.source === 'unusable' ? policy.why : '';
+    return el('section', { 'data-testid': 'witnesses', 'data-policy': policy.source }, head, el('p', { class: 'notice', 'data-testid': 'witnesses-notice' }, bi({ ko: '로그의 증인 정책을 쓰지 못해 증인 서명 없이 판단했습니다.', en: "The log's witness policy could not be used: judged without it." }), el('span', { class: 'detail', lang: 'en' }, ` ${why}`)));
+  }
+  const rows = v.witnesses.map((w) => el('tr', { 'data-testid': `witness-${w.name}` }, el('th', { scope: 'row' }, w.name), el('td', {}, formatKst(w.time))));
+  return el(
+    'section',
+    { 'data-testid': 'witnesses', 'data-policy': policy.source },
+    head,
+    el('p', { class: 'hint' }, bi({ ko: `로그의 증인 정책(증인 ${policy.witnesses}명)에 따라 발급 기록의 체크포인트에 서명한 증인`, en: `Witnesses of the log's policy (${policy.witnesses}) that cosigned the issuance's checkpoint` })),
+    rows.length === 0
+      ? el('p', { 'data-testid': 'witnesses-none' }, bi({ ko: '정책의 증인 서명 없음', en: 'no cosignature by a witness of the policy' }))
+      : table(
+          [
+            { ko: '증인', en: 'Witness' },
+            { ko: '서명 시각', en: 'Cosigned at' },
+          ],
+          rows,
+          'witnesses-table',
+        ),
   );
 }
 

@@ -17,7 +17,9 @@
  *  - a QR image: real presentations do not fit a QR code (the sizes are printed); one
  *    without its status, from a fresh log of three entries (the shortest proofs), just
  *    does, and is VALID with the log's status;
- *  - bytes that do not decode: their code, no verdict.
+ *  - bytes that do not decode: their code, no verdict;
+ *  - a log served with a witness policy (three witnesses in this process): the
+ *    `witnessed` check and who cosigned when, in Korea time.
  * No page error, console error or CSP violation. Screenshots go to
  * test-artifacts/verify-page/.
  *
@@ -25,16 +27,17 @@
  * (`npm run test:system` builds it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import jsQRModule from 'jsqr';
-import { serveCli } from '../helpers/cli.js';
+import { MAIN, serveCli } from '../helpers/cli.js';
+import { policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
 import { decodePresentation, encodePresentation, type Presentation } from '../../src/client/presentation.js';
@@ -235,6 +238,40 @@ describe('the verifier page at /verify', () => {
     // The same presentation again is a replay.
     expect(await paste(page, toBase64(bytes))).toContain('NONCE_MISMATCH');
     await page.close();
+  });
+
+  it('a log served with a witness policy: the witnessed check, and who cosigned when, in Korea time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dojang-verify-page-witnessed-'));
+    dirs.push(dir);
+    const origin = 'localhost/dojang-verify-page-witnessed';
+    const init = spawnSync(process.execPath, [MAIN, 'init', '--data', dir, '--origin', origin, '--json'], { encoding: 'utf8' });
+    expect(init.status, init.stderr).toBe(0);
+    const { logKey } = JSON.parse(init.stdout) as { logKey: string };
+    const ws: RunningWitness[] = [];
+    try {
+      for (let i = 0; i < 3; i++) ws.push(await startWitness(i, origin, logKey));
+      await writeFile(join(dir, 'witnesses.policy'), policyText(logKey, ws, '2'));
+      const base = (await serveCli(dir, children, { store: [], args: ['--policy', join(dir, 'witnesses.policy')] })).base;
+      const client = new DojangClient(base);
+      const office = randomBytes(32);
+      await client.registerIssuer((await loadKeys(dir)).root!.seed, ed25519PublicKey(office), '종로구청 (Jongno-gu Office)', [RESIDENT_REGISTRATION_COPY]);
+      const witnessed: Log = { dir, base, client, office };
+      const page = await openPage(witnessed);
+      const verdict = await paste(page, toBase64(await face(page, await issue(witnessed), witnessed)));
+      expect(verdict).toContain('✅ 유효 / VALID');
+      const checks = await checkRows(page);
+      expect(Object.keys(checks).slice(0, 2)).toEqual(['anchored', 'witnessed']);
+      expect(checks.witnessed.ok).toBe('true');
+      expect(checks.witnessed.text).toContain('증인 서명');
+      expect(await page.locator('[data-testid=witnesses]').getAttribute('data-policy')).toBe('log');
+      const rows = page.locator('[data-testid=witnesses-table] tbody tr');
+      expect(await rows.count()).toBeGreaterThanOrEqual(2);
+      expect((await rows.first().innerText()).replace(/\s+/g, ' ')).toMatch(/^W[012] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d KST$/);
+      await shot(page, 'face-witnessed');
+      await page.close();
+    } finally {
+      for (const w of ws) await w.stop();
+    }
   });
 
   it('a flipped byte in a claim value: NOT VALID, the document check failed with CLAIM_MISMATCH, the purchase refused', async () => {

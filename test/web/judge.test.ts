@@ -124,6 +124,9 @@ describe('judge', () => {
     expect(failed(j.verdict)).toEqual([]);
     expect(j.verdict.valid).toBe(true);
     expect(j.status).toEqual({ source: 'log' });
+    expect(j.policy).toEqual({ source: 'none' }); // served without a witness policy: no witnessed check, no report
+    expect(j.verdict.checks.map((c) => c.name)).not.toContain('witnessed');
+    expect(j.verdict).not.toHaveProperty('witnesses');
     expect(j.verdict.status).toMatchObject({ state: 'active' });
     expect(Object.keys(j.verdict.claims!).sort()).toEqual(proxyDisclosure(2).sort());
     expect(j.proxy).toMatchObject({ allowed: true, reasons: [], applicant: 1, members: [{ number: 2, relation: '자녀', birthDate: yearsAgo(7), age: 7, eligible: true }] });

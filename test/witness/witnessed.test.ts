@@ -207,6 +207,10 @@ describe('POST /v1/verify and GET /v1/policy of a log served with a policy', () 
     expect(none.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect((await none.json()).type).toBe('urn:dojang:problem:NOT_FOUND');
     expect((await fetch(`${base}/v1/policy`, { method: 'POST' })).status).toBe(405);
+    // GET /v1/log says whether there is one (so that a page need not ask for a 404).
+    expect((await (await fetch(`${base}/v1/log`)).json()).policy).toBe(true);
+    expect((await (await fetch(`${plainBase}/v1/log`)).json()).policy).toBe(false);
+    expect((await new DojangClient(plainBase).log()).policy).toBe(false);
   });
 
   it('judges by the log policy: reports the witnesses, and fails a presentation whose checkpoints lack the quorum', async () => {
