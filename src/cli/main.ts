@@ -23,7 +23,8 @@ const USAGE = `usage: dojang <command> [options]
          serve the API (creates a development ledger in DIR if there is none);
          --store keeps the log in PostgreSQL (DIR keeps the keys); --policy (a
          c2sp.org/tlog-policy file with witness URLs) publishes only checkpoints
-         its witnesses cosigned enough of
+         its witnesses cosigned enough of, serves it at GET /v1/policy and
+         judges POST /v1/verify by it
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          [--store postgres://...]
          measure the ledger beside this machine's own limits; --scale also
