@@ -7,7 +7,7 @@
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
-import { verifyEd25519, type CryptoBackend } from '../core/crypto.js';
+import { sha256, verifyEd25519, type CryptoBackend } from '../core/crypto.js';
 import { claimDigest, commitmentOf, type Claim } from '../core/commitment.js';
 import { recipientCommitment, type CertIssue, type CertTransfer, type ParsedEvent } from '../core/events.js';
 import { leafHash, verifyInclusion } from '../core/merkle.js';
@@ -117,7 +117,7 @@ export interface SignatureCheck {
 
 /** How many issuer registrations a verifier remembers. */
 const REGISTERED_CACHE = 4096;
-/** How many checkpoints judged under the policy a verifier remembers (by the whole note). */
+/** How many checkpoints judged under the policy a verifier remembers. */
 const WITNESSED_CACHE = 4096;
 
 /** What a verifier brings besides the log's keys. */
@@ -157,8 +157,8 @@ export class PresentationVerifier {
   readonly origin: string;
   private readonly v: StatusVerifiers & { root: Uint8Array };
   private readonly registered = new Set<string>();
-  /** Checkpoints judged under the policy, by note text: the verdict or the LedgerError. */
-  private readonly witnessed = new Map<string, PolicyVerdict | LedgerError>();
+  /** Checkpoints judged under the policy, by the SHA-256 of the note (underPolicy). */
+  private readonly witnessed = new Map<string, PolicyVerdict>();
   readonly policy: Policy | undefined;
 
   /**
@@ -381,20 +381,25 @@ export class PresentationVerifier {
     };
   }
 
-  /** underPolicy judges a checkpoint note under the policy (checkCheckpoint), remembered by the whole note. */
+  /**
+   * underPolicy judges a checkpoint note under the policy (checkCheckpoint). A note that
+   * the policy judged (its log's signature verified) is remembered by the SHA-256 of its
+   * whole bytes, so the cache holds small verdicts whatever lines a note carries; a
+   * refusal is not remembered.
+   */
   private underPolicy(note: Uint8Array): PolicyVerdict | LedgerError {
-    const key = toBase64(note);
-    let v = this.witnessed.get(key);
-    if (v === undefined) {
-      try {
-        v = checkCheckpoint(note, this.policy!);
-      } catch (e) {
-        if (!isLedgerError(e)) throw e;
-        v = e;
-      }
-      if (this.witnessed.size >= WITNESSED_CACHE) this.witnessed.delete(this.witnessed.keys().next().value as string);
-      this.witnessed.set(key, v);
+    const key = toHex(sha256(note));
+    const hit = this.witnessed.get(key);
+    if (hit !== undefined) return hit;
+    let v: PolicyVerdict;
+    try {
+      v = checkCheckpoint(note, this.policy!);
+    } catch (e) {
+      if (!isLedgerError(e)) throw e;
+      return e;
     }
+    if (this.witnessed.size >= WITNESSED_CACHE) this.witnessed.delete(this.witnessed.keys().next().value as string);
+    this.witnessed.set(key, v);
     return v;
   }
 
