@@ -126,6 +126,8 @@ export interface ServeOptions {
   host: string;
   /** A c2sp.org/tlog-policy file: publish only checkpoints that meet it (spec §13.5). */
   policy?: string;
+  /** With a policy: how long a write waits for a witnessed checkpoint to cover it (default 25 s). */
+  witnessWaitMs?: number;
 }
 
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
@@ -142,7 +144,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
-    const witnessing = o.policy === undefined ? undefined : { policy: parsePolicy(new Uint8Array(await readFile(o.policy))) };
+    const witnessing = o.policy === undefined ? undefined : { policy: parsePolicy(new Uint8Array(await readFile(o.policy))), waitMs: o.witnessWaitMs };
     ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`), witnessing);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
