@@ -174,7 +174,14 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
   const k = ledger.publicKeys;
   const role = ledger.role.role === 'single' ? '' : ` as ${ledger.role.role}`;
-  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
+  // With a witness policy nothing may be published yet (its witnesses down): serve anyway, saying so (spec §13.5).
+  let size: string;
+  try {
+    size = `size ${ledger.head.size}`;
+  } catch {
+    size = 'no checkpoint witnessed yet';
+  }
+  io.out(`dojang: serving ${k.origin} (${size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
   io.out(`dojang: log key ${k.logKey}`);
   io.out(`dojang: listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`);
   await new Promise<void>((res) => {

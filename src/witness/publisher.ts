@@ -249,12 +249,14 @@ export class Publisher {
       return;
     }
     if (catchUp) return; // the policy is met already
-    const have = [...got.keys()];
+    const have = this.members.filter((m) => got.has(m.name)).map((m) => m.name); // in the policy's order
     const failing = this.members.filter((m) => m.last !== undefined).map((m) => `${m.name}: ${m.last}`);
     const forked = this.members.filter((m) => m.code === 'INCONSISTENT');
     const why = `the witness policy is not met for the checkpoint of size ${target.size}: cosigned by ${have.length === 0 ? 'none' : have.join(', ')}${failing.length === 0 ? '' : `; ${failing.join('; ')}`}`;
-    this._problem = forked.length === 0 ? why : `${forkWarning(forked)}; ${why}`;
-    this.o.log?.(this._problem);
+    const problem = forked.length === 0 ? why : `${forkWarning(forked)}; ${why}`;
+    // Logged when it changes, not every round.
+    if (problem !== this._problem) this.o.log?.(problem);
+    this._problem = problem;
     // Try again in a second (sooner if the sequencer moves on).
     setTimeout(() => this.notify(), BACKOFF_MIN_MS).unref();
   }

@@ -26,6 +26,10 @@ import { checkCheckpoint, parsePolicy, type Policy } from '../../src/core/policy
 import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../../src/core/note.js';
 import { parseCheckpoint } from '../../src/core/checkpoint.js';
 import { fromBase64, utf8 } from '../../src/core/bytes.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { MAIN } from '../helpers/cli.js';
+import { freshDatabase, testStoreKind } from '../helpers/postgres.js';
 
 const ORIGIN = 'localhost/dojang-bench-operator';
 let t: TestLedger;
@@ -234,5 +238,47 @@ describe('what the operator sees (spec §13.5)', () => {
     expect(Date.now() - back).toBeLessThan(6500);
     expect(checkCheckpoint(l.head.checkpoint, p).cosigned).toHaveLength(2);
     expect(l.witnessing?.witnesses.every((w) => w.state === 'cosigning')).toBe(true);
+  }, 30_000);
+
+  it('dojang serve --policy starts and says why while no checkpoint meets the policy (its witnesses down), and a write gets 503 after --witness-wait', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dojang-op-serve-'));
+    dirs.push(dir);
+    const store = testStoreKind() === 'postgres' ? ['--store', await freshDatabase()] : [];
+    const init = spawnSync(process.execPath, [MAIN, 'init', '--data', join(dir, 'log'), ...store, '--origin', 'localhost/dojang-bench-opserve', '--json'], { encoding: 'utf8' });
+    expect(init.status, init.stderr).toBe(0);
+    const { logKey } = JSON.parse(init.stdout) as { logKey: string };
+    // A witness that listens nowhere: a port just freed.
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    await writeFile(join(dir, 'policy'), `log ${logKey}\nwitness W0 ${witnesses[0].vkey} http://127.0.0.1:${port}\nquorum W0\n`);
+    const child: ChildProcess = spawn(process.execPath, [MAIN, 'serve', '--data', join(dir, 'log'), ...store, '--port', '0', '--policy', join(dir, 'policy'), '--witness-wait', '0.5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+        setTimeout(() => reject(new Error(`serve did not listen within 15 s: ${err}`)), 15_000).unref();
+      });
+      const h = await fetch(`${url}/healthz`);
+      expect(h.status).toBe(503);
+      const body = (await h.json()) as { detail: string; witnesses: { name: string; state: string }[] };
+      expect(body.detail).toMatch(/witness policy is not met .*W0: UNAVAILABLE/);
+      expect(body.witnesses).toMatchObject([{ name: 'W0', state: 'failing' }]);
+      expect((await fetch(`${url}/checkpoint`)).status).toBe(503);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      const w = await fetch(`${url}/v1/entries`, { method: 'POST', body: Buffer.from(entry(1)), headers: { 'content-type': 'application/cbor' } });
+      expect(w.status).toBe(503);
+      expect(((await w.json()) as { code: string }).code).toBe('UNAVAILABLE');
+    } finally {
+      child.kill('SIGKILL');
+    }
   }, 30_000);
 });
