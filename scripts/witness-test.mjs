@@ -209,7 +209,8 @@ try {
   await sleep(3000);
   const before = acks.length;
   const cpBefore = await served(P2);
-  check(cpBefore.status === 200 && cpBefore.quorum && cpBefore.cosigned.length === 3, `before the kill /checkpoint should carry three cosignatures: ${JSON.stringify(cpBefore)}`);
+  // Published at the second cosignature; the third is added when it arrives.
+  check(cpBefore.status === 200 && cpBefore.quorum && cpBefore.cosigned.length >= 2, `before the kill /checkpoint should carry two or three cosignatures: ${JSON.stringify({ ...cpBefore, root: undefined })}`);
   // The largest size W1 is seen to have cosigned before it dies.
   const w1Before = Math.max(...acks.filter((a) => a.cosigned.includes('W1')).map((a) => a.size), cpBefore.size);
   await W[1].signal('SIGKILL');
@@ -221,7 +222,7 @@ try {
   check(during.length >= 10, `only ${during.length} writes were acknowledged while W1 was down`);
   check(during.every((a) => a.cosigned.length >= 2 && !a.cosigned.includes('W1')), 'a receipt while W1 was down carries W1 or fewer than two cosignatures');
   const cpDuring = await served(P2);
-  check(cpDuring.status === 200 && cpDuring.quorum && cpDuring.size > cpBefore.size && cpDuring.cosigned.length >= 2, `/checkpoint did not advance with two cosignatures while W1 was down: ${JSON.stringify(cpDuring)} (before: size ${cpBefore.size})`);
+  check(cpDuring.status === 200 && cpDuring.quorum && cpDuring.size > cpBefore.size && cpDuring.cosigned.length >= 2, `/checkpoint did not advance with two cosignatures while W1 was down: ${JSON.stringify({ ...cpDuring, root: undefined })} (before: size ${cpBefore.size})`);
   const hDuring = await S.json('/healthz');
   check(hDuring.status === 200, `/healthz answered ${hDuring.status} while 2 of 3 were met: ${JSON.stringify(hDuring.body)}`);
   const w1State = hDuring.body.witnesses?.find((w) => w.name === 'W1');
@@ -288,7 +289,7 @@ try {
   check(again.status === 200, `the write submitted again: ${again.status} ${JSON.stringify(again.body)}`);
   check(again.cosigned.length === 3 && again.size > stuckAt, `its receipt: size ${again.size}, cosigned by ${again.cosigned}`);
   const cpResumed = await served(P3);
-  check(cpResumed.size > stuckAt && cpResumed.cosigned.length === 3, `/checkpoint after W2 returned: ${JSON.stringify(cpResumed)}`);
+  check(cpResumed.size > stuckAt && cpResumed.cosigned.length === 3, `/checkpoint after W2 returned: ${JSON.stringify({ ...cpResumed, root: undefined })}`);
   const threeOfThree = { stuckAt, refusedMs: refused.ms, resumed, size: cpResumed.size };
   say(`3 of 3: W2 back: /healthz 200 after ${resumed} ms; the write submitted again got its receipt (index ${again.body.index}, appended while W2 was down) at size ${again.size}, cosigned by ${again.cosigned.join(', ')}`);
 
