@@ -478,13 +478,17 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/healthz', (ctx) => {
     ctx.state.route = 'healthz';
     const failure = ledger.failure;
+    // With a witness policy: each witness's last answer, and a fork alarm (spec §13.5).
+    const w = ledger.witnessing;
+    const witnessing = w === undefined ? {} : { witnesses: w.witnesses, ...(w.alert === undefined ? {} : { alert: w.alert }) };
     if (failure !== undefined) {
       sendCodedProblem(ctx, 'UNAVAILABLE', `the ledger takes no writes: ${failure}`);
+      if (w !== undefined) ctx.body = JSON.stringify({ ...JSON.parse(ctx.body as string), ...witnessing });
       return;
     }
     const h = ledger.head;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time), ...ledger.role };
+    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time), ...ledger.role, ...witnessing };
   });
 
   router.get('/metrics', async (ctx) => {

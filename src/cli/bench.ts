@@ -22,6 +22,7 @@ import { exists, keyPath } from '../ledger/keyfiles.js';
 import { BENCH_ORIGIN_PREFIX, type Ledger } from '../ledger/ledger.js';
 import { initLedger, openLedger } from './serve.js';
 import { apiFigures, createDatabase, dropDatabase, type ApiFigures } from './bench-cluster.js';
+import { witnessFigures, type WitnessFigures } from './bench-witness.js';
 import type { Io } from './main.js';
 
 export interface BenchOptions {
@@ -462,6 +463,8 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
     const proofs = await proofRates(ledger, o.quick ? 1.5 : 3);
     const peer = merkletreejsPeer(Math.min(n, 100_000), w, o.quick ? 0.5 : 1);
     const http = await httpWritePath(o.quick);
+    // Witnessed appends: no policy and 2 of 3 witness processes, on one fresh ledger (bench-witness.ts).
+    const witnessing = await witnessFigures(o.quick, { workload: (l, d) => Workload.start(l, d), closedLoop: (l, k, win, w) => closedLoop(l, k, win, w as Workload) });
     const scale: ProofFigures[] = [];
     for (const s of o.scale ?? []) {
       const sdir = await mkdtemp(join(tmpdir(), 'dojang-scale-'));
@@ -491,6 +494,7 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
       merkletreejs: peer,
       twoCoreVerifyPerSec: poolLimit,
       http,
+      witnessing,
       presentations,
       wallets,
       postgres,
@@ -502,6 +506,9 @@ export async function runBench(o: BenchOptions, io: Io): Promise<number> {
         inclusionProofsPerSha256: proofs.inclusionPerSec / limits.sha256PerSec,
         inclusionProofsVsMerkletreejs: proofs.inclusionPerSec / peer.proofsPerSec,
         httpEventsPerTwoCoreVerify: http.eventsPerSec / poolLimit,
+        witnessedAppendsPerUnwitnessed: witnessing.witnessed.throughput.appendsPerSec / witnessing.none.throughput.appendsPerSec,
+        witnessedAppendsPerSha256: witnessing.witnessed.throughput.appendsPerSec / limits.sha256PerSec,
+        witnessedSequentialAckInRoundTrips: (witnessing.witnessed.sequential.p50Ms - witnessing.none.sequential.p50Ms) / witnessing.roundTripMs.p50,
         apiPresentationsPerTwoCoreVerify: presentations.api.perSec / poolLimit,
         offlinePresentationInSignatureChecks: presentations.offlineCpuUs.node / presentations.offlineCpuUs.signatureCheck,
         auditEntriesPerTwoCoreVerify: audited.entriesPerSec / poolLimit,
@@ -537,6 +544,7 @@ function formatBench(r: {
   merkletreejs: { leaves: number; buildMs: number; proofsPerSec: number };
   twoCoreVerifyPerSec: number;
   http: HttpFigures;
+  witnessing: WitnessFigures;
   presentations: PresentationFigures;
   wallets: WalletFigures;
   postgres?: PostgresFigures;
@@ -567,6 +575,13 @@ function formatBench(r: {
     `  ${f(r.http.events)} cert.issue events  ${f(r.http.eventsPerSec).padStart(8)} /s   receipt p50 ${f(r.http.p50Ms, 1)} ms, p99 ${f(r.http.p99Ms, 1)} ms   (${f(r.ratios.httpEventsPerTwoCoreVerify, 3)} × all-core verify rate)`,
     `  CPU per event             server ${r.http.cpuUsPerEvent.server === undefined ? 'n/a (no /proc)' : `${f(r.http.cpuUsPerEvent.server)} µs`}, load generator ${f(r.http.cpuUsPerEvent.loadGenerator)} µs   (a signature check costs ${f((r.machine.cores * 1e6) / r.twoCoreVerifyPerSec)} µs of CPU at the all-core rate)`,
     `  at 2,500/s offered        receipt p50 ${f(r.http.at2500PerSec.p50Ms, 1)} ms, p99 ${f(r.http.at2500PerSec.p99Ms, 1)} ms`,
+    ``,
+    `witnessed appends in-process (a 2-of-3 policy of three \`dojang witness\` processes on localhost, spec §13.5; beside no policy, same fresh ledger)`,
+    ...(['none', 'witnessed'] as const).map((k) => {
+      const x = r.witnessing[k];
+      return `  ${k === 'none' ? 'no policy ' : '2 of 3    '}  ${f(x.throughput.entries)} × ${r.witnessing.window} writers ${f(x.throughput.appendsPerSec).padStart(8)} /s   ack p50 ${f(x.throughput.p50Ms, 1)} ms, p99 ${f(x.throughput.p99Ms, 1)} ms;   one writer: ack p50 ${f(x.sequential.p50Ms, 1)} ms, p99 ${f(x.sequential.p99Ms, 1)} ms`;
+    }),
+    `  witness round trip        p50 ${f(r.witnessing.roundTripMs.p50, 1)} ms, p99 ${f(r.witnessing.roundTripMs.p99, 1)} ms (one add-checkpoint, synced)   (2 of 3: ${f(r.ratios.witnessedAppendsPerUnwitnessed, 2)} × the appends/s of no policy, ${f(r.ratios.witnessedAppendsPerSha256, 4)} × SHA-256 rate; one writer's ack ${f(r.ratios.witnessedSequentialAckInRoundTrips, 1)} witness round trips later)`,
     ``,
     `presentations (${f(r.presentations.presentations)} distinct, each received through one transfer, ${f(r.presentations.bytes)} bytes)`,
     `  POST /v1/verify           ${f(r.presentations.api.perSec).padStart(12)} /s   p50 ${f(r.presentations.api.p50Ms, 1)} ms, p99 ${f(r.presentations.api.p99Ms, 1)} ms, ${r.presentations.api.clients} clients   (${f(r.ratios.apiPresentationsPerTwoCoreVerify, 3)} × all-core verify rate)`,

@@ -126,6 +126,8 @@ export interface ServeOptions {
   host: string;
   /** A c2sp.org/tlog-policy file: publish only checkpoints that meet it (spec §13.5). */
   policy?: string;
+  /** With a policy: how long a write waits for a witnessed checkpoint to cover it (default 25 s). */
+  witnessWaitMs?: number;
 }
 
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
@@ -144,7 +146,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
   } else {
     policy = o.policy === undefined ? undefined : await readPolicy(o.policy);
-    const witnessing = policy === undefined ? undefined : { policy: policy.policy };
+    const witnessing = policy === undefined ? undefined : { policy: policy.policy, waitMs: o.witnessWaitMs };
     ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`), witnessing);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
@@ -174,7 +176,14 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
   const k = ledger.publicKeys;
   const role = ledger.role.role === 'single' ? '' : ` as ${ledger.role.role}`;
-  io.out(`dojang: serving ${k.origin} (size ${ledger.head.size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
+  // With a witness policy nothing may be published yet (its witnesses down): serve anyway, saying so (spec §13.5).
+  let size: string;
+  try {
+    size = `size ${ledger.head.size}`;
+  } catch {
+    size = 'no checkpoint witnessed yet';
+  }
+  io.out(`dojang: serving ${k.origin} (${size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
   io.out(`dojang: log key ${k.logKey}`);
   io.out(`dojang: listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`);
   await new Promise<void>((res) => {

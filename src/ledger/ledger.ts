@@ -23,7 +23,7 @@ import { CertificateRules, certificateAt, certKey, issuerKey, parentKey, type Ce
 import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Cluster } from './cluster.js';
-import { Publisher } from '../witness/publisher.js';
+import { Publisher, type WitnessStatus } from '../witness/publisher.js';
 import type { Policy } from '../core/policy.js';
 import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
@@ -251,6 +251,17 @@ export class Ledger {
   /** sequencer is this process's sequencer while it sequences the log (undefined on a follower). */
   get sequencer(): Sequencer | undefined {
     return this.writer.sequencer;
+  }
+
+  /**
+   * witnessing: with a witness policy, each witness's last answer, a fork alarm (a
+   * witness refusing the log's checkpoints as inconsistent while the quorum is still
+   * met) and the answers counted since the start (spec §13.5); undefined without one.
+   */
+  get witnessing(): { witnesses: WitnessStatus[]; alert: string | undefined; counts: { witness: string; result: string; n: number }[] } | undefined {
+    const p = this.publisher;
+    if (p === undefined) return undefined;
+    return { witnesses: p.witnesses, alert: p.alert, counts: p.counts };
   }
 
   /** failure says why this process takes no writes, or is undefined when it does. */

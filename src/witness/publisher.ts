@@ -9,10 +9,12 @@
  * round trip more.
  *
  * A witness that fails (down, slow, refusing) is left alone for a while (1 s, doubling to
- * 30 s) and the others are asked; a round that cannot meet the quorum is tried again
- * every second, and `problem` says why meanwhile. A witness that says the log is
- * inconsistent (INCONSISTENT) is reported loudly: that is a fork, or a witness that was
- * shown one.
+ * 5 s, so that one that returns is asked again within 5 s) and the others are asked; a
+ * round that cannot meet the quorum is tried again every second, and `problem` says why
+ * meanwhile. A witness that says the log is inconsistent (INCONSISTENT) is reported
+ * loudly — logged, counted, named in `problem` or, while the quorum is still met, in
+ * `alert` — because that is a fork, or a witness that was shown one. `witnesses` tells
+ * each witness's last answer, and `counts` how each answered since the start (metrics).
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { equalBytes } from '../core/bytes.js';
@@ -24,7 +26,8 @@ import { WitnessClient } from './client.js';
 /** How often the publisher looks at the sequencer's head besides being told (re-cosignatures). */
 const POLL_MS = 500;
 const BACKOFF_MIN_MS = 1000;
-const BACKOFF_MAX_MS = 30_000;
+/** The longest a failing witness is left alone: a witness that returns is asked again within this (spec §13.5). */
+export const BACKOFF_MAX_MS = 5000;
 
 export interface PublisherOptions {
   policy: Policy;
@@ -41,23 +44,58 @@ interface Member {
   /** Not asked again before this time (ms). */
   until: number;
   backoff: number;
+  /** Why its last answer was not a cosignature (code: message), undefined after a cosignature. */
   last?: string;
+  /** The code of that answer. */
+  code?: string;
+  /** When it began failing (Unix seconds), while it fails. */
+  since?: number;
+  /** Its failed answers in a row. */
+  failures: number;
 }
+
+/** What the log knows of one witness of its policy (GET /healthz, metrics). */
+export interface WitnessStatus {
+  /** Its name in the policy. */
+  name: string;
+  /** Its key's name. */
+  key: string;
+  /** `cosigning` (its last answer was a cosignature, or it has not been asked yet), `failing` (down, slow, answering otherwise: UNAVAILABLE), `refusing` (it answered no: INCONSISTENT, CONFLICT, UNKNOWN_KEY). */
+  state: 'cosigning' | 'failing' | 'refusing';
+  /** The size it last cosigned for this log, once known. */
+  size?: number;
+  /** The code of its last answer when that was not a cosignature. */
+  code?: string;
+  /** Why, in words. */
+  detail?: string;
+  /** Since when it fails or refuses (Unix seconds). */
+  since?: number;
+  /** Its failed answers in a row (0 once it cosigns). */
+  failures: number;
+}
+
+/** Codes by which a witness that answered refuses (the others are UNAVAILABLE). */
+const REFUSALS = new Set(['INCONSISTENT', 'CONFLICT', 'UNKNOWN_KEY']);
 
 export class Publisher {
   private readonly members: Member[];
   private _published: Head | undefined;
   private _problem: string | undefined = 'no checkpoint has been witnessed yet';
+  /** The published checkpoint as the sequencer signed it, and the cosignatures it carries, by witness name. */
+  private publishedFrom: Uint8Array | undefined;
+  private publishedSigs = new Map<string, NoteSignature>();
   private readonly waiters: { size: number; wake(): void }[] = [];
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
+  /** Answers per witness name and result (`cosigned` or an error code), since the start. */
+  private readonly answers = new Map<string, Map<string, number>>();
 
   constructor(private readonly o: PublisherOptions) {
     this.members = o.policy.witnesses.map((w) => {
       if (w.url === undefined) throw new LedgerError('BAD_REQUEST', `the policy gives no URL for witness ${w.name}: the log cannot ask it`);
-      return { name: w.name, client: new WitnessClient({ key: w.key, url: w.url.replace(/\/+$/, '') }, { prove: o.prove, timeoutMs: o.timeoutMs }), until: 0, backoff: BACKOFF_MIN_MS };
+      return { name: w.name, client: new WitnessClient({ key: w.key, url: w.url.replace(/\/+$/, '') }, { prove: o.prove, timeoutMs: o.timeoutMs }), until: 0, backoff: BACKOFF_MIN_MS, failures: 0 };
     });
     this.timer = setInterval(() => this.notify(), POLL_MS);
     this.timer.unref();
@@ -71,6 +109,36 @@ export class Publisher {
   /** Why the latest checkpoint is not published (undefined when it is). */
   get problem(): string | undefined {
     return this._problem;
+  }
+
+  /**
+   * A fork alarm while the quorum is met: which witnesses refuse the log's checkpoints
+   * as inconsistent with what they cosigned (undefined when none does). While the quorum
+   * is not met, `problem` says it.
+   */
+  get alert(): string | undefined {
+    const refusing = this.members.filter((m) => m.code === 'INCONSISTENT');
+    if (refusing.length === 0) return undefined;
+    return forkWarning(refusing);
+  }
+
+  /** witnesses: each witness's last answer, in the policy's order. */
+  get witnesses(): WitnessStatus[] {
+    return this.members.map((m) => ({
+      name: m.name,
+      key: m.client.endpoint.key.name,
+      state: m.code === undefined ? 'cosigning' : REFUSALS.has(m.code) ? 'refusing' : 'failing',
+      ...(m.client.size === undefined ? {} : { size: m.client.size }),
+      ...(m.code === undefined ? {} : { code: m.code, detail: m.last, since: m.since }),
+      failures: m.failures,
+    }));
+  }
+
+  /** counts: how many times each witness answered with each result (`cosigned`, or the error code), since the start. */
+  get counts(): { witness: string; result: string; n: number }[] {
+    const out: { witness: string; result: string; n: number }[] = [];
+    for (const [witness, byResult] of this.answers) for (const [result, n] of byResult) out.push({ witness, result, n });
+    return out;
   }
 
   /** notify: the sequencer has a new head (or may have): run a round for it. */
@@ -122,35 +190,56 @@ export class Publisher {
       this.again = false;
       const target = this.o.current();
       if (target === undefined || this.closed) return;
-      if (this._published !== undefined && equalBytes(this._published.checkpoint, target.checkpoint)) continue;
+      if (this.publishedFrom !== undefined && equalBytes(this.publishedFrom, target.checkpoint)) {
+        // Published already: ask the witnesses whose cosignature it lacks, once their backoff ended.
+        const now = Date.now();
+        if (this.members.some((m) => !this.publishedSigs.has(m.name) && m.until <= now)) await this.round(target, true);
+        continue;
+      }
       if (this._published !== undefined && this._published.size === target.size && this._published.time >= target.time) continue;
-      await this.round(target);
+      await this.round(target, false);
     } while (this.again && !this.closed);
   }
 
-  /** round asks every witness not backing off for a cosignature of target, and publishes it once the quorum is met. */
-  private async round(target: Head): Promise<void> {
-    const got = new Map<string, NoteSignature>();
+  /**
+   * round asks every witness not backing off for a cosignature of target, and publishes
+   * it once the quorum is met. A catch-up round is for the published checkpoint: it asks
+   * only the witnesses that have not cosigned it, and adds their cosignatures (so that a
+   * witness that missed a round is asked again, and a refusal is seen, without waiting
+   * for the next write).
+   */
+  private async round(target: Head, catchUp: boolean): Promise<void> {
+    const got = new Map<string, NoteSignature>(catchUp ? this.publishedSigs : []);
     const now = Date.now();
     let published = false;
-    const ask = this.members.filter((m) => m.until <= now);
+    const ask = this.members.filter((m) => m.until <= now && !(catchUp && got.has(m.name)));
     await Promise.all(
       ask.map(async (m) => {
         try {
           got.set(m.name, await m.client.cosign(target.checkpoint));
+          this.count(m.name, 'cosigned');
+          if (m.code !== undefined) this.o.log?.(`witness ${m.name} cosigns again (size ${target.size})`);
           m.backoff = BACKOFF_MIN_MS;
           m.until = 0;
-          m.last = undefined;
+          m.last = m.code = m.since = undefined;
+          m.failures = 0;
           if (!published && quorumMet(this.o.policy, new Set(got.keys()))) {
             published = true;
             this.publish(target, got);
           }
         } catch (e) {
+          const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
           const why = isLedgerError(e) ? `${e.code}: ${e.message}` : String(e);
+          this.count(m.name, code);
+          if (code === 'INCONSISTENT' && m.code !== 'INCONSISTENT') {
+            this.o.log?.(`ALERT: witness ${m.name} refuses the log's checkpoint of size ${target.size} as inconsistent with what it cosigned — the log (or what the witness was shown) may be forked; the witness keeps the request as evidence: ${e instanceof Error ? e.message : why}`);
+          }
+          if (m.code === undefined) m.since = Math.floor(Date.now() / 1000);
           m.last = why;
+          m.code = code;
+          m.failures++;
           m.until = Date.now() + m.backoff;
           m.backoff = Math.min(m.backoff * 2, BACKOFF_MAX_MS);
-          if (isLedgerError(e, 'INCONSISTENT')) this.o.log?.(`witness ${m.name} refuses the log's checkpoint as inconsistent: ${e.message}`);
         }
       }),
     );
@@ -159,22 +248,45 @@ export class Publisher {
       if (got.size > 0) this.publish(target, got);
       return;
     }
-    const have = [...got.keys()];
+    if (catchUp) return; // the policy is met already
+    const have = this.members.filter((m) => got.has(m.name)).map((m) => m.name); // in the policy's order
     const failing = this.members.filter((m) => m.last !== undefined).map((m) => `${m.name}: ${m.last}`);
-    this._problem = `the witness policy is not met for the checkpoint of size ${target.size}: cosigned by ${have.length === 0 ? 'none' : have.join(', ')}${failing.length === 0 ? '' : `; ${failing.join('; ')}`}`;
-    this.o.log?.(this._problem);
+    const forked = this.members.filter((m) => m.code === 'INCONSISTENT');
+    const why = `the witness policy is not met for the checkpoint of size ${target.size}: cosigned by ${have.length === 0 ? 'none' : have.join(', ')}${failing.length === 0 ? '' : `; ${failing.join('; ')}`}`;
+    const problem = forked.length === 0 ? why : `${forkWarning(forked)}; ${why}`;
+    // Logged when it changes, not every round.
+    if (problem !== this._problem) this.o.log?.(problem);
+    this._problem = problem;
     // Try again in a second (sooner if the sequencer moves on).
     setTimeout(() => this.notify(), BACKOFF_MIN_MS).unref();
   }
 
+  private count(witness: string, result: string): void {
+    let m = this.answers.get(witness);
+    if (m === undefined) this.answers.set(witness, (m = new Map()));
+    m.set(result, (m.get(result) ?? 0) + 1);
+  }
+
   private publish(target: Head, got: ReadonlyMap<string, NoteSignature>): void {
     const note = parseNote(target.checkpoint);
-    const checkpoint = formatNote({ text: note.text, sigs: [...note.sigs, ...got.values()] });
-    if (this._published === undefined || this._published.size <= target.size) this._published = { ...target, checkpoint };
+    // The cosignatures in the policy's order, after the log's and the timestamp key's lines.
+    const sigs = this.members.flatMap((m) => (got.has(m.name) ? [got.get(m.name)!] : []));
+    const checkpoint = formatNote({ text: note.text, sigs: [...note.sigs, ...sigs] });
+    if (this._published === undefined || this._published.size <= target.size) {
+      this._published = { ...target, checkpoint };
+      this.publishedFrom = target.checkpoint;
+      this.publishedSigs = new Map(got);
+    }
     this._problem = undefined;
     const size = this._published.size;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.waiters[i].size <= size) this.waiters.splice(i, 1)[0].wake();
     }
   }
+}
+
+/** forkWarning names the witnesses that refuse the log's checkpoints as inconsistent. */
+function forkWarning(refusing: readonly Member[]): string {
+  const names = refusing.map((m) => m.name).join(', ');
+  return `THE LOG MAY BE FORKED: witness${refusing.length > 1 ? 'es' : ''} ${names} refuse${refusing.length > 1 ? '' : 's'} its checkpoints as inconsistent with what ${refusing.length > 1 ? 'they' : 'it'} cosigned (INCONSISTENT; ${refusing.length > 1 ? 'they keep' : 'it keeps'} the request as evidence): stop, and compare this log with the checkpoint the witness holds (its GET /latest and GET /evidence)`;
 }

@@ -5,6 +5,10 @@
  *   GET  /latest?origin=<origin>   the latest checkpoint cosigned for a log, with a fresh
  *                                  cosignature (the spec's monitoring API is still to be
  *                                  designed: this is ours); 404 when there is none
+ *   GET  /evidence?origin=<origin> JSON: the checkpoints of that log it refused as
+ *                                  inconsistent with what it cosigned (spec §13.2), with
+ *                                  the latest it cosigned; 404 for an origin it does not
+ *                                  witness
  *   GET  /witness                  JSON: the witness's name and verifier key, and the
  *                                  origins it witnesses
  *
@@ -56,6 +60,23 @@ export function createWitnessApp(w: Witness, origins: readonly string[], log?: (
       return;
     }
     ctx.body = Buffer.from(note);
+  });
+  router.get('/evidence', async (ctx) => {
+    const origin = ctx.query.origin;
+    if (typeof origin !== 'string' || origin === '') {
+      ctx.status = 400;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = 'give one origin: /evidence?origin=<origin>\n';
+      return;
+    }
+    if (!origins.includes(origin)) {
+      ctx.status = 404;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = `unknown log origin ${JSON.stringify(origin)}\n`;
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await w.evidence(origin);
   });
   router.get('/witness', (ctx) => {
     ctx.body = { name: w.name, key: formatVerifierKey({ name: w.name, type: SIG_TYPE_COSIGNATURE_V1, publicKey: w.publicKey }), origins };

@@ -68,10 +68,11 @@ export class WitnessState {
     await this.#db.put(key, encodeCbor({ time, origin, reason, request }), { sync: true });
   }
 
-  /** evidences lists the kept refusals, oldest first. */
-  async evidences(): Promise<Evidence[]> {
+  /** evidences lists the kept refusals (of one origin, when given), oldest first; at most `limit`, by the lowest sizes. */
+  async evidences(origin?: string, limit = Number.MAX_SAFE_INTEGER): Promise<Evidence[]> {
     const out: Evidence[] = [];
-    for await (const [, v] of this.#db.iterator({ gt: 'e!', lt: 'e!~' })) out.push(decodeCbor(v) as unknown as Evidence);
+    const prefix = origin === undefined ? 'e!' : `e!${toHex(sha256(utf8(origin)))}!`;
+    for await (const [, v] of this.#db.iterator({ gt: prefix, lt: `${prefix}~`, limit })) out.push(decodeCbor(v) as unknown as Evidence);
     return out.sort((a, b) => a.time - b.time);
   }
 }

@@ -23,7 +23,7 @@
  * (origin, size, root) (WitnessState.evidence): it may show the log forking.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { fromBase64, fromUtf8, equalBytes, utf8 } from '../core/bytes.js';
+import { fromBase64, fromUtf8, equalBytes, toBase64, utf8 } from '../core/bytes.js';
 import { parseCheckpoint, parseDecimal, type Checkpoint } from '../core/checkpoint.js';
 import { formatNote, formatSignatureLine, openNote, parseNote, type NoteVerifier } from '../core/note.js';
 import { cosignatureSigner } from '../core/cosignature.js';
@@ -36,6 +36,17 @@ export const MAX_PROOF_LINES = 63;
 export const MAX_REQUEST_BYTES = 256 * 1024;
 /** The media type of a 409 answer's body: the latest cosigned size. */
 export const TLOG_SIZE_TYPE = 'text/x.tlog.size';
+
+/** The most evidence records GET /evidence lists. */
+export const MAX_EVIDENCE_LISTED = 1000;
+
+/** GET /evidence?origin=: what a witness kept of the checkpoints it refused as inconsistent (spec §13.1). */
+export interface EvidenceReport {
+  origin: string;
+  /** The latest checkpoint it cosigned for the origin (the note as the log signed it), or null. */
+  latest: { size: number; root: string; checkpoint: string } | null;
+  evidence: { time: number; reason: string; size: number; root: string; old: number; checkpoint: string; request: string }[];
+}
 
 export interface WitnessAnswer {
   status: number;
@@ -146,6 +157,27 @@ export class Witness {
       const text = parseNote(rec.checkpoint).text;
       return utf8(note + formatSignatureLine(this.signer.signAt(text, this.now())));
     });
+  }
+
+  /**
+   * evidence lists what this witness kept of the requests it refused as inconsistent for
+   * `origin` (spec §13.2): for each, when, why, the checkpoint's size and root, the
+   * checkpoint note the log signed, and the whole request; with the latest checkpoint it
+   * cosigned, to compare. At most MAX_EVIDENCE_LISTED, the lowest sizes first.
+   */
+  async evidence(origin: string): Promise<EvidenceReport> {
+    const latest = await this.o.state.get(origin);
+    const kept = await this.o.state.evidences(origin, MAX_EVIDENCE_LISTED);
+    return {
+      origin,
+      latest: latest === undefined ? null : { size: latest.size, root: toBase64(latest.root), checkpoint: fromUtf8(latest.checkpoint) },
+      evidence: kept.map((e) => {
+        // The request was parsed and its note's signature verified before it was kept.
+        const req = parseRequest(e.request);
+        const cp = parseCheckpoint(parseNote(req.note).text);
+        return { time: e.time, reason: e.reason, size: cp.size, root: toBase64(cp.root), old: req.old, checkpoint: fromUtf8(req.note), request: toBase64(e.request) };
+      }),
+    };
   }
 
   private now(): number {

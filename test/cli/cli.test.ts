@@ -136,6 +136,15 @@ describe('dojang CLI', () => {
     expect(j.merkletreejs.proofsPerSec).toBeGreaterThan(0);
     expect(j.http.eventsPerSec).toBeGreaterThan(0);
     expect(j.http.cpuUsPerEvent.loadGenerator).toBeGreaterThan(0);
+    // Witnessed appends beside unwitnessed ones, and the witness round trip (spec §13.5).
+    for (const k of ['none', 'witnessed']) {
+      expect(j.witnessing[k].throughput.appendsPerSec).toBeGreaterThan(0);
+      expect(j.witnessing[k].sequential.p50Ms).toBeGreaterThan(0);
+    }
+    expect(j.witnessing.roundTripMs.p50).toBeGreaterThan(0);
+    // A witnessed write waits for a witness round trip more than an unwitnessed one.
+    expect(j.witnessing.witnessed.sequential.p50Ms).toBeGreaterThan(j.witnessing.none.sequential.p50Ms);
+    expect(j.ratios.witnessedAppendsPerUnwitnessed).toBeGreaterThan(0);
     if (process.platform === 'linux') expect(j.http.cpuUsPerEvent.server).toBeGreaterThan(0);
     expect(j.presentations.api.perSec).toBeGreaterThan(0);
     expect(j.presentations.offlineCpuUs.node).toBeGreaterThan(0);
@@ -148,5 +157,5 @@ describe('dojang CLI', () => {
     const log = await (await fetch(`${s.base}/v1/log`)).json();
     expect(log.size).toBe(j.size);
     s.child.kill('SIGTERM');
-  });
+  }, 150_000);
 });
