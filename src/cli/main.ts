@@ -20,10 +20,13 @@ const USAGE = `usage: dojang <command> [options]
   init   [--data DIR] [--store postgres://...] [--origin NAME] [--root-key FILE] [--json]
          create the log, timestamp and status keys and the genesis entry
   serve  [--data DIR] [--store postgres://...] [--port N] [--host ADDR] [--policy FILE]
+         [--tsa URL --tsa-cert PEM]
          serve the API (creates a development ledger in DIR if there is none);
          --store keeps the log in PostgreSQL (DIR keeps the keys); --policy (a
          c2sp.org/tlog-policy file with witness URLs) publishes only checkpoints
-         its witnesses cosigned enough of
+         its witnesses cosigned enough of; --tsa asks that RFC 3161 time-stamping
+         authority for a token over each new checkpoint, verified against the
+         PEM certificate of the TSA or its CA
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          [--store postgres://...]
          measure the ledger beside this machine's own limits; --scale also
@@ -62,10 +65,14 @@ async function main(argv: string[]): Promise<number> {
       return runInit({ data: values.data ?? 'ledger-data', store: values.store, origin: values.origin, rootKeyFile: values['root-key'], json: values.json ?? false }, io);
     }
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' } }, strict: true });
+      const { values } = parseArgs({
+        args: rest,
+        options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' }, tsa: { type: 'string' }, 'tsa-cert': { type: 'string' } },
+        strict: true,
+      });
       const port = values.port === undefined ? 8080 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LedgerError('BAD_REQUEST', `--port ${values.port} is not a port number`);
-      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy }, io);
+      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy, tsa: values.tsa, tsaCert: values['tsa-cert'] }, io);
     }
     case 'bench': {
       const { values } = parseArgs({
