@@ -45,7 +45,11 @@ export type TsaMode = 'ok' | 'http500' | 'rejection' | 'huge' | 'wrong-nonce';
 
 export class JsTsa {
   mode: TsaMode = 'ok';
+  /** How long each answer waits (a slow TSA). */
+  delayMs = 0;
   requests = 0;
+  /** The message imprints asked for, in order. */
+  readonly asked: string[] = [];
   #serial = 1;
   readonly #key = createPrivateKey(vectorText('tsa/tsa.key'));
   readonly #certDer = pemDer(vectorText('tsa/tsa.pem'));
@@ -98,6 +102,7 @@ export class JsTsa {
   /** reply answers a DER TimeStampReq with a DER TimeStampResp, as the mode says. */
   reply(reqDer: Uint8Array): Uint8Array {
     const req = AsnParser.parse(reqDer, TimeStampReq);
+    this.asked.push(Buffer.from(req.messageImprint.hashedMessage.buffer).toString('hex'));
     if (this.mode === 'rejection') return new Uint8Array(AsnSerializer.serialize(new TimeStampResp({ status: new PKIStatusInfo({ status: 2 }) })));
     let nonce = req.nonce;
     if (this.mode === 'wrong-nonce') nonce = new Uint8Array([1, 2, 3]).buffer;
@@ -110,8 +115,9 @@ export class JsTsa {
     this.#server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         this.requests++;
+        if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
         if (this.mode === 'http500' || req.headers['content-type'] !== 'application/timestamp-query') {
           res.writeHead(this.mode === 'http500' ? 500 : 415).end();
           return;

@@ -81,6 +81,28 @@ describe('timestamp tokens over checkpoints', () => {
     expect(h2.timestamp).toEqual({ stamped: size });
   });
 
+  it('asks one request at a time and only for the latest size (coalescing)', async () => {
+    tsa.delayMs = 1500;
+    const asked = tsa.asked.length;
+    const first = t.ledger.head.size + 1;
+    await t.ledger.append(entry(200)); // size first: its request is in flight for 1.5 s
+    for (let i = 0; i < 4; i++) await t.ledger.append(entry(201 + i)); // four more sizes meanwhile
+    const size = t.ledger.head.size;
+    expect(size).toBe(first + 4);
+    await until(async () => (await t.ledger.store.latestAnnex('timestamp'))?.size === size);
+    tsa.delayMs = 0;
+    const imprints = await Promise.all(
+      [first, size].map(async (s) => {
+        const [cp] = await t.ledger.store.readCheckpoints(s, 1);
+        return Buffer.from(checkpointImprint(parseNote(cp.checkpoint).text)).toString('hex');
+      }),
+    );
+    // The first size, then straight to the latest: the sizes in between were skipped.
+    expect(tsa.asked.slice(asked)).toEqual(imprints);
+    const stamped = (await t.ledger.store.readAnnexes('timestamp', first, 100)).map((a) => a.size);
+    expect(stamped).toEqual([first, size]);
+  });
+
   it('serves tokens with the checkpoint history and at /v1/timestamp/<size>', async () => {
     const j = await (await fetch(`${base}/v1/checkpoints?from=0&limit=1000`)).json();
     const stamped = j.checkpoints.filter((c: { timestamp?: string }) => c.timestamp !== undefined);
