@@ -40,15 +40,16 @@ export class TsaClient {
    * is UNAVAILABLE; an answer above TOKEN_MAX is TOO_LARGE; a token that does not verify
    * keeps its code (MALFORMED, BAD_SIGNATURE, UNKNOWN_KEY, UNSUPPORTED).
    */
-  async stamp(text: string | Uint8Array): Promise<{ token: Uint8Array; verified: VerifiedToken }> {
+  async stamp(text: string | Uint8Array, signal?: AbortSignal): Promise<{ token: Uint8Array; verified: VerifiedToken }> {
     const req = buildTimestampRequest(checkpointImprint(text));
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     let res: Response;
     try {
       res = await fetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
         body: Buffer.from(req.der),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: signal === undefined ? timeout : AbortSignal.any([timeout, signal]),
         redirect: 'error',
       });
     } catch (e) {
@@ -123,6 +124,8 @@ export class Stamper {
   #wake: (() => void) | undefined;
   #problem: string | undefined;
   #stamped = 0;
+  /** Aborts the request in flight when the stamper closes. */
+  readonly #abort = new AbortController();
 
   constructor(private readonly o: StamperOptions) {}
 
@@ -155,9 +158,10 @@ export class Stamper {
     while (this.#running) await this.#running;
   }
 
-  /** close stops asking; a request in flight finishes (its token is stored) or is abandoned at its timeout. */
+  /** close stops asking; a request in flight is abandoned. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#abort.abort();
     this.#wake?.();
     await this.#running?.catch(() => {});
   }
@@ -170,7 +174,7 @@ export class Stamper {
       try {
         const [cp] = await this.o.store.readCheckpoints(size, 1);
         if (cp === undefined || cp.size !== size) throw new LedgerError('NOT_FOUND', `no history checkpoint of size ${size}`);
-        const { token } = await this.o.client.stamp(parseNote(cp.checkpoint).text);
+        const { token } = await this.o.client.stamp(parseNote(cp.checkpoint).text, this.#abort.signal);
         await this.o.store.putAnnex('timestamp', size, token);
         this.#done = Math.max(this.#done, size);
         this.#stamped++;
