@@ -123,6 +123,8 @@ export class Stamper {
   #closed = false;
   #wake: (() => void) | undefined;
   #problem: string | undefined;
+  /** The failure last logged (so a TSA that stays down is logged once). */
+  #reported: string | undefined;
   #stamped = 0;
   /** Aborts the request in flight when the stamper closes. */
   readonly #abort = new AbortController();
@@ -180,11 +182,14 @@ export class Stamper {
         this.#stamped++;
         if (this.#problem !== undefined) this.o.log?.(`timestamp: ${this.o.client.url} answers again (size ${size} stamped)`);
         this.#problem = undefined;
+        this.#reported = undefined;
         backoff = this.o.minBackoffMs ?? 1000;
       } catch (e) {
         if (this.#closed) return;
         const msg = `${(e as LedgerError).code ?? 'ERROR'}: ${(e as Error).message}`;
-        if (this.#problem !== msg) this.o.log?.(`timestamp: no token for size ${size} from ${this.o.client.url}: ${msg}; retrying`);
+        // Logged once per kind of failure, not at every retry.
+        if (this.#reported !== msg) this.o.log?.(`timestamp: no token for size ${size} from ${this.o.client.url}: ${msg}; retrying`);
+        this.#reported = msg;
         this.#problem = `no timestamp token for size ${size}: ${msg}`;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, backoff);

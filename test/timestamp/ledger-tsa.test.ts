@@ -20,6 +20,7 @@ const tsa = new JsTsa();
 let t: TestLedger;
 let server: Server;
 let base = '';
+const logs: string[] = [];
 
 async function until(f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -31,7 +32,7 @@ async function until(f: () => boolean | Promise<boolean>, ms = 10_000): Promise<
 
 beforeAll(async () => {
   const url = await tsa.listen();
-  t = await makeLedger({ timestamping: { client: new TsaClient(url, trust, 5000), minBackoffMs: 20, maxBackoffMs: 100 } });
+  t = await makeLedger({ timestamping: { client: new TsaClient(url, trust, 5000), minBackoffMs: 20, maxBackoffMs: 100 }, log: (m) => logs.push(m) });
   server = createServer(createApp({ ledger: t.ledger }).callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -64,9 +65,12 @@ describe('timestamp tokens over checkpoints', () => {
   it('never delays writes: a failing TSA is retried, reported at /healthz, and catches up', async () => {
     tsa.mode = 'http500';
     const before = tsa.requests;
+    const logged = logs.length;
     await t.ledger.append(entry(100));
     const size = t.ledger.head.size;
-    await until(() => tsa.requests >= before + 2 && t.ledger.stamper!.problem !== undefined);
+    await until(() => tsa.requests >= before + 4 && t.ledger.stamper!.problem !== undefined);
+    // Retried, but said once.
+    expect(logs.slice(logged).filter((m) => /HTTP 500/.test(m))).toHaveLength(1);
     const h = await (await fetch(`${base}/healthz`)).json();
     expect(h.ok).toBe(true);
     expect(h.timestamp.problem).toMatch(/UNAVAILABLE.*HTTP 500/);
@@ -79,6 +83,7 @@ describe('timestamp tokens over checkpoints', () => {
     await until(async () => (await t.ledger.store.latestAnnex('timestamp'))?.size === size);
     const h2 = await (await fetch(`${base}/healthz`)).json();
     expect(h2.timestamp).toEqual({ stamped: size });
+    expect(logs.at(-1)).toMatch(/answers again/);
   });
 
   it('asks one request at a time and only for the latest size (coalescing)', async () => {
