@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # install-system-deps.sh installs the Debian packages that `npm run test:system` needs:
 # Go and golang.org/x/mod (for the outside verifier in scripts/go-verify/), Chromium
-# and a Korean font (the /verify page test), qpdf and poppler-utils (the view-only PDF test).
+# and a Korean font (the /verify page test), qpdf and poppler-utils (the view-only PDF test),
+# openssl (the RFC 3161 time-stamping authority of the timestamp test).
 # Idempotent and quiet: packages already present are skipped, and `apt-get update`
 # runs at most once, only when something is missing. Needs root (CI runs as root).
 set -euo pipefail
 
-packages=(golang-go golang-golang-x-mod-dev chromium fonts-noto-cjk qpdf poppler-utils)
+packages=(golang-go golang-golang-x-mod-dev chromium fonts-noto-cjk qpdf poppler-utils openssl)
 
 missing=()
 for p in "${packages[@]}"; do

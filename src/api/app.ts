@@ -374,9 +374,14 @@ export function createApp(deps: AppDeps): Koa {
     const limit = ctx.query.limit === undefined ? 100 : parseCount(ctx.query.limit, 'limit');
     if (limit < 1 || limit > 1000) throw new LedgerError('BAD_REQUEST', 'limit must be between 1 and 1000');
     const page = await ledger.checkpoints(from, limit);
+    // Each checkpoint with a timestamp token (spec §14) carries it, base64 of the DER.
+    const tokens = page.length === 0 ? new Map<number, Uint8Array>() : await ledger.timestampTokens(page[0].size, page[page.length - 1].size);
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = {
-      checkpoints: page.map((c) => ({ size: c.size, checkpoint: Buffer.from(c.checkpoint).toString('utf8') })),
+      checkpoints: page.map((c) => {
+        const token = tokens.get(c.size);
+        return { size: c.size, checkpoint: Buffer.from(c.checkpoint).toString('utf8'), ...(token ? { timestamp: toBase64(token) } : {}) };
+      }),
       next: page.length === limit ? page[page.length - 1].size + 1 : null,
     };
   });
@@ -388,6 +393,16 @@ export function createApp(deps: AppDeps): Koa {
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = Buffer.from(deps.policy.file);
+  });
+
+  // The timestamp token of one history size (spec §14.3): DER CMS, as stored.
+  router.get('/v1/timestamp/:size', async (ctx) => {
+    ctx.state.route = 'timestamp';
+    const size = parseCount(ctx.path.slice('/v1/timestamp/'.length), 'size');
+    const token = await ledger.timestampToken(size);
+    ctx.type = 'application/pkcs7-mime; smime-type=signed-data';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = Buffer.from(token);
   });
 
   // Healthy means the sequencer takes writes; reads go on either way.
@@ -488,7 +503,10 @@ export function createApp(deps: AppDeps): Koa {
     }
     const h = ledger.head;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time), ...ledger.role, ...witnessing };
+    const st = ledger.stamper;
+    // A failing TSA is reported, never a reason to refuse writes (spec §14.2).
+    const timestamp = st === undefined ? {} : { timestamp: { stamped: st.stamped.size, ...(st.problem !== undefined ? { problem: st.problem } : {}) } };
+    ctx.body = { ok: true, size: h.size, checkpointAge: Math.max(0, Math.floor(Date.now() / 1000) - h.time), ...ledger.role, ...witnessing, ...timestamp };
   });
 
   router.get('/metrics', async (ctx) => {

@@ -24,6 +24,7 @@ import { VerifyPool } from '../ledger/verify-pool.js';
 import { decodeCbor } from '../core/cbor.js';
 import type { Policy } from '../core/policy.js';
 import { checkWitnessed, type WitnessedReport } from './witnessed.js';
+import { checkpointImprint, verifyTimestampToken, type TsaTrust } from '../timestamp/rfc3161.js';
 
 /** What an auditor reads: the public read API (--url) or a ledger directory (--data). */
 export interface AuditSource {
@@ -31,8 +32,11 @@ export interface AuditSource {
   readonly name: string;
   /** The latest checkpoint note (the head; possibly a re-cosignature of the last size). */
   latest(): Promise<Uint8Array>;
-  /** The history: checkpoints of size ≥ fromSize, ascending, at most `limit`. */
-  checkpoints(fromSize: number, limit: number): Promise<{ size: number; checkpoint: Uint8Array }[]>;
+  /**
+   * The history: checkpoints of size ≥ fromSize, ascending, at most `limit`, each with
+   * its RFC 3161 timestamp token (DER) when the log keeps one (spec §14).
+   */
+  checkpoints(fromSize: number, limit: number): Promise<{ size: number; checkpoint: Uint8Array; timestamp?: Uint8Array }[]>;
   /** Entries [start, end). */
   entries(start: number, end: number): Promise<Uint8Array[]>;
   /** Stored hashes [start, end) by stored-hash index (spec §3.2), when the source keeps them. */
@@ -90,6 +94,12 @@ export interface AuditOptions {
   checkpoints?: Uint8Array[];
   /** Signature-verification threads (default: one per core). */
   threads?: number;
+  /**
+   * The certificates a timestamp token's signer must be or chain to (spec §14.4): every
+   * token in the history is verified over its checkpoint's text. Without it tokens are
+   * counted, not checked.
+   */
+  tsaTrust?: TsaTrust;
   /** Called now and then with the entries replayed and the total. */
   progress?: (done: number, total: number) => void;
   /** A witness policy the latest checkpoint must meet (spec §13.3; src/audit/witnessed.ts). */
@@ -108,6 +118,11 @@ export interface AuditReport {
   statuses: number;
   /** Given checkpoints found consistent with the audited log. */
   given: number;
+  /**
+   * Timestamp tokens of the replayed history (spec §14.4): how many were verified (with
+   * tsaTrust), how many were seen without being checked, and the range of their genTime.
+   */
+  timestamps: { verified: number; unchecked: number; first?: string; last?: string };
   resumedFrom: number;
   headTime: number;
   seconds: number;
@@ -190,11 +205,12 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
   }
   const pool = new VerifyPool({ threads: o.threads });
   let entriesDone = 0;
+  const timestamps: AuditReport['timestamps'] = { verified: 0, unchecked: 0 };
   let checkpoints = 0;
   let hashes = 0;
   try {
     // The history after what is replayed, page by page.
-    let pending: { size: number; checkpoint: Uint8Array }[] = [];
+    let pending: { size: number; checkpoint: Uint8Array; timestamp?: Uint8Array }[] = [];
     let nextFrom = size + 1;
     const more = async (): Promise<boolean> => {
       if (nextFrom > head.checkpoint.size) return false;
@@ -316,6 +332,23 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
           });
           hashes += added.length;
         }
+        if (cp.timestamp !== undefined) {
+          // The checkpoint is now known to be the log's tree of this size: its token must stamp its text.
+          if (o.tsaTrust === undefined) timestamps.unchecked++;
+          else {
+            let genTime: Date;
+            try {
+              genTime = verifyTimestampToken(cp.timestamp, o.tsaTrust, { imprint: checkpointImprint(parseNote(cp.checkpoint).text) }).genTime;
+            } catch (e) {
+              if (!isLedgerError(e)) throw e;
+              throw new AuditFailure(where, e.code, `its timestamp token does not verify: ${e.message}`);
+            }
+            timestamps.verified++;
+            const t = genTime.toISOString();
+            if (timestamps.first === undefined || t < timestamps.first) timestamps.first = t;
+            if (timestamps.last === undefined || t > timestamps.last) timestamps.last = t;
+          }
+        }
         seen.set(cp.size, fromUtf8(cp.checkpoint));
         size = cp.size;
         lastTime = time;
@@ -362,6 +395,7 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       hashes,
       statuses,
       given,
+      timestamps,
       resumedFrom,
       headTime: head.time,
       seconds: (performance.now() - started) / 1000,

@@ -15,6 +15,7 @@ import { LevelStore } from '../storage/level.js';
 import { PostgresStore } from '../storage/postgres.js';
 import { proveConsistency } from '../core/merkle.js';
 import type { AuditSource } from './audit.js';
+import { TOKEN_MAX } from '../timestamp/rfc3161.js';
 
 /**
  * dataSource reads the ledger in DIR (DIR/db), or in the PostgreSQL database at `url`
@@ -38,7 +39,20 @@ export async function dataSource(dir: string, url?: string): Promise<AuditSource
       if (h === undefined) throw new LedgerError('UNAVAILABLE', `${dir} holds an empty store`);
       return h.checkpoint;
     },
-    checkpoints: (from, limit) => store.readCheckpoints(from, limit),
+    async checkpoints(from, limit) {
+      const page = await store.readCheckpoints(from, limit);
+      if (page.length === 0) return page;
+      // Each checkpoint's timestamp token (spec §14), if the store keeps one.
+      const last = page[page.length - 1].size;
+      const tokens = new Map<number, Uint8Array>();
+      for (let at = from; ; ) {
+        const annexes = await store.readAnnexes('timestamp', at, 1000);
+        for (const a of annexes) if (a.size <= last) tokens.set(a.size, a.bytes);
+        if (annexes.length < 1000 || annexes[annexes.length - 1].size >= last) break;
+        at = annexes[annexes.length - 1].size + 1;
+      }
+      return page.map((c) => (tokens.has(c.size) ? { ...c, timestamp: tokens.get(c.size) } : c));
+    },
     entries: (start, end) => store.readEntries(start, end),
     storedHashes: (start, end) => store.readHashes(Array.from({ length: end - start }, (_, i) => start + i)),
     consistency: (from, to) => proveConsistency(from, to, (ix) => store.readHashes(ix)),
@@ -89,9 +103,18 @@ export function urlSource(base: string, fetchImpl: typeof fetch = fetch): AuditS
     async checkpoints(from, limit) {
       const j = await json(`/v1/checkpoints?from=${from}&limit=${Math.min(limit, 1000)}`);
       if (!Array.isArray(j.checkpoints)) throw new LedgerError('MALFORMED', 'GET /v1/checkpoints: no checkpoints array');
-      return j.checkpoints.map((c: { size: unknown; checkpoint: unknown }) => {
+      return j.checkpoints.map((c: { size: unknown; checkpoint: unknown; timestamp?: unknown }) => {
         if (typeof c.size !== 'number' || typeof c.checkpoint !== 'string') throw new LedgerError('MALFORMED', 'GET /v1/checkpoints: an item is not { size, checkpoint }');
-        return { size: c.size, checkpoint: utf8(c.checkpoint) };
+        if (c.timestamp === undefined) return { size: c.size, checkpoint: utf8(c.checkpoint) };
+        // A token is at most TOKEN_MAX bytes: its base64 at most 4/3 of that.
+        if (typeof c.timestamp !== 'string' || c.timestamp.length > Math.ceil(TOKEN_MAX / 3) * 4) throw new LedgerError('MALFORMED', `GET /v1/checkpoints: the timestamp of size ${c.size} is not a base64 token`);
+        let timestamp: Uint8Array;
+        try {
+          timestamp = fromBase64(c.timestamp);
+        } catch (e) {
+          throw new LedgerError('MALFORMED', `GET /v1/checkpoints: the timestamp of size ${c.size} is not base64`, { cause: e });
+        }
+        return { size: c.size, checkpoint: utf8(c.checkpoint), timestamp };
       });
     },
     async entries(start, end) {

@@ -9,12 +9,14 @@ import { LedgerError } from '../core/errors.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../core/cbor.js';
 import { audit, AuditFailure, type AuditSource, type AuditState } from '../audit/audit.js';
 import { dataSource, urlSource } from '../audit/sources.js';
+import { parseTsaTrust, type TsaTrust } from '../timestamp/rfc3161.js';
 import type { Io } from './main.js';
 import { readPolicy, witnessLine } from './policy-file.js';
 import type { WitnessedReport } from '../audit/witnessed.js';
 
 export const AUDIT_USAGE = `  audit  (--url URL | --data DIR [--store postgres://...]) [--root-key VKEY] [--state FILE]
-         [--status FILE ...] [--checkpoint FILE ...] [--policy FILE] [--json]
+         [--status FILE ...] [--checkpoint FILE ...] [--policy FILE] [--tsa-cert PEM]
+         [--json]
          replay the whole log from its genesis and re-check every signature,
          rule, checkpoint and hash; --state FILE resumes from and saves what was
          audited, and catches a log that shows another view than before (a
@@ -23,7 +25,8 @@ export const AUDIT_USAGE = `  audit  (--url URL | --data DIR [--store postgres:/
          view is a finding); --policy (a c2sp.org/tlog-policy file) requires
          the latest checkpoint to be cosigned by a quorum of its witnesses and
          reports who cosigned and when (a served log: a directory's checkpoints
-         carry no witness lines).
+         carry no witness lines); --tsa-cert verifies every RFC 3161 timestamp
+         token of the history against the TSA certificate or its CA (PEM).
          Exit 0 when all holds, 3 at the first problem (named on stderr)`;
 
 /** The largest state file read (the replayed state index and the checkpoints seen). */
@@ -101,6 +104,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       json: { type: 'boolean' },
       threads: { type: 'string' },
       policy: { type: 'string' },
+      'tsa-cert': { type: 'string' },
     },
     strict: true,
   });
@@ -122,6 +126,16 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
     }
   }
   const policy = values.policy === undefined ? undefined : (await readPolicy(values.policy)).policy;
+  let tsaTrust: TsaTrust | undefined;
+  if (values['tsa-cert'] !== undefined) {
+    let pem: string;
+    try {
+      pem = await readFile(values['tsa-cert'], 'utf8');
+    } catch (e) {
+      throw new LedgerError('BAD_REQUEST', `--tsa-cert ${values['tsa-cert']}: ${(e as Error).message}`, { cause: e });
+    }
+    tsaTrust = parseTsaTrust(pem);
+  }
   const resume = values.state === undefined ? undefined : await loadState(values.state);
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 0)) throw new LedgerError('BAD_REQUEST', '--threads must be an integer >= 0');
@@ -135,6 +149,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       checkpoints,
       threads,
       policy,
+      tsaTrust,
       progress: tty ? (done, total) => process.stderr.write(`\r  ${done} / ${total} entries`) : undefined,
     });
     if (tty) process.stderr.write('\n');
@@ -149,6 +164,10 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
     else {
       io.out(`audited ${src.name}: log ${r.origin}, ${r.size} entries, all checks hold`);
       io.out(`  root key ${r.rootKey}`);
+      const ts = r.timestamps;
+      if (ts.verified > 0) io.out(`  ${ts.verified} timestamp tokens verified, genTime ${ts.first} … ${ts.last}`);
+      else if (tsaTrust !== undefined) io.out('  no timestamp tokens to verify');
+      if (ts.unchecked > 0) io.out(`  ${ts.unchecked} timestamp tokens not checked (no --tsa-cert)`);
       io.out(`  ${r.entries} entries replayed${r.resumedFrom > 0 ? ` (resumed at ${r.resumedFrom})` : ''} in ${r.seconds.toFixed(2)} s (${rate}/s), ${r.checkpoints} checkpoints, ${r.hashes} hashes compared, ${r.statuses} status answers, ${r.given} given checkpoints`);
       if (r.witnessed !== undefined) for (const l of witnessedLines(r.witnessed)) io.out(l);
     }

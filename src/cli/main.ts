@@ -20,13 +20,15 @@ const USAGE = `usage: dojang <command> [options]
   init   [--data DIR] [--store postgres://...] [--origin NAME] [--root-key FILE] [--json]
          create the log, timestamp and status keys and the genesis entry
   serve  [--data DIR] [--store postgres://...] [--port N] [--host ADDR] [--policy FILE]
-         [--witness-wait SECONDS]
+         [--witness-wait SECONDS] [--tsa URL --tsa-cert PEM]
          serve the API (creates a development ledger in DIR if there is none);
          --store keeps the log in PostgreSQL (DIR keeps the keys); --policy (a
          c2sp.org/tlog-policy file with witness URLs) publishes only checkpoints
          its witnesses cosigned enough of, serves it at GET /v1/policy and
          judges POST /v1/verify by it; a write waits at most --witness-wait
-         seconds (default 25) for one to cover it
+         seconds (default 25) for one to cover it; --tsa asks that RFC 3161
+         time-stamping authority for a token over each new checkpoint, verified
+         against the PEM certificate of the TSA or its CA
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          [--store postgres://...]
          measure the ledger beside this machine's own limits; --scale also
@@ -65,13 +67,17 @@ async function main(argv: string[]): Promise<number> {
       return runInit({ data: values.data ?? 'ledger-data', store: values.store, origin: values.origin, rootKeyFile: values['root-key'], json: values.json ?? false }, io);
     }
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' }, 'witness-wait': { type: 'string' } }, strict: true });
+      const { values } = parseArgs({
+        args: rest,
+        options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' }, 'witness-wait': { type: 'string' }, tsa: { type: 'string' }, 'tsa-cert': { type: 'string' } },
+        strict: true,
+      });
       const port = values.port === undefined ? 8080 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LedgerError('BAD_REQUEST', `--port ${values.port} is not a port number`);
       const wait = values['witness-wait'] === undefined ? undefined : Number(values['witness-wait']);
       if (wait !== undefined && !(Number.isFinite(wait) && wait >= 0.1 && wait <= 600)) throw new LedgerError('BAD_REQUEST', `--witness-wait ${values['witness-wait']}: seconds, from 0.1 to 600`);
       if (wait !== undefined && values.policy === undefined) throw new LedgerError('BAD_REQUEST', '--witness-wait needs --policy FILE');
-      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy, witnessWaitMs: wait === undefined ? undefined : Math.round(wait * 1000) }, io);
+      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy, witnessWaitMs: wait === undefined ? undefined : Math.round(wait * 1000), tsa: values.tsa, tsaCert: values['tsa-cert'] }, io);
     }
     case 'bench': {
       const { values } = parseArgs({

@@ -15,6 +15,9 @@ import type { LedgerStore } from '../storage/store.js';
 import { Ledger, type LedgerOptions } from '../ledger/ledger.js';
 import type { Policy } from '../core/policy.js';
 import { readPolicy } from './policy-file.js';
+import { parseTsaTrust } from '../timestamp/rfc3161.js';
+import { TsaClient } from '../timestamp/stamper.js';
+import { readFile } from 'node:fs/promises';
 import { createKeys, exists, keyPath, loadKeys, readKeyFile } from '../ledger/keyfiles.js';
 import { FileGuard } from '../ledger/guard.js';
 import { isValidKeyName } from '../core/note.js';
@@ -99,7 +102,13 @@ export async function runInit(o: InitOptions, io: Io): Promise<number> {
 }
 
 /** openLedger opens the ledger in DIR, or with DIR's keys in the database at `url` (UNAVAILABLE when there is none). */
-export async function openLedger(dir: string, url?: string, log?: (message: string) => void, witnessing?: LedgerOptions['witnessing']): Promise<Ledger> {
+export async function openLedger(
+  dir: string,
+  url?: string,
+  log?: (message: string) => void,
+  witnessing?: LedgerOptions['witnessing'],
+  timestamping?: LedgerOptions['timestamping'],
+): Promise<Ledger> {
   const keys = await loadKeys(dir);
   const store = storeOf(dir, url);
   await store.open();
@@ -108,7 +117,7 @@ export async function openLedger(dir: string, url?: string, log?: (message: stri
       // Keys but no genesis: a development init was interrupted; finish it.
       return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir), log });
     }
-    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log, witnessing });
+    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log, witnessing, timestamping });
   } catch (e) {
     await store.close();
     throw e;
@@ -128,11 +137,25 @@ export interface ServeOptions {
   policy?: string;
   /** With a policy: how long a write waits for a witnessed checkpoint to cover it (default 25 s). */
   witnessWaitMs?: number;
+  /** A time-stamping authority's URL: ask it for a token over each new checkpoint (spec §14.2). */
+  tsa?: string;
+  /** The PEM file of the TSA's certificate or its CA (with tsa). */
+  tsaCert?: string;
+}
+
+/** timestampingOf reads --tsa and --tsa-cert (both or neither: BAD_REQUEST). */
+async function timestampingOf(o: ServeOptions): Promise<LedgerOptions['timestamping']> {
+  if (o.tsa === undefined && o.tsaCert === undefined) return undefined;
+  if (o.tsa === undefined || o.tsaCert === undefined) throw new LedgerError('BAD_REQUEST', '--tsa and --tsa-cert go together');
+  const trust = parseTsaTrust(await readFile(o.tsaCert, 'utf8'));
+  return { client: new TsaClient(o.tsa, trust) };
 }
 
 export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   let ledger: Ledger;
   let policy: { file: Uint8Array; policy: Policy } | undefined;
+  const timestamping = await timestampingOf(o);
+  const say = (m: string) => io.err(`dojang: ${m}`);
   if (!(await exists(keyPath(o.data, 'log')))) {
     if (o.store !== undefined || (await exists(join(o.data, 'db')))) {
       const store = storeOf(o.data, o.store);
@@ -144,10 +167,14 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
     }
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
     ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
+    if (timestamping !== undefined) {
+      await ledger.close();
+      ledger = await openLedger(o.data, o.store, say, undefined, timestamping);
+    }
   } else {
     policy = o.policy === undefined ? undefined : await readPolicy(o.policy);
     const witnessing = policy === undefined ? undefined : { policy: policy.policy, waitMs: o.witnessWaitMs };
-    ledger = await openLedger(o.data, o.store, (m) => io.err(`dojang: ${m}`), witnessing);
+    ledger = await openLedger(o.data, o.store, say, witnessing, timestamping);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
   const wallets = new WalletStore(o.store === undefined ? join(o.data, 'wallets') : postgresKv(o.store));
@@ -185,6 +212,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   }
   io.out(`dojang: serving ${k.origin} (${size}) from ${o.data}${o.store === undefined ? '' : ` and ${redact(o.store)}`}${role}`);
   io.out(`dojang: log key ${k.logKey}`);
+  if (timestamping !== undefined) io.out(`dojang: timestamp tokens from ${timestamping.client.url}`);
   io.out(`dojang: listening on http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`);
   await new Promise<void>((res) => {
     const stop = () => res();

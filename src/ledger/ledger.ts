@@ -24,6 +24,8 @@ import { VerifyPool } from './verify-pool.js';
 import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Cluster } from './cluster.js';
 import { Publisher, type WitnessStatus } from '../witness/publisher.js';
+import { Stamper } from '../timestamp/stamper.js';
+import type { TsaClient } from '../timestamp/stamper.js';
 import type { Policy } from '../core/policy.js';
 import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
 
@@ -47,6 +49,12 @@ export interface LedgerOptions {
    * waits for that (default 25 s).
    */
   witnessing?: { policy: Policy; waitMs?: number };
+  /**
+   * A time-stamping authority (spec §14.2): after each new checkpoint size this process
+   * appends, a token over its text is asked for in the background and kept as the
+   * 'timestamp' annex of that size.
+   */
+  timestamping?: { client: Pick<TsaClient, 'stamp' | 'url'>; minBackoffMs?: number; maxBackoffMs?: number };
 }
 
 /** CertificateStatus is the answer of GET /v1/certificates/<id> (spec §8.7). */
@@ -112,6 +120,8 @@ export class Ledger {
     /** With a witness policy: what publishes checkpoints (spec §13.5). */
     private readonly publisher?: Publisher,
     private readonly witnessWaitMs = 25_000,
+    /** With a time-stamping authority: what asks it for tokens (spec §14.2). */
+    readonly stamper?: Stamper,
   ) {}
 
   /**
@@ -165,10 +175,13 @@ export class Ledger {
     // Every term of the sequencer judges with fresh admission state (rules.ts keeps an overlay).
     const appended = { batches: 0, size: 0 };
     let publisher: Publisher | undefined;
+    // Only the process whose sequencer appended asks the TSA (spec §14.2).
+    const stamper = o.timestamping === undefined ? undefined : new Stamper({ store: o.store, log: o.log, ...o.timestamping });
     const onAppend = (size: number) => {
       appended.batches++;
       appended.size = size;
       publisher?.notify();
+      stamper?.notify(size);
     };
     const openSequencer = async () => {
       const term = (await o.store.claim?.()) ?? 0;
@@ -211,7 +224,12 @@ export class Ledger {
     }
     const pool = new VerifyPool({ threads: o.verifyThreads });
     const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
-    self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended, publisher, o.witnessing?.waitMs ?? 25_000);
+    self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended, publisher, o.witnessing?.waitMs ?? 25_000, stamper);
+    if (stamper !== undefined && writer.sequencer !== undefined) {
+      // The head this process sequences from, if the TSA has not stamped it yet (a restart).
+      const size = writer.head?.size ?? 0;
+      if (size > ((await o.store.latestAnnex('timestamp'))?.size ?? 0)) stamper.notify(size);
+    }
     return self;
   }
 
@@ -496,9 +514,31 @@ export class Ledger {
     return this.store.readCheckpoints(fromSize, Math.max(1, Math.min(limit, MAX_CHECKPOINTS_PAGE)));
   }
 
+  /**
+   * timestampTokens returns the stored timestamp tokens (spec §14) of the sizes in
+   * [fromSize, toSize], by size. They are served as stored: readers verify them.
+   */
+  async timestampTokens(fromSize: number, toSize: number): Promise<Map<number, Uint8Array>> {
+    checkIndex(fromSize, 'from');
+    if (toSize < fromSize) return new Map();
+    const out = new Map<number, Uint8Array>();
+    const limit = Math.min(MAX_CHECKPOINTS_PAGE, toSize - fromSize + 1);
+    for (const a of await this.store.readAnnexes('timestamp', fromSize, limit)) if (a.size <= toSize) out.set(a.size, a.bytes);
+    return out;
+  }
+
+  /** timestampToken returns the stored timestamp token of `size`, or NOT_FOUND. */
+  async timestampToken(size: number): Promise<Uint8Array> {
+    checkIndex(size, 'size');
+    const [a] = await this.store.readAnnexes('timestamp', size, 1);
+    if (a === undefined || a.size !== size) throw new LedgerError('NOT_FOUND', `no timestamp token for size ${size}`);
+    return a.bytes;
+  }
+
   /** close drains the sequencer and closes the store. */
   async close(): Promise<void> {
     this.publisher?.close();
+    await this.stamper?.close();
     await this.writer.close();
     await this.admission.pool.close();
     await this.store.close();

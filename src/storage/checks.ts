@@ -4,7 +4,7 @@
  * TypeError, thrown before anything is written.
  */
 import { storedHashCount } from '../core/merkle.js';
-import { STATE_KEY_MAX, STATE_VALUE_MAX, type AppendBatch, type StateWrite } from './store.js';
+import { ANNEX_KINDS, ANNEX_MAX, STATE_KEY_MAX, STATE_VALUE_MAX, type AnnexKind, type AppendBatch, type StateWrite } from './store.js';
 
 /** The size of a leaf hash and of a stored hash. */
 export const HASH_SIZE = 32;
@@ -77,4 +77,22 @@ export function checkBatch(b: AppendBatch): { newSize: number; firstHash: number
     }
   }
   return { newSize, firstHash, state };
+}
+
+/** checkAnnexKind checks an annex kind (rule 13a): a TypeError unless it is an AnnexKind. */
+export function checkAnnexKind(kind: unknown): asserts kind is AnnexKind {
+  if (!ANNEX_KINDS.includes(kind as AnnexKind)) throw new TypeError(`annex kind must be one of ${ANNEX_KINDS.join(', ')}, got ${String(kind)}`);
+}
+
+/** checkAnnex checks the arguments of putAnnex (rules 8 and 13a). */
+export function checkAnnex(kind: unknown, size: number, bytes: unknown): void {
+  checkAnnexKind(kind);
+  checkIndex(size, 'size');
+  checkBytes(bytes, 'annex');
+  if (bytes.length < 1 || bytes.length > ANNEX_MAX) throw new RangeError(`an annex must be 1–${ANNEX_MAX} bytes, got ${bytes.length}`);
+}
+
+/** annexKindCode is the one-byte code of an annex kind in storage keys (spec §8.4): timestamp 1, witnessed 2. */
+export function annexKindCode(kind: AnnexKind): number {
+  return kind === 'timestamp' ? 1 : 2;
 }

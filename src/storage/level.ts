@@ -1,10 +1,12 @@
 import { Level } from 'level';
 import { LedgerError } from '../core/errors.js';
 import { byteKey, equalBytes } from '../core/bytes.js';
-import { checkBatch, checkBytes, checkCheckpoint, checkHash, checkIndex, checkStateKey, HASH_SIZE } from './checks.js';
+import { annexKindCode, checkAnnex, checkAnnexKind, checkBatch, checkCheckpoint, checkHash, checkIndex, checkStateKey, HASH_SIZE } from './checks.js';
 import {
+  type AnnexKind,
   type AppendBatch,
   type LedgerStore,
+  type StoredAnnex,
   type StoreSupports,
   type StoredCheckpoint,
   type StoredHead,
@@ -27,8 +29,11 @@ import {
  *   0x04 ‖ leaf hash (32 bytes)           → u64(index of the FIRST entry with that leaf hash)
  *   0x05 ‖ u64(tree size)                 → checkpoint note as first signed for that size
  *   0x06 ‖ state key (1–64 bytes)         → state value (0–65,536 bytes; contract rule 11)
+ *   0x07 ‖ kind code ‖ u64(tree size)     → annex bytes (rule 13; kind code 1 timestamp, 2 witnessed)
  *
- * Only append() and putLatestCheckpoint() write, and each write is one LevelDB
+ * putAnnex() writes one annex record (0x07), overwriting an earlier one of its (kind,
+ * size), through the same write queue and with `sync: true`; it checks no head size.
+ * Otherwise only append() and putLatestCheckpoint() write, and each write is one LevelDB
  * WriteBatch committed with `sync: true`, so atomicity (rule 2) and durability (rule 1)
  * come from LevelDB's write-ahead log (a batch is one log record: replayed whole or not
  * at all). An append's state writes (rule 11) are puts and deletes in that same batch,
@@ -274,6 +279,43 @@ export class LevelStore implements LedgerStore {
     return rows.map(([k, v]) => ({ size: readU64(k, 1), checkpoint: view(v) }));
   }
 
+  async putAnnex(kind: AnnexKind, size: number, bytes: Uint8Array): Promise<void> {
+    checkAnnex(kind, size, bytes);
+    const key = annexKey(kind, size);
+    const value = bytes.slice(); // the caller may change its array once we return (rule 9)
+    return this.#serial(async (db) => {
+      try {
+        await db.put(key, value, { sync: true });
+      } catch (e) {
+        throw storageError(e);
+      }
+    });
+  }
+
+  async readAnnexes(kind: AnnexKind, fromSize: number, limit: number): Promise<StoredAnnex[]> {
+    this.#handle();
+    checkAnnexKind(kind);
+    checkIndex(fromSize, 'fromSize');
+    checkIndex(limit, 'limit');
+    if (limit === 0) return [];
+    const rows = await this.#scan(annexKey(kind, fromSize), annexKindEnd(kind), limit);
+    return rows.map(([k, v]) => ({ size: readU64(k, 2), bytes: view(v) }));
+  }
+
+  async latestAnnex(kind: AnnexKind): Promise<StoredAnnex | undefined> {
+    const db = this.#handle();
+    checkAnnexKind(kind);
+    const it = db.iterator({ gte: annexKey(kind, 0), lt: annexKindEnd(kind), reverse: true, limit: 1 });
+    try {
+      const rows = await it.nextv(1);
+      return rows.length === 0 ? undefined : { size: readU64(rows[0][0], 2), bytes: view(rows[0][1]) };
+    } catch (e) {
+      throw storageError(e);
+    } finally {
+      await it.close().catch(() => {});
+    }
+  }
+
   /**
    * #scan reads at most max records with gte <= key < lt, ascending, from one iterator
    * (one LevelDB snapshot). The large highWaterMarkBytes lets one native call return a
@@ -382,6 +424,7 @@ const P_HASH = 0x03;
 const P_LEAF = 0x04;
 const P_CHECKPOINT = 0x05;
 const P_STATE = 0x06;
+const P_ANNEX = 0x07;
 
 const KEY_META = new Uint8Array([P_META]);
 const KEY_HEAD = new Uint8Array([P_HEAD]);
@@ -468,6 +511,20 @@ function stateKey(buf: Uint8Array, off: number, key: Uint8Array): Uint8Array {
   k[0] = P_STATE;
   k.set(key, 1);
   return k;
+}
+
+/** annexKey is P_ANNEX ‖ kind code ‖ u64(size) (spec §8.4). */
+function annexKey(kind: AnnexKind, size: number): Uint8Array {
+  const k = new Uint8Array(10);
+  k[0] = P_ANNEX;
+  k[1] = annexKindCode(kind);
+  writeU64(k, 2, size);
+  return k;
+}
+
+/** annexKindEnd is the least key after every annex of kind. */
+function annexKindEnd(kind: AnnexKind): Uint8Array {
+  return new Uint8Array([P_ANNEX, annexKindCode(kind) + 1]);
 }
 
 /** numKey writes prefix ‖ u64(n) into buf at off (or a new array) and returns that view. */

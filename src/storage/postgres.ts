@@ -16,6 +16,7 @@
  *   dojang_sequencer    (id = 1, term)                   the writers' term (rule 12)
  *   dojang_queue        (id, entry, …, answer)           writes forwarded to the sequencer (§8.4b)
  *   dojang_wallet       (k primary key, v)               the personal data store's records (§12.6)
+ *   dojang_annexes      ((kind, size) primary key, bytes) annexes of history checkpoints (rule 13)
  *
  * append() is ONE transaction: it locks the head row (SELECT … FOR UPDATE; a store with no
  * head row conflicts on the primary keys instead), checks the size, inserts the entries,
@@ -31,11 +32,11 @@
 import pg from 'pg';
 import { LedgerError } from '../core/errors.js';
 import { toHex } from '../core/bytes.js';
-import { checkBatch, checkCheckpoint, checkHash, checkIndex, checkStateKey } from './checks.js';
-import type { AppendBatch, Coordinator, CoordinatorEvents, LedgerStore, QueueAnswer, QueuedWrite, StoreSupports, StoredCheckpoint, StoredHead } from './store.js';
+import { checkAnnex, checkAnnexKind, checkBatch, checkCheckpoint, checkHash, checkIndex, checkStateKey } from './checks.js';
+import type { AnnexKind, AppendBatch, Coordinator, CoordinatorEvents, LedgerStore, QueueAnswer, QueuedWrite, StoreSupports, StoredAnnex, StoredCheckpoint, StoredHead } from './store.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** The advisory lock key of migrations ("dojang" in ASCII). */
 const MIGRATION_LOCK = 0x646f6a616e67;
 /** The advisory lock key of the sequencer role (spec §8.4b). */
@@ -64,6 +65,7 @@ const MIGRATIONS: readonly string[] = [
      created timestamptz not null default now());
    create index if not exists dojang_queue_open on dojang_queue (id) where not done;`,
   `create table if not exists dojang_wallet (k text collate "C" primary key, v bytea not null);`,
+  `create table if not exists dojang_annexes (kind text collate "C" not null, size bigint not null check (size >= 0), bytes bytea not null, primary key (kind, size));`,
 ];
 
 /** Options of PostgresStore. */
@@ -328,6 +330,32 @@ export class PostgresStore implements LedgerStore {
     if (limit === 0) return [];
     const r = await this.#query('select size, checkpoint from dojang_checkpoints where size >= $1 order by size limit $2', [fromSize, Math.min(limit, 2 ** 31 - 1)]);
     return r.rows.map((row) => ({ size: num(row.size), checkpoint: bytes(row.checkpoint) }));
+  }
+
+  /** putAnnex upserts one row in a transaction with synchronous commit (rule 13b: no term, no head check). */
+  async putAnnex(kind: AnnexKind, size: number, data: Uint8Array): Promise<void> {
+    checkAnnex(kind, size, data);
+    const value = Buffer.from(data); // a copy: the caller may change its array meanwhile
+    await this.#transaction(async (c) => {
+      await c.query('insert into dojang_annexes (kind, size, bytes) values ($1, $2, $3) on conflict (kind, size) do update set bytes = excluded.bytes', [kind, size, value]);
+    });
+  }
+
+  async readAnnexes(kind: AnnexKind, fromSize: number, limit: number): Promise<StoredAnnex[]> {
+    this.#handle();
+    checkAnnexKind(kind);
+    checkIndex(fromSize, 'fromSize');
+    checkIndex(limit, 'limit');
+    if (limit === 0) return [];
+    const r = await this.#query('select size, bytes from dojang_annexes where kind = $1 and size >= $2 order by size limit $3', [kind, fromSize, Math.min(limit, 2 ** 31 - 1)]);
+    return r.rows.map((row) => ({ size: num(row.size), bytes: bytes(row.bytes) }));
+  }
+
+  async latestAnnex(kind: AnnexKind): Promise<StoredAnnex | undefined> {
+    this.#handle();
+    checkAnnexKind(kind);
+    const r = await this.#query('select size, bytes from dojang_annexes where kind = $1 order by size desc limit 1', [kind]);
+    return r.rows.length === 0 ? undefined : { size: num(r.rows[0].size), bytes: bytes(r.rows[0].bytes) };
   }
 }
 

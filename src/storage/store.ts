@@ -68,6 +68,20 @@
  *     that never claimed) and otherwise reject with CONFLICT and change nothing. So once
  *     another object (in any process) has claimed, a writer that claimed before can never
  *     write again, even at the current size. A claim waits for a write in flight.
+ * 13. Annexes: besides the history, a store keeps at most one annex per (kind, size):
+ *     bytes attached to the history checkpoint of that size (kind 'timestamp': an RFC 3161
+ *     TimeStampToken, spec §14; kind 'witnessed': the checkpoint as published with witness
+ *     cosignatures, §13.5). Annexes are evidence that readers verify, never trust.
+ *     a. Bounds: bytes are 1–ANNEX_MAX (65,536) bytes; anything else is a RangeError, a
+ *        kind that is not an AnnexKind a TypeError (rule 8 for sizes and limits), all
+ *        checked before anything is written.
+ *     b. putAnnex replaces the annex of that (kind, size), durably when it resolves (rule
+ *        1). It is not fenced by terms (rule 12) nor by the head: any process may store
+ *        one, for any size, also one the history does not hold (yet).
+ *     c. Reads: readAnnexes(kind, fromSize, limit) answers the annexes of kind with size >=
+ *        fromSize, ascending by size, at most limit; latestAnnex(kind) the one with the
+ *        largest size, or undefined. Kinds never see each other's annexes, and annexes
+ *        never collide with the log's own records or the state index.
  */
 export interface LedgerStore {
   /** Optional behaviour, declared by the backend (never guessed by callers). */
@@ -128,6 +142,37 @@ export interface LedgerStore {
    * first signed) with size >= fromSize, ascending, at most limit of them.
    */
   readCheckpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]>;
+
+  /**
+   * putAnnex stores bytes attached to the checkpoint of `size` under `kind`, replacing an
+   * earlier one of that (kind, size); durable when it resolves (rule 1). Not fenced by
+   * terms: annexes are evidence that readers verify (rule 13).
+   */
+  putAnnex(kind: AnnexKind, size: number, bytes: Uint8Array): Promise<void>;
+
+  /** readAnnexes returns the annexes of kind with size >= fromSize, ascending, at most limit (rule 13c). */
+  readAnnexes(kind: AnnexKind, fromSize: number, limit: number): Promise<StoredAnnex[]>;
+
+  /** latestAnnex returns the annex of kind with the largest size, or undefined (rule 13c). */
+  latestAnnex(kind: AnnexKind): Promise<StoredAnnex | undefined>;
+}
+
+/**
+ * AnnexKind names what an annex holds (rule 13): 'timestamp' an RFC 3161 TimeStampToken
+ * in DER over the checkpoint text of its size (spec §14); 'witnessed' the checkpoint of
+ * its size as published with witness cosignatures (spec §13.5).
+ */
+export type AnnexKind = 'timestamp' | 'witnessed';
+
+/** ANNEX_KINDS lists every AnnexKind. */
+export const ANNEX_KINDS: readonly AnnexKind[] = Object.freeze(['timestamp', 'witnessed'] as const);
+
+/** ANNEX_MAX is the largest annex in bytes (rule 13a; an annex has at least 1 byte). */
+export const ANNEX_MAX = 65_536;
+
+export interface StoredAnnex {
+  readonly size: number;
+  readonly bytes: Uint8Array;
 }
 
 export interface StoreSupports {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { testStoreKind } from '../helpers/postgres.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, stat, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNote, parseVerifierKey } from '../../src/core/note.js';
@@ -113,6 +113,18 @@ describe('dojang CLI', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/restore the keys/);
     expect(await readdir(copy)).toEqual(['db']);
+  });
+
+  it('refuses --tsa without --tsa-cert (and the reverse), and a --tsa-cert without a certificate, before opening anything', async () => {
+    const dir = await tmp();
+    const pem = join(dir, 'empty.pem');
+    await writeFile(pem, 'no certificate here\n');
+    for (const args of [['--tsa', 'http://127.0.0.1:1/'], ['--tsa-cert', pem], ['--tsa', 'http://127.0.0.1:1/', '--tsa-cert', pem], ['--tsa', 'ftp://x/', '--tsa-cert', join(__dirname, '..', 'vectors', 'tsa', 'ca.pem')]]) {
+      const r = run(['serve', '--data', dir, '--port', '0', ...args]);
+      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(/BAD_REQUEST|--tsa/);
+    }
+    expect(await readdir(dir)).toEqual(['empty.pem']); // no ledger was created
   });
 
   it('fails with a one-line reason and non-zero status on bad usage', () => {

@@ -1,7 +1,7 @@
-import type { AppendBatch, LedgerStore, StoreSupports, StoredCheckpoint, StoredHead } from '../../src/storage/store.js';
+import type { AnnexKind, AppendBatch, LedgerStore, StoreSupports, StoredAnnex, StoredCheckpoint, StoredHead } from '../../src/storage/store.js';
 
 /** The LedgerStore calls a FaultyStore can fail. */
-export type FaultyMethod = 'append' | 'putLatestCheckpoint' | 'findLeaves' | 'readHashes' | 'readState';
+export type FaultyMethod = 'append' | 'putLatestCheckpoint' | 'findLeaves' | 'readHashes' | 'readState' | 'putAnnex';
 
 /**
  * Where an injected fault strikes:
@@ -29,7 +29,7 @@ interface Armed {
 
 /**
  * FaultyStore wraps a real LedgerStore and fails chosen future calls of append,
- * putLatestCheckpoint, findLeaves, readHashes or readState. Every other call, and every
+ * putLatestCheckpoint, findLeaves, readHashes, readState or putAnnex. Every other call, and every
  * call not chosen, goes straight to the inner store. A fault strikes once; when the inner call of
  * a 'after' fault fails by itself, that error is passed on and the fault is spent.
  *
@@ -44,6 +44,7 @@ export class FaultyStore implements LedgerStore {
     findLeaves: 0,
     readHashes: 0,
     readState: 0,
+    putAnnex: 0,
   };
   /** Faults that have struck, in order. */
   readonly fired: FiredFault[] = [];
@@ -124,6 +125,18 @@ export class FaultyStore implements LedgerStore {
 
   readCheckpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {
     return this.inner.readCheckpoints(fromSize, limit);
+  }
+
+  putAnnex(kind: AnnexKind, size: number, bytes: Uint8Array): Promise<void> {
+    return this.#call('putAnnex', [kind, size, bytes], () => this.inner.putAnnex(kind, size, bytes));
+  }
+
+  readAnnexes(kind: AnnexKind, fromSize: number, limit: number): Promise<StoredAnnex[]> {
+    return this.inner.readAnnexes(kind, fromSize, limit);
+  }
+
+  latestAnnex(kind: AnnexKind): Promise<StoredAnnex | undefined> {
+    return this.inner.latestAnnex(kind);
   }
 
   #arm(methods: FaultyMethod | readonly FaultyMethod[], n: number, point: FaultPoint, error: unknown): void {

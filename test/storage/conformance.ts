@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { toBase64, u64be, utf8 } from '../../src/core/bytes.js';
 import { leafHash, storedHashCount, TreeEdge } from '../../src/core/merkle.js';
 import {
+  ANNEX_MAX,
   STATE_KEY_MAX,
   STATE_VALUE_MAX,
   type AppendBatch,
@@ -630,6 +631,88 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       });
     });
 
+    describe('annexes (rule 13)', () => {
+      it('start empty, and store, replace and read annexes by (kind, size)', async () => {
+        await withStore(factory, async ({ store }) => {
+          expect(await store.readAnnexes('timestamp', 0, 10)).toStrictEqual([]);
+          expect(await store.latestAnnex('timestamp')).toBeUndefined();
+          expect(await store.latestAnnex('witnessed')).toBeUndefined();
+          const log = new LogBuilder(40);
+          await log.append(store, 3);
+          await log.append(store, 4);
+          // Not fenced by the head: an annex for a size the history does not hold is stored too.
+          await store.putAnnex('timestamp', 7, k('t7'));
+          await store.putAnnex('timestamp', 3, k('t3'));
+          await store.putAnnex('timestamp', 2 ** 40 + 1, k('big'));
+          await store.putAnnex('witnessed', 3, k('w3'));
+          await store.putAnnex('timestamp', 3, k('t3 again')); // replaces
+          const all = await store.readAnnexes('timestamp', 0, 10);
+          expect(all.map((a) => [a.size, hex(a.bytes)])).toStrictEqual([
+            [3, hex(k('t3 again'))],
+            [7, hex(k('t7'))],
+            [2 ** 40 + 1, hex(k('big'))],
+          ]);
+          for (const a of all) expect(Object.getPrototypeOf(a.bytes)).toBe(Uint8Array.prototype);
+          expect((await store.readAnnexes('timestamp', 4, 10)).map((a) => a.size)).toStrictEqual([7, 2 ** 40 + 1]);
+          expect((await store.readAnnexes('timestamp', 0, 2)).map((a) => a.size)).toStrictEqual([3, 7]);
+          expect(await store.readAnnexes('timestamp', 0, 0)).toStrictEqual([]);
+          expect(await store.readAnnexes('timestamp', 2 ** 40 + 2, 10)).toStrictEqual([]);
+          expect((await store.readAnnexes('witnessed', 0, 10)).map((a) => [a.size, hex(a.bytes)])).toStrictEqual([[3, hex(k('w3'))]]);
+          const latest = await store.latestAnnex('timestamp');
+          expect(latest?.size).toBe(2 ** 40 + 1);
+          expect(hex(latest!.bytes)).toBe(hex(k('big')));
+          expect((await store.latestAnnex('witnessed'))?.size).toBe(3);
+          // Annexes are no part of the log: head, history and state are as they were.
+          await expectState(store, log);
+        });
+      });
+
+      it('keeps no reference to the caller\'s array', async () => {
+        await withStore(factory, async ({ store }) => {
+          const b = k('abc');
+          await store.putAnnex('timestamp', 1, b);
+          b[0] = 0x7a;
+          expect(hex((await store.readAnnexes('timestamp', 1, 1))[0].bytes)).toBe(hex(k('abc')));
+          const got = (await store.readAnnexes('timestamp', 1, 1))[0].bytes;
+          got[0] = 0x7a;
+          expect(hex((await store.latestAnnex('timestamp'))!.bytes)).toBe(hex(k('abc')));
+        });
+      });
+
+      it('stores ANNEX_MAX bytes and refuses bad arguments before writing anything', async () => {
+        await withStore(factory, async ({ store }) => {
+          const max = new Uint8Array(ANNEX_MAX).fill(7);
+          await store.putAnnex('witnessed', 5, max);
+          expect((await store.latestAnnex('witnessed'))!.bytes).toStrictEqual(max);
+          await expect(store.putAnnex('witnessed', 6, new Uint8Array(ANNEX_MAX + 1))).rejects.toThrow(RangeError);
+          await expect(store.putAnnex('witnessed', 6, new Uint8Array(0))).rejects.toThrow(RangeError);
+          await expect(store.putAnnex('witnessed', -1, k('x'))).rejects.toThrow(RangeError);
+          await expect(store.putAnnex('witnessed', 1.5, k('x'))).rejects.toThrow(RangeError);
+          await expect(store.putAnnex('witnessed', 2 ** 53, k('x'))).rejects.toThrow(RangeError);
+          await expect(store.putAnnex('witnessed', 6, 'x' as unknown as Uint8Array)).rejects.toThrow(TypeError);
+          await expect(store.putAnnex('other' as 'witnessed', 6, k('x'))).rejects.toThrow(TypeError);
+          await expect(store.readAnnexes('other' as 'witnessed', 0, 1)).rejects.toThrow(TypeError);
+          await expect(store.readAnnexes('witnessed', -1, 1)).rejects.toThrow(RangeError);
+          await expect(store.readAnnexes('witnessed', 0, -1)).rejects.toThrow(RangeError);
+          await expect(store.latestAnnex('other' as 'witnessed')).rejects.toThrow(TypeError);
+          expect((await store.readAnnexes('witnessed', 0, 10)).map((a) => a.size)).toStrictEqual([5]);
+        });
+      });
+
+      it('never collides with the state index or the history', async () => {
+        await withStore(factory, async ({ store }) => {
+          const log = new LogBuilder(41);
+          // State keys that look like annex keys in any one-byte-prefix layout.
+          const lookalike = new Uint8Array([0x07, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+          await log.append(store, 2, { state: [{ key: lookalike, value: k('state') }, put('timestamp', 'x')] });
+          await store.putAnnex('timestamp', 2, k('annex'));
+          expect(hex((await store.readState([lookalike]))[0]!)).toBe(hex(k('state')));
+          expect((await store.readAnnexes('timestamp', 0, 10)).map((a) => hex(a.bytes))).toStrictEqual([hex(k('annex'))]);
+          await expectState(store, log);
+        });
+      });
+    });
+
     describe('lifecycle', () => {
       it('is idempotent to open and close, and rejects calls when closed with UNAVAILABLE', async () => {
         await withStore(factory, async ({ store }) => {
@@ -648,6 +731,9 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           await expectCode(store.append(log.batch(1)), 'UNAVAILABLE');
           await expectCode(store.append(log.batch(1, { state: [put('a', '1')] })), 'UNAVAILABLE');
           await expectCode(store.putLatestCheckpoint(2, note(2, 'x')), 'UNAVAILABLE');
+          await expectCode(store.putAnnex('timestamp', 2, k('x')), 'UNAVAILABLE');
+          await expectCode(store.readAnnexes('timestamp', 0, 1), 'UNAVAILABLE');
+          await expectCode(store.latestAnnex('witnessed'), 'UNAVAILABLE');
         });
       });
 
@@ -659,6 +745,8 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           await log.append(h.store, 1, { state: [put('a', '1'), put('b', '1'), put('empty', new Uint8Array(0))] });
           await log.append(h.store, 9, { state: [put('a', '2'), del('b'), put('c', new Uint8Array(STATE_VALUE_MAX))] });
           await log.append(h.store, 22);
+          await h.store.putAnnex('timestamp', 10, k('token 10'));
+          await h.store.putAnnex('witnessed', 32, k('witnessed 32'));
           const re = note(32, 'recosigned');
           await h.store.putLatestCheckpoint(32, re);
           log.headNote = re;
@@ -678,6 +766,8 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
           const s3 = await h.reopen();
           try {
             await expectState(s3, log);
+            expect((await s3.readAnnexes('timestamp', 0, 10)).map((a) => [a.size, hex(a.bytes)])).toStrictEqual([[10, hex(k('token 10'))]]);
+            expect(hex((await s3.latestAnnex('witnessed'))!.bytes)).toBe(hex(k('witnessed 32')));
           } finally {
             await s3.close();
           }
