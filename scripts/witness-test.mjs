@@ -17,7 +17,8 @@
 //            different entries; the copy served with the same policy: every witness
 //            refuses it as inconsistent (422), and the operator sees it: the serve
 //            process prints ALERT, /healthz says THE LOG MAY BE FORKED naming the
-//            witnesses, /metrics has dojang_witness_fork_alert 1 and the refusals, each
+//            witnesses, /metrics has dojang_witness_fork_alert 1 and the refusals, the copy
+//            serves only the witnessed checkpoint it was copied with (spec §13.5), each
 //            witness lists the refused checkpoint (signed by the log's key) at
 //            GET /evidence beside the one it cosigned; the original goes on.
 //
@@ -294,6 +295,7 @@ try {
   say(`3 of 3: W2 back: /healthz 200 after ${resumed} ms; the write submitted again got its receipt (index ${again.body.index}, appended while W2 was down) at size ${again.size}, cosigned by ${again.cosigned.join(', ')}`);
 
   // ==== fork: a copy of the stopped log, both go on differently, the copy served
+  const copiedAt = await served(P3); // the witnessed checkpoint the copy keeps (spec §13.5)
   await S.signal('SIGTERM');
   const COPY = join(dir, 'copy');
   await cp(LOG, COPY, { recursive: true });
@@ -320,7 +322,10 @@ try {
   const metrics = new TextDecoder().decode((await C.get('/metrics')).body);
   check(/^dojang_witness_fork_alert 1$/m.test(metrics), 'the copy\'s /metrics has no dojang_witness_fork_alert 1');
   for (const w of W) check(new RegExp(`^dojang_witness_refusals_total\\{witness="${w.name}",reason="INCONSISTENT"\\} [1-9]`, 'm').test(metrics), `the copy's /metrics counts no INCONSISTENT refusal by ${w.name}`);
-  check((await C.get('/checkpoint')).status === 503, 'the copy serves a checkpoint: nothing of it met the policy');
+  // The copy serves only what was witnessed before it was made (the shared prefix), none of its own entries.
+  const copyServes = await C.get('/checkpoint');
+  const copyView = copyServes.status === 200 ? checkCheckpoint(copyServes.body, P2).checkpoint : undefined;
+  check(copyView !== undefined && copyView.size === copiedAt.size && Buffer.compare(Buffer.from(copyView.root), Buffer.from(copiedAt.root)) === 0, `the copy serves ${copyServes.status} size ${copyView?.size}, not the witnessed checkpoint of size ${copiedAt.size} it was copied with`);
   const forkWrite = await post(C, certEntry(2_000_000), P2);
   check(forkWrite.status === 503 && forkWrite.body.code === 'UNAVAILABLE' && /MAY BE FORKED/.test(forkWrite.body.detail), `a write to the copy: ${forkWrite.status} ${JSON.stringify(forkWrite.body).slice(0, 300)}`);
   // Each witness kept the evidence: the copy's checkpoint, signed by the log, beside the original's it cosigned.

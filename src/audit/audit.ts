@@ -33,6 +33,12 @@ export interface AuditSource {
   /** The latest checkpoint note (the head; possibly a re-cosignature of the last size). */
   latest(): Promise<Uint8Array>;
   /**
+   * The latest checkpoint the log published under its witness policy, with the witnesses'
+   * lines, when the source keeps it apart from the head (a directory or database: the
+   * 'witnessed' annex, spec §13.5; a served log's /checkpoint carries the lines itself).
+   */
+  witnessed?(): Promise<Uint8Array | undefined>;
+  /**
    * The history: checkpoints of size ≥ fromSize, ascending, at most `limit`, each with
    * its RFC 3161 timestamp token (DER) when the log keeps one (spec §14).
    */
@@ -384,7 +390,13 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen);
       statuses++;
     }
-    const witnessed = o.policy === undefined ? undefined : checkWitnessed(o.policy, headNote, o.checkpoints ?? []);
+    // The witnessed checkpoint a directory keeps is judged like a given one (it must be the
+    // log's tree at its size), then by the policy in place of the head, which has no lines.
+    const kept = await read('the witnessed checkpoint', async () => (await src.witnessed?.()) ?? undefined);
+    if (kept !== undefined) {
+      await checkGiven('the witnessed checkpoint', kept, v, src, seen, edge, head.checkpoint.size, () => read('the latest checkpoint', () => src.latest()));
+    }
+    const witnessed = o.policy === undefined ? undefined : checkWitnessed(o.policy, kept ?? headNote, o.checkpoints ?? []);
     return {
       ...(witnessed === undefined ? {} : { witnessed }),
       origin: genesis.origin,

@@ -39,6 +39,7 @@ export async function dataSource(dir: string, url?: string): Promise<AuditSource
       if (h === undefined) throw new LedgerError('UNAVAILABLE', `${dir} holds an empty store`);
       return h.checkpoint;
     },
+    witnessed: async () => (await store.latestAnnex('witnessed'))?.bytes,
     async checkpoints(from, limit) {
       const page = await store.readCheckpoints(from, limit);
       if (page.length === 0) return page;

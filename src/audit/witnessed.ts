@@ -4,7 +4,9 @@
  * the auditor reports which witnesses cosigned it and when, and does the same for the
  * checkpoints it is given from elsewhere (reported, not required: they are evidence of
  * what the log showed, judged for consistency by the audit itself). The history holds
- * checkpoints as first signed, without witness lines, so it has none to judge.
+ * checkpoints as first signed, without witness lines, so it has none to judge; a ledger
+ * directory or database keeps its latest witnessed checkpoint (spec §13.5), which the
+ * audit judges in place of the head.
  */
 import { isLedgerError } from '../core/errors.js';
 import { fromUtf8 } from '../core/bytes.js';

@@ -24,8 +24,8 @@ export const AUDIT_USAGE = `  audit  (--url URL | --data DIR [--store postgres:/
          --checkpoint checks checkpoints of this log seen elsewhere (a split
          view is a finding); --policy (a c2sp.org/tlog-policy file) requires
          the latest checkpoint to be cosigned by a quorum of its witnesses and
-         reports who cosigned and when (a served log: a directory's checkpoints
-         carry no witness lines); --tsa-cert verifies every RFC 3161 timestamp
+         reports who cosigned and when (a directory or database: the witnessed
+         checkpoint the ledger keeps); --tsa-cert verifies every RFC 3161 timestamp
          token of the history against the TSA certificate or its CA (PEM).
          Exit 0 when all holds, 3 at the first problem (named on stderr)`;
 

@@ -6,7 +6,7 @@
  */
 import { LedgerError } from '../core/errors.js';
 
-import { leafHash, proveConsistency, proveInclusion, treeHash } from '../core/merkle.js';
+import { leafHash, proveConsistency, proveInclusion, treeHash, type HashReader } from '../core/merkle.js';
 import { equalBytes, toBase64, toHex } from '../core/bytes.js';
 import { formatVerifierKey, ed25519Signer, parseNote, signNote, type NoteSigner, type NoteVerifier, parseVerifierKey } from '../core/note.js';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
@@ -26,8 +26,8 @@ import { Cluster } from './cluster.js';
 import { Publisher, type WitnessStatus } from '../witness/publisher.js';
 import { Stamper } from '../timestamp/stamper.js';
 import type { TsaClient } from '../timestamp/stamper.js';
-import type { Policy } from '../core/policy.js';
-import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions } from './sequencer.js';
+import { checkCheckpoint, type Policy } from '../core/policy.js';
+import { DEFAULT_MAX_QUEUE, Sequencer, type Admit, type CheckpointGuard, type Clock, type Head, type Receipt, type SequencerOptions, checkStoredHead } from './sequencer.js';
 
 export interface LedgerOptions {
   store: LedgerStore;
@@ -218,7 +218,16 @@ export class Ledger {
         throw new LedgerError('BAD_REQUEST', `the witness policy does not list this log (${genesis.logKey})`);
       }
       const w = writer;
-      publisher = new Publisher({ policy, current: () => w.head, prove: (a, b) => proveConsistency(a, b, cache.read), timeoutMs: 5000, log: o.log });
+      const restored = await restoreWitnessed(o.store, policy, { origin: genesis.origin, log, timestamp, readHashes: cache.read }, o.log);
+      publisher = new Publisher({
+        policy,
+        current: () => w.head,
+        prove: (a, b) => proveConsistency(a, b, cache.read),
+        timeoutMs: 5000,
+        log: o.log,
+        restored,
+        save: (size, checkpoint) => o.store.putAnnex('witnessed', size, checkpoint),
+      });
       publisher.notify();
       await publisher.settled(); // a first round: publish the current checkpoint if the witnesses agree
     }
@@ -717,3 +726,28 @@ function checkIndex(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new LedgerError('BAD_REQUEST', `${what} must be a non-negative integer`);
 }
 
+/**
+ * restoreWitnessed reads the checkpoint this log published last under a witness policy
+ * (the 'witnessed' annex, spec §13.5), so that a restarted process serves it again before
+ * its first round meets the quorum. It is evidence, not trusted: it must verify under the
+ * log and timestamp keys, match the stored tree at its size (checkStoredHead) and still
+ * meet the policy; otherwise it is ignored, and said so.
+ */
+async function restoreWitnessed(
+  store: LedgerStore,
+  policy: Policy,
+  o: { origin: string; log: NoteVerifier; timestamp: NoteVerifier; readHashes: HashReader },
+  log: ((m: string) => void) | undefined,
+): Promise<Head | undefined> {
+  const saved = await store.latestAnnex('witnessed');
+  if (saved === undefined) return undefined;
+  try {
+    const { head } = await checkStoredHead({ size: saved.size, checkpoint: saved.bytes }, o);
+    const verdict = checkCheckpoint(saved.bytes, policy);
+    if (!verdict.quorum) throw new Error(`it does not meet this policy (cosigned by ${verdict.cosigned.map((c) => c.name).join(', ') || 'none'})`);
+    return head;
+  } catch (e) {
+    log?.(`the witnessed checkpoint of size ${saved.size} kept from before is not served again: ${isLedgerError(e) ? `${e.code}: ${e.message}` : String(e)}`);
+    return undefined;
+  }
+}

@@ -36,6 +36,10 @@ export interface PublisherOptions {
   prove(from: number, to: number): Promise<Uint8Array[]>;
   timeoutMs?: number;
   log?: (m: string) => void;
+  /** The checkpoint published before a restart, checked by the caller: served until a round publishes a newer one. */
+  restored?: Head;
+  /** save stores a checkpoint durably before it is published (spec §13.5), so that a restart serves it again. */
+  save?(size: number, checkpoint: Uint8Array): Promise<void>;
 }
 
 interface Member {
@@ -97,6 +101,10 @@ export class Publisher {
       if (w.url === undefined) throw new LedgerError('BAD_REQUEST', `the policy gives no URL for witness ${w.name}: the log cannot ask it`);
       return { name: w.name, client: new WitnessClient({ key: w.key, url: w.url.replace(/\/+$/, '') }, { prove: o.prove, timeoutMs: o.timeoutMs }), until: 0, backoff: BACKOFF_MIN_MS, failures: 0 };
     });
+    if (o.restored !== undefined) {
+      this._published = o.restored;
+      this._problem = undefined;
+    }
     this.timer = setInterval(() => this.notify(), POLL_MS);
     this.timer.unref();
   }
@@ -225,7 +233,7 @@ export class Publisher {
           m.failures = 0;
           if (!published && quorumMet(this.o.policy, new Set(got.keys()))) {
             published = true;
-            this.publish(target, got);
+            await this.publish(target, got);
           }
         } catch (e) {
           const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
@@ -245,7 +253,7 @@ export class Publisher {
     );
     if (published) {
       // Add the cosignatures that came after the quorum too.
-      if (got.size > 0) this.publish(target, got);
+      if (got.size > 0) await this.publish(target, got);
       return;
     }
     if (catchUp) return; // the policy is met already
@@ -267,11 +275,28 @@ export class Publisher {
     m.set(result, (m.get(result) ?? 0) + 1);
   }
 
-  private publish(target: Head, got: ReadonlyMap<string, NoteSignature>): void {
+  /**
+   * publish makes target, with the cosignatures in got, the published checkpoint, once it
+   * is saved (a checkpoint that cannot be saved is not published: a restart would serve an
+   * older one, and clients would see the log go back).
+   */
+  private async publish(target: Head, got: ReadonlyMap<string, NoteSignature>): Promise<void> {
     const note = parseNote(target.checkpoint);
     // The cosignatures in the policy's order, after the log's and the timestamp key's lines.
     const sigs = this.members.flatMap((m) => (got.has(m.name) ? [got.get(m.name)!] : []));
     const checkpoint = formatNote({ text: note.text, sigs: [...note.sigs, ...sigs] });
+    if (this._published !== undefined && this._published.size > target.size) return;
+    if (this.o.save !== undefined) {
+      try {
+        await this.o.save(target.size, checkpoint);
+      } catch (e) {
+        const problem = `the checkpoint of size ${target.size} met the witness policy but could not be saved: ${isLedgerError(e) ? `${e.code}: ${e.message}` : String(e)}`;
+        if (problem !== this._problem) this.o.log?.(problem);
+        this._problem = problem;
+        setTimeout(() => this.notify(), BACKOFF_MIN_MS).unref();
+        return;
+      }
+    }
     if (this._published === undefined || this._published.size <= target.size) {
       this._published = { ...target, checkpoint };
       this.publishedFrom = target.checkpoint;

@@ -27,6 +27,7 @@ let twoOfThree: string;
 let absent: string;
 /** A policy of another log. */
 let otherLog: string;
+let storeArgs: string[];
 const NONCE = 'ab'.repeat(16);
 
 interface Run {
@@ -63,6 +64,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dojang-cli-witnessed-'));
   work = await mkdtemp(join(tmpdir(), 'dojang-cli-witnessed-work-'));
   const store = testStoreKind() === 'postgres' ? ['--store', await freshDatabase()] : [];
+  storeArgs = store;
   const init = await ok(['init', '--data', dir, ...store, '--origin', ORIGIN, '--json']);
   for (let i = 0; i < 3; i++) witnesses.push(await startWitness(i, ORIGIN, init.logKey));
   twoOfThree = file('two-of-three.policy');
@@ -160,4 +162,24 @@ describe('dojang audit --policy', () => {
     expect(o.status).toBe(3);
     expect(o.stderr).toMatch(/^dojang: audit failed at the latest checkpoint: UNKNOWN_KEY: under the witness policy: the policy lists no log with origin/);
   });
+});
+
+describe('dojang audit --data --policy', () => {
+  it('judges the witnessed checkpoint the ledger keeps (spec §13.5), checked against the log', async () => {
+    const served = JSON.parse((await run(['audit', '--url', url, '--policy', twoOfThree, '--json'])).stdout);
+    // The server must be gone before a LevelDB directory can be opened.
+    for (const c of children.splice(0)) {
+      const gone = new Promise((res) => c.once('exit', res));
+      c.kill('SIGKILL');
+      await gone;
+    }
+    const a = await ok(['audit', '--data', dir, ...storeArgs, '--policy', twoOfThree, '--json']);
+    expect(a.ok).toBe(true);
+    expect(a.witnessed.latest.quorum).toBe(true);
+    expect(a.witnessed.latest.size).toBe(served.witnessed.latest.size);
+    expect(a.witnessed.latest.witnesses.length).toBeGreaterThanOrEqual(2);
+    const r = await run(['audit', '--data', dir, ...storeArgs, '--policy', absent]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/NOT_WITNESSED: size \d+ does not meet the witness policy/);
+  }, 60_000);
 });

@@ -129,6 +129,43 @@ describe('publishing witnessed checkpoints (spec §13.5)', () => {
     await expect.poll(() => l.failure, { timeout: 5000 }).toBeUndefined();
   }, 60_000);
 
+  it('a restart serves the checkpoint published before, checked, until a round publishes a newer one', async () => {
+    const p = policy('2');
+    let l = await t.reopen({ witnessing: { policy: p, waitMs: 1000 } });
+    await receiptOf(l, 300);
+    const before = l.head;
+    expect(checkCheckpoint(before.checkpoint, p).quorum).toBe(true);
+    for (const w of witnesses) await w.stop();
+    try {
+      l = await t.reopen({ witnessing: { policy: p, waitMs: 1000 } });
+      // No witness answers, yet the log serves what it published before (not the unwitnessed head).
+      const served = l.head;
+      expect([served.size, served.root]).toEqual([before.size, before.root]);
+      expect(checkCheckpoint(served.checkpoint, p).quorum).toBe(true);
+      expect(await code(receiptOf(l, 301))).toBe('UNAVAILABLE');
+      expect(l.head).toEqual(served);
+      expect(l.failure).toMatch(/witness policy is not met/);
+      // A saved checkpoint that does not meet the policy (here: its cosignature lines cut off) is not served.
+      await l.close();
+      const s = t.newStore();
+      await s.open();
+      const note = new TextDecoder().decode(before.checkpoint);
+      const cut = note.split('\n').filter((line) => !line.startsWith('— witness.test/')).join('\n');
+      await s.putAnnex('witnessed', before.size + 1, utf8(cut)); // and at a size the log never witnessed
+      await s.close();
+      const logged: string[] = [];
+      l = await t.reopen({ witnessing: { policy: p, waitMs: 1000 }, log: (m) => logged.push(m) });
+      expect(() => l.head).toThrow(/no checkpoint of this log has met its witness policy/);
+      expect(logged.join('\n')).toMatch(/kept from before is not served again/);
+    } finally {
+      for (const w of witnesses) await w.start();
+    }
+    // Once the witnesses answer, a newer checkpoint is published and saved over it.
+    l = await t.reopen({ witnessing: { policy: p, waitMs: 10_000 } });
+    await receiptOf(l, 302);
+    expect(l.head.size).toBeGreaterThan(before.size + 1);
+  }, 60_000);
+
   it('refuses a policy that does not list this log', async () => {
     const other = parsePolicy(utf8(`log ${formatVerifierKey({ name: ORIGIN, type: 1, publicKey: ed25519PublicKey(new Uint8Array(32).fill(5)) })}\nquorum none\n`));
     await expect(t.reopen({ witnessing: { policy: other } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
