@@ -374,6 +374,12 @@ export class Ledger {
    */
   async receipt(index: number, fresh?: Receipt): Promise<EntryReceipt> {
     checkIndex(index, 'index');
+    if (fresh?.encoded !== undefined && this.publisher === undefined) {
+      // Built by the leader that appended the entry (spec §8.4b): the same receipt this would
+      // build, and good even while this follower's served head has not caught up with it.
+      const r = decodeReceipt(fresh.encoded);
+      if (r !== undefined && r.index === index && equalBytes(r.leafHash, fresh.leafHash)) return r;
+    }
     if (index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
     if (this.publisher !== undefined) {
       // Against the published checkpoint: the one with the witnesses' cosignatures.
@@ -381,11 +387,6 @@ export class Ledger {
       const lh = fresh?.leafHash ?? leafHash((await this.store.readEntries(index, index + 1))[0]);
       const proof = await this.inclusionProof(index, h.size);
       return { index, leafHash: lh, size: h.size, time: h.time, checkpoint: h.checkpoint, proof: formatProofBundle({ index, proof, checkpoint: h.checkpoint }) };
-    }
-    if (fresh?.encoded !== undefined) {
-      // Built by the leader that appended the entry (spec §8.4b): the same receipt this would build.
-      const r = decodeReceipt(fresh.encoded);
-      if (r !== undefined && r.index === index && equalBytes(r.leafHash, fresh.leafHash)) return r;
     }
     let size: number;
     let checkpoint: Uint8Array;

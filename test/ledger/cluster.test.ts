@@ -12,6 +12,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { FileGuard } from '../../src/ledger/guard.js';
 import { PostgresStore } from '../../src/storage/postgres.js';
 import { encodeEvent } from '../../src/core/events.js';
+import { encodeCbor } from '../../src/core/cbor.js';
 import { ed25519PublicKey, sha256 } from '../../src/core/crypto.js';
 import { signEntry } from '../../src/core/entry.js';
 import { storedHashCount, verifyConsistency } from '../../src/core/merkle.js';
@@ -89,6 +90,13 @@ describe('a ledger shared by several processes (spec §8.4b)', () => {
       expect(r.duplicate).toBe(false);
       expect(b.head.size).toBeGreaterThan(r.index); // the follower already serves a head that covers it
       expect(await b.receipt(r.index, r)).toEqual(await a.receipt(r.index));
+      // A follower whose served head has not caught up yet (just resumed from SIGSTOP, in
+      // the failover test) still answers with the receipt the leader built, not NOT_FOUND.
+      const built = await a.receipt(r.index);
+      const ahead = b.head.size + 5;
+      const leaders = { ...built, index: ahead };
+      const answer = await b.receipt(ahead, { index: ahead, leafHash: built.leafHash, duplicate: false, encoded: encodeCbor({ ...leaders }) });
+      expect(answer).toEqual(leaders);
       const again = await b.append(entry(1));
       expect(again).toMatchObject({ index: r.index, duplicate: true });
       // A certificate event the follower verified: the leader judges it by the rules.
