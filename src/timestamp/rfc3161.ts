@@ -286,7 +286,7 @@ export function verifyTimestampToken(token: Uint8Array, trust: TsaTrust, expect:
   if (sigAlg.digest && sigAlg.digest !== digestName) throw fail('MALFORMED', 'the signature algorithm and the digest algorithm disagree');
   const key: KeyObject = signerX.publicKey;
   if (key.asymmetricKeyType !== sigAlg.key) throw fail('BAD_SIGNATURE', `the signer's ${key.asymmetricKeyType} key cannot make a ${sigAlg.key} signature`);
-  const signed = new Uint8Array(AsnSerializer.serialize(new AttributeSet(attrs)));
+  const signed = der(new AttributeSet(attrs));
   let ok = false;
   try {
     ok = cryptoVerify(sigAlg.key === 'ed25519' ? null : digestName, signed, key, new Uint8Array(si.signature.buffer));
@@ -416,8 +416,13 @@ function parse<T>(b: Uint8Array, type: new () => T, what: string): T {
   }
 }
 
+/** der re-encodes a parsed value; a value the parser took but the encoder cannot write (a malformed time, say) is MALFORMED. */
 function der(v: unknown): Uint8Array {
-  return new Uint8Array(AsnSerializer.serialize(v));
+  try {
+    return new Uint8Array(AsnSerializer.serialize(v));
+  } catch (e) {
+    throw fail('MALFORMED', `the timestamp token does not re-encode: ${(e as Error).message}`, e);
+  }
 }
 
 function x509(d: Uint8Array): X509Certificate {

@@ -80,6 +80,13 @@ describe('RFC 3161 responses and tokens (openssl ts vectors)', () => {
     expect(code(() => verifyTimestampToken(otherToken, otherTrust, { imprint, nonce }))).toBe('OK');
   });
 
+  it('answers a token whose DER does not re-encode (a malformed signed time) with a code, not a crash', () => {
+    // Found by review: the signingTime UTCTime's last byte 'Z' made '[' parses, but does not serialize.
+    const bad = vector('tsa/token.der').slice();
+    bad[978] ^= 1;
+    expect(code(() => verifyTimestampToken(bad, caTrust, { imprint }))).toBe('MALFORMED');
+  });
+
   it('refuses a flipped bit anywhere that matters: signature, TSTInfo, signed attributes', () => {
     // The RSA signature is the token's last 256 bytes (no unsigned attributes).
     const sig = token.slice();
