@@ -29,6 +29,9 @@ export interface Evidence {
   request: Uint8Array;
 }
 
+/** A stored record holds at most one request (262,144 bytes) and a little more: read up to twice that. */
+const RECORD_MAX_BYTES = 2 * 262_144;
+
 export class WitnessState {
   readonly #db: Level<string, Uint8Array>;
 
@@ -52,7 +55,7 @@ export class WitnessState {
   async get(origin: string): Promise<Cosigned | undefined> {
     const raw = await this.#db.get(`s!${origin}`);
     if (raw === undefined) return undefined;
-    const r = decodeCbor(raw) as unknown as Cosigned;
+    const r = decodeCbor(raw, { maxBytes: RECORD_MAX_BYTES }) as unknown as Cosigned;
     return { size: r.size, root: r.root, checkpoint: r.checkpoint };
   }
 
@@ -72,7 +75,7 @@ export class WitnessState {
   async evidences(origin?: string, limit = Number.MAX_SAFE_INTEGER): Promise<Evidence[]> {
     const out: Evidence[] = [];
     const prefix = origin === undefined ? 'e!' : `e!${toHex(sha256(utf8(origin)))}!`;
-    for await (const [, v] of this.#db.iterator({ gt: prefix, lt: `${prefix}~`, limit })) out.push(decodeCbor(v) as unknown as Evidence);
+    for await (const [, v] of this.#db.iterator({ gt: prefix, lt: `${prefix}~`, limit })) out.push(decodeCbor(v, { maxBytes: RECORD_MAX_BYTES }) as unknown as Evidence);
     return out.sort((a, b) => a.time - b.time);
   }
 }

@@ -102,8 +102,11 @@ export class Witness {
     }
     const verifiers = this.o.logs.get(cp.origin);
     if (verifiers === undefined) return plain(404, `unknown log origin ${JSON.stringify(cp.origin)}`);
+    // What is kept — the state and any evidence — is the checkpoint with the lines that
+    // verified under the log's trusted keys only: foreign lines, however many, are never stored.
+    let kept: Uint8Array;
     try {
-      openNote(req.note, [...verifiers]);
+      kept = formatNote({ text, sigs: openNote(req.note, [...verifiers]).verified });
     } catch (e) {
       if (isLedgerError(e, 'UNKNOWN_KEY') || isLedgerError(e, 'BAD_SIGNATURE') || isLedgerError(e, 'MALFORMED')) return plain(403, `no signature by a key trusted for ${cp.origin} verifies: ${(e as Error).message}`);
       throw e;
@@ -117,7 +120,7 @@ export class Witness {
       if (latest !== undefined && req.old === cp.size) {
         // The same size as the latest cosigned (size 0 included): the same root, or a fork.
         if (!equalBytes(latest.root, cp.root)) {
-          await this.o.state.evidence(cp.origin, cp.size, cp.root, body, 'same size as the latest cosigned checkpoint, another root');
+          await this.o.state.evidence(cp.origin, cp.size, cp.root, formatRequest(req.old, req.proof, kept), 'same size as the latest cosigned checkpoint, another root');
           return plain(409, `the checkpoint has size ${cp.size} like the latest cosigned one, but another root`);
         }
         if (req.proof.length !== 0) return plain(422, 'the consistency proof between equal sizes must be empty');
@@ -132,14 +135,12 @@ export class Witness {
       }
       if (problem !== undefined) {
         // Kept once per checkpoint: the log signed it, and it may not extend what was cosigned.
-        await this.o.state.evidence(cp.origin, cp.size, cp.root, body, problem);
+        await this.o.state.evidence(cp.origin, cp.size, cp.root, formatRequest(req.old, req.proof, kept), problem);
         return plain(422, problem);
       }
-      // Durable before the answer (the spec's MUST), then cosign.
-      // Stored without this witness's own lines (so /latest never carries two by it).
-      const note = parseNote(req.note);
-      const own = (g: { name: string; keyId: Uint8Array }) => g.name === this.signer.name && equalBytes(g.keyId, this.signer.keyId);
-      await this.o.state.put(cp.origin, { size: cp.size, root: cp.root, checkpoint: formatNote({ text: note.text, sigs: note.sigs.filter((g) => !own(g)) }) });
+      // Durable before the answer (the spec's MUST), then cosign. Kept with the log's
+      // verified lines only (so /latest never carries two by this witness either).
+      await this.o.state.put(cp.origin, { size: cp.size, root: cp.root, checkpoint: kept });
       return { status: 200, contentType: 'text/plain; charset=utf-8', body: formatSignatureLine(this.signer.signAt(text, this.now())) };
     });
   }
@@ -235,4 +236,9 @@ export function parseRequest(body: Uint8Array): Request {
     proof.push(h);
   }
   return { old, proof, note: body.slice(at) };
+}
+
+/** formatRequest writes an add-checkpoint body (the old size, the proof, the note), as kept for evidence. */
+function formatRequest(old: number, proof: readonly Uint8Array[], note: Uint8Array): Uint8Array {
+  return utf8(`old ${old}\n${proof.map((h) => toBase64(h) + '\n').join('')}\n${fromUtf8(note)}`);
 }

@@ -196,6 +196,23 @@ describe('witness edge cases (review findings)', () => {
     await fresh.state.close();
   });
 
+  it('keeps only the lines it verified: a checkpoint replayed with 100 KB of foreign lines cannot break it (found by review)', async () => {
+    const { w, state } = await witness();
+    const [s1, s2, s3] = [sizes[1], sizes[2], sizes[3]];
+    expect((await w.addCheckpoint(request(0, [], cps.get(s1)!))).status).toBe(200);
+    const pad = (note: Uint8Array) => utf8(fromUtf8(note) + Array.from({ length: 80 }, (_, i) => `\u2014 junk${i} ${toBase64(new Uint8Array(1300).fill(i & 0xff))}\n`).join(''));
+    // Anyone may resend the latest checkpoint (same size, same root): cosigned again, stored as verified.
+    expect((await w.addCheckpoint(request(s1, [], pad(cps.get(s1)!)))).status).toBe(200);
+    // A checkpoint that does not extend it, padded too: refused, and kept as evidence without the padding.
+    expect((await w.addCheckpoint(request(s1, [new Uint8Array(32).fill(1)], pad(cps.get(s2)!)))).status).toBe(422);
+    // The log goes on as before, and the monitoring answers still work.
+    expect((await w.addCheckpoint(request(s1, await proofFor(t.ledger, s1, s3), cps.get(s3)!))).status).toBe(200);
+    expect(fromUtf8((await w.latest(t.ledger.origin))!)).not.toMatch(/junk/);
+    const ev = await w.evidence(t.ledger.origin);
+    expect(JSON.stringify(ev)).not.toMatch(/junk/);
+    await state.close();
+  });
+
   it('keeps evidence once per checkpoint, however often it is sent', async () => {
     const { w, state } = await witness();
     const [s1, s2] = [sizes[1], sizes[2]];
