@@ -521,7 +521,11 @@ export class Ledger {
 
   async checkpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {
     checkIndex(fromSize, 'from');
-    return this.store.readCheckpoints(fromSize, Math.max(1, Math.min(limit, MAX_CHECKPOINTS_PAGE)));
+    // As of the served head: under a witness policy, never a checkpoint not yet published (spec §13.5).
+    const served = this.head.size;
+    if (fromSize > served) return [];
+    const page = await this.store.readCheckpoints(fromSize, Math.max(1, Math.min(limit, MAX_CHECKPOINTS_PAGE)));
+    return page.filter((c) => c.size <= served);
   }
 
   /**
@@ -540,6 +544,7 @@ export class Ledger {
   /** timestampToken returns the stored timestamp token of `size`, or NOT_FOUND. */
   async timestampToken(size: number): Promise<Uint8Array> {
     checkIndex(size, 'size');
+    if (size > this.head.size) throw new LedgerError('NOT_FOUND', `no timestamp token for size ${size}: the log serves ${this.head.size}`);
     const [a] = await this.store.readAnnexes('timestamp', size, 1);
     if (a === undefined || a.size !== size) throw new LedgerError('NOT_FOUND', `no timestamp token for size ${size}`);
     return a.bytes;

@@ -118,6 +118,9 @@ describe('publishing witnessed checkpoints (spec §13.5)', () => {
     await witnesses[2].stop();
     expect(await code(receiptOf(l, 201))).toBe('UNAVAILABLE'); // appended, but not acknowledged
     expect(l.head).toEqual(before); // the last published checkpoint stays
+    // The history is served as of it too: the sequencer's unwitnessed checkpoint is not (found by review).
+    expect(await l.checkpoints(before.size + 1, 10)).toEqual([]);
+    expect((await l.checkpoints(0, 1000)).at(-1)?.size).toBe(before.size);
     expect(l.failure).toMatch(/witness policy is not met .*W2: UNAVAILABLE/);
     await witnesses[2].start();
     // The same entry again: acknowledged at its index once a witnessed checkpoint covers it.
