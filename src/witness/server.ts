@@ -20,6 +20,7 @@ import { isLedgerError } from '../core/errors.js';
 import { formatVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '../core/note.js';
 import { readBody } from '../api/body.js';
 import { MAX_REQUEST_BYTES, type Witness } from './witness.js';
+import { EVIDENCE_CURSOR } from './state.js';
 
 export function createWitnessApp(w: Witness, origins: readonly string[], log?: (m: string) => void): Koa {
   const app = new Koa();
@@ -75,8 +76,15 @@ export function createWitnessApp(w: Witness, origins: readonly string[], log?: (
       ctx.body = `unknown log origin ${JSON.stringify(origin)}\n`;
       return;
     }
+    const after = ctx.query.after;
+    if (after !== undefined && (typeof after !== 'string' || !EVIDENCE_CURSOR.test(after))) {
+      ctx.status = 400;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = 'after= must be the next of an earlier page of /evidence\n';
+      return;
+    }
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await w.evidence(origin);
+    ctx.body = await w.evidence(origin, after);
   });
   router.get('/witness', (ctx) => {
     ctx.body = { name: w.name, key: formatVerifierKey({ name: w.name, type: SIG_TYPE_COSIGNATURE_V1, publicKey: w.publicKey }), origins };

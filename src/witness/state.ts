@@ -6,8 +6,11 @@
  * cosignature is never given for a state that a crash could lose.
  *
  *   s!<origin>              → CBOR { size, root, checkpoint }
- *   e!<SHA-256(origin) hex>!<size, 16 digits>!<root hex> → CBOR { time, origin, reason, request }
- *                           (one per checkpoint: a flood of requests stores each once)
+ *   e!<SHA-256(origin) hex>!<size, 16 digits>!<root hex>!<SHA-256(request) hex>
+ *                           → CBOR { time, origin, reason, request }
+ *                           (at most EVIDENCE_PER_CHECKPOINT requests per checkpoint, each once:
+ *                           a flood of requests cannot fill the disk, and one sender cannot
+ *                           take the only slot of a checkpoint)
  */
 import { Level } from 'level';
 import { decodeCbor, encodeCbor } from '../core/cbor.js';
@@ -23,11 +26,19 @@ export interface Cosigned {
 }
 
 export interface Evidence {
+  /** Where it sits in the listing: `<size, 16 digits>!<root hex>!<SHA-256(request) hex>`. */
+  cursor: string;
   time: number;
   origin: string;
   reason: string;
   request: Uint8Array;
 }
+
+/** How many different refused requests are kept for one checkpoint (origin, size, root). */
+export const EVIDENCE_PER_CHECKPOINT = 4;
+
+/** A listing cursor, as Evidence.cursor. */
+export const EVIDENCE_CURSOR = /^[0-9]{16}![0-9a-f]{64}![0-9a-f]{64}$/;
 
 /** A stored record holds at most one request (262,144 bytes) and a little more: read up to twice that. */
 const RECORD_MAX_BYTES = 2 * 262_144;
@@ -63,19 +74,31 @@ export class WitnessState {
     await this.#db.put(`s!${origin}`, encodeCbor({ size: c.size, root: c.root, checkpoint: c.checkpoint }), { sync: true });
   }
 
-  /** evidence keeps a refused request whose checkpoint the log signed, once per (origin, size, root). */
+  /**
+   * evidence keeps a refused request whose checkpoint the log signed: each different
+   * request once, at most EVIDENCE_PER_CHECKPOINT per (origin, size, root).
+   */
   async evidence(origin: string, size: number, root: Uint8Array, request: Uint8Array, reason: string): Promise<void> {
-    const key = `e!${toHex(sha256(utf8(origin)))}!${String(size).padStart(16, '0')}!${toHex(root)}`;
+    const checkpoint = `e!${toHex(sha256(utf8(origin)))}!${String(size).padStart(16, '0')}!${toHex(root)}!`;
+    const key = checkpoint + toHex(sha256(request));
     if ((await this.#db.get(key)) !== undefined) return;
+    const kept = await this.#db.keys({ gt: checkpoint, lt: `${checkpoint}~`, limit: EVIDENCE_PER_CHECKPOINT }).all();
+    if (kept.length >= EVIDENCE_PER_CHECKPOINT) return;
     const time = Math.floor(Date.now() / 1000);
     await this.#db.put(key, encodeCbor({ time, origin, reason, request }), { sync: true });
   }
 
-  /** evidences lists the kept refusals (of one origin, when given), oldest first; at most `limit`, by the lowest sizes. */
-  async evidences(origin?: string, limit = Number.MAX_SAFE_INTEGER): Promise<Evidence[]> {
+  /**
+   * evidences lists the kept refusals of one origin by size, then root, then request
+   * hash: at most `limit`, after the cursor `after` when given.
+   */
+  async evidences(origin: string, limit: number, after?: string): Promise<Evidence[]> {
+    const prefix = `e!${toHex(sha256(utf8(origin)))}!`;
     const out: Evidence[] = [];
-    const prefix = origin === undefined ? 'e!' : `e!${toHex(sha256(utf8(origin)))}!`;
-    for await (const [, v] of this.#db.iterator({ gt: prefix, lt: `${prefix}~`, limit })) out.push(decodeCbor(v, { maxBytes: RECORD_MAX_BYTES }) as unknown as Evidence);
-    return out.sort((a, b) => a.time - b.time);
+    for await (const [k, v] of this.#db.iterator({ gt: after === undefined ? prefix : prefix + after, lt: `${prefix}~`, limit })) {
+      const r = decodeCbor(v, { maxBytes: RECORD_MAX_BYTES }) as unknown as Omit<Evidence, 'cursor'>;
+      out.push({ cursor: k.slice(prefix.length), time: r.time, origin: r.origin, reason: r.reason, request: r.request });
+    }
+    return out;
   }
 }

@@ -19,8 +19,8 @@
  * Checking the old size and storing the new checkpoint happen under one lock per origin,
  * so two requests can never roll the state back (the race the spec describes). A
  * checkpoint the log signed that does not extend what was cosigned (another root at the
- * same size, or a consistency proof that does not verify) is kept as evidence, once per
- * (origin, size, root) (WitnessState.evidence): it may show the log forking.
+ * same size, or a consistency proof that does not verify) is kept as evidence, each different
+ * request once, a few per (origin, size, root) (WitnessState.evidence): it may show the log forking.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
 import { fromBase64, fromUtf8, equalBytes, toBase64, utf8 } from '../core/bytes.js';
@@ -28,7 +28,7 @@ import { parseCheckpoint, parseDecimal, type Checkpoint } from '../core/checkpoi
 import { formatNote, formatSignatureLine, openNote, parseNote, type NoteVerifier } from '../core/note.js';
 import { cosignatureSigner } from '../core/cosignature.js';
 import { verifyConsistency } from '../core/merkle.js';
-import type { WitnessState } from './state.js';
+import { EVIDENCE_CURSOR, type WitnessState } from './state.js';
 
 /** The most consistency proof lines a request may carry (the spec's limit). */
 export const MAX_PROOF_LINES = 63;
@@ -37,8 +37,8 @@ export const MAX_REQUEST_BYTES = 256 * 1024;
 /** The media type of a 409 answer's body: the latest cosigned size. */
 export const TLOG_SIZE_TYPE = 'text/x.tlog.size';
 
-/** The most evidence records GET /evidence lists. */
-export const MAX_EVIDENCE_LISTED = 1000;
+/** The most evidence records one page of GET /evidence lists. */
+export const MAX_EVIDENCE_LISTED = 100;
 
 /** GET /evidence?origin=: what a witness kept of the checkpoints it refused as inconsistent (spec §13.1). */
 export interface EvidenceReport {
@@ -46,6 +46,8 @@ export interface EvidenceReport {
   /** The latest checkpoint it cosigned for the origin (the note as the log signed it), or null. */
   latest: { size: number; root: string; checkpoint: string } | null;
   evidence: { time: number; reason: string; size: number; root: string; old: number; checkpoint: string; request: string }[];
+  /** The cursor of the next page (`GET /evidence?origin=…&after=<next>`), or null on the last. */
+  next: string | null;
 }
 
 export interface WitnessAnswer {
@@ -134,7 +136,7 @@ export class Witness {
         }
       }
       if (problem !== undefined) {
-        // Kept once per checkpoint: the log signed it, and it may not extend what was cosigned.
+        // Kept (a few per checkpoint): the log signed it, and it may not extend what was cosigned.
         await this.o.state.evidence(cp.origin, cp.size, cp.root, formatRequest(req.old, req.proof, kept), problem);
         return plain(422, problem);
       }
@@ -164,20 +166,24 @@ export class Witness {
    * evidence lists what this witness kept of the requests it refused as inconsistent for
    * `origin` (spec §13.2): for each, when, why, the checkpoint's size and root, the
    * checkpoint note the log signed, and the whole request; with the latest checkpoint it
-   * cosigned, to compare. At most MAX_EVIDENCE_LISTED, the lowest sizes first.
+   * cosigned, to compare. A page of at most MAX_EVIDENCE_LISTED by size, after the cursor
+   * `after` (the `next` of the page before).
    */
-  async evidence(origin: string): Promise<EvidenceReport> {
+  async evidence(origin: string, after?: string): Promise<EvidenceReport> {
+    if (after !== undefined && !EVIDENCE_CURSOR.test(after)) throw new LedgerError('MALFORMED', 'the cursor is not one a page of /evidence gave');
     const latest = await this.o.state.get(origin);
-    const kept = await this.o.state.evidences(origin, MAX_EVIDENCE_LISTED);
+    const kept = await this.o.state.evidences(origin, MAX_EVIDENCE_LISTED + 1, after);
+    const page = kept.slice(0, MAX_EVIDENCE_LISTED);
     return {
       origin,
       latest: latest === undefined ? null : { size: latest.size, root: toBase64(latest.root), checkpoint: fromUtf8(latest.checkpoint) },
-      evidence: kept.map((e) => {
+      evidence: page.map((e) => {
         // The request was parsed and its note's signature verified before it was kept.
         const req = parseRequest(e.request);
         const cp = parseCheckpoint(parseNote(req.note).text);
         return { time: e.time, reason: e.reason, size: cp.size, root: toBase64(cp.root), old: req.old, checkpoint: fromUtf8(req.note), request: toBase64(e.request) };
       }),
+      next: kept.length > MAX_EVIDENCE_LISTED ? page[page.length - 1].cursor : null,
     };
   }
 

@@ -160,6 +160,7 @@ describe('what the operator sees (spec §13.5)', () => {
         const ev = (await (await fetch(`${w.url}/evidence?origin=${encodeURIComponent(ORIGIN)}`)).json()) as EvidenceReport;
         expect(ev.latest?.size).toBe(16);
         expect(ev.evidence.length).toBeGreaterThanOrEqual(1); // 21, and 22 once the copy appended entry 300
+        expect(ev.next).toBeNull();
         expect(ev.evidence.map((e) => e.size)).toContain(22);
         for (const e of ev.evidence) {
           expect(e.old).toBe(16);
@@ -170,6 +171,7 @@ describe('what the operator sees (spec §13.5)', () => {
       }
       expect((await fetch(`${witnesses[0].url}/evidence?origin=other.example/log`)).status).toBe(404);
       expect((await fetch(`${witnesses[0].url}/evidence`)).status).toBe(400);
+      expect((await fetch(`${witnesses[0].url}/evidence?origin=${encodeURIComponent(ORIGIN)}&after=zz`)).status).toBe(400);
     } finally {
       await b.close();
       await fork.drop();

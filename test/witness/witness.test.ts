@@ -13,8 +13,8 @@ import { MAIN } from '../helpers/cli.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { FileGuard } from '../../src/ledger/guard.js';
-import { Witness, MAX_PROOF_LINES, TLOG_SIZE_TYPE } from '../../src/witness/witness.js';
-import { WitnessState } from '../../src/witness/state.js';
+import { Witness, MAX_PROOF_LINES, TLOG_SIZE_TYPE, parseRequest } from '../../src/witness/witness.js';
+import { WitnessState, EVIDENCE_PER_CHECKPOINT } from '../../src/witness/state.js';
 import { cosignatureVerifier, cosignedTime } from '../../src/core/cosignature.js';
 import { ed25519Signer, openNote, parseVerifierKey, type NoteVerifier } from '../../src/core/note.js';
 import { toBase64, utf8, fromUtf8 } from '../../src/core/bytes.js';
@@ -113,7 +113,7 @@ describe('witness (tlog-witness add-checkpoint)', () => {
       expect((await state.get(t.ledger.origin))?.size, what).toBe(s1);
     }
     // The refused request with a good log signature was kept as evidence.
-    const ev = await state.evidences();
+    const ev = await state.evidences(t.ledger.origin, 1000);
     expect(ev.map((e) => e.reason)).toEqual([expect.stringMatching(/does not verify/)]);
     await state.close();
     // A fresh witness: a proof from size 0 must be empty.
@@ -148,7 +148,7 @@ describe('witness (tlog-witness add-checkpoint)', () => {
       // B beyond it, with B's own proof from A's size: does not verify against what the witness saw.
       expect((await w.addCheckpoint(request(a.head.size, await proofFor(b, a.head.size, b.head.size), b.head.checkpoint))).status).toBe(422);
       expect((await state.get(a.origin))?.size).toBe(a.head.size);
-      expect((await state.evidences()).length).toBe(2);
+      expect((await state.evidences(a.origin, 1000)).length).toBe(2);
       expect(base).toBeGreaterThan(sizes[1]);
       await state.close();
     } finally {
@@ -213,13 +213,37 @@ describe('witness edge cases (review findings)', () => {
     await state.close();
   });
 
-  it('keeps evidence once per checkpoint, however often it is sent', async () => {
+  it('keeps each refused request once, at most EVIDENCE_PER_CHECKPOINT per checkpoint: a flood cannot fill the disk, and the first sender does not take the only slot (found by review)', async () => {
     const { w, state } = await witness();
     const [s1, s2] = [sizes[1], sizes[2]];
     expect((await w.addCheckpoint(request(0, [], cps.get(s1)!))).status).toBe(200);
-    const junk = [new Uint8Array(32).fill(1)];
-    for (let i = 0; i < 5; i++) expect((await w.addCheckpoint(request(s1, junk, cps.get(s2)!))).status).toBe(422);
-    expect((await state.evidences()).length).toBe(1);
+    const junk = (i: number) => [new Uint8Array(32).fill(i)];
+    for (let i = 0; i < 5; i++) expect((await w.addCheckpoint(request(s1, junk(1), cps.get(s2)!))).status).toBe(422);
+    expect((await state.evidences(t.ledger.origin, 1000)).length).toBe(1);
+    // Another sender's proof of the same signed checkpoint is kept beside the first …
+    expect((await w.addCheckpoint(request(s1, junk(2), cps.get(s2)!))).status).toBe(422);
+    expect((await state.evidences(t.ledger.origin, 1000)).map((e) => parseRequest(e.request).proof[0][0]).sort()).toEqual([1, 2]);
+    // … up to the limit, then no more.
+    for (let i = 3; i < 20; i++) expect((await w.addCheckpoint(request(s1, junk(i), cps.get(s2)!))).status).toBe(422);
+    expect((await state.evidences(t.ledger.origin, 1000)).length).toBe(EVIDENCE_PER_CHECKPOINT);
+    // Another checkpoint has slots of its own.
+    expect((await w.addCheckpoint(request(s1, junk(1), cps.get(sizes[3])!))).status).toBe(422);
+    const all = await state.evidences(t.ledger.origin, 1000);
+    expect(all.length).toBe(EVIDENCE_PER_CHECKPOINT + 1);
+    // Listed by size, in pages: each page resumes after the cursor of the last one.
+    const paged: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await state.evidences(t.ledger.origin, 2, after);
+      paged.push(...page.map((e) => e.cursor));
+      if (page.length < 2) break;
+      after = page[page.length - 1].cursor;
+    }
+    expect(paged).toEqual(all.map((e) => e.cursor));
+    expect(all.map((e) => Number(e.cursor.slice(0, 16)))).toEqual([...Array(EVIDENCE_PER_CHECKPOINT).fill(s2), sizes[3]]);
+    const report = await w.evidence(t.ledger.origin);
+    expect(report.evidence.length).toBe(EVIDENCE_PER_CHECKPOINT + 1);
+    expect(report.next).toBeNull();
+    await expect(w.evidence(t.ledger.origin, 'x')).rejects.toMatchObject({ code: 'MALFORMED' });
     await state.close();
   });
 });
