@@ -104,6 +104,15 @@ export class Publisher {
     if (o.restored !== undefined) {
       this._published = o.restored;
       this._problem = undefined;
+      // What it was published from, and by whom cosigned: so that a witness missing from it
+      // is asked by a catch-up round, without waiting for a write.
+      const note = parseNote(o.restored.checkpoint);
+      const by = (sig: NoteSignature) => this.members.find((m) => m.client.endpoint.key.name === sig.name && equalBytes(m.client.endpoint.key.keyId, sig.keyId));
+      for (const sig of note.sigs) {
+        const m = by(sig);
+        if (m !== undefined) this.publishedSigs.set(m.name, sig);
+      }
+      this.publishedFrom = formatNote({ text: note.text, sigs: note.sigs.filter((sig) => by(sig) === undefined) });
     }
     this.timer = setInterval(() => this.notify(), POLL_MS);
     this.timer.unref();
@@ -280,7 +289,9 @@ export class Publisher {
    * is saved (a checkpoint that cannot be saved is not published: a restart would serve an
    * older one, and clients would see the log go back).
    */
-  private async publish(target: Head, got: ReadonlyMap<string, NoteSignature>): Promise<void> {
+  private async publish(target: Head, cosigned: ReadonlyMap<string, NoteSignature>): Promise<void> {
+    // As they are now: more may arrive while it is saved, and are published by the next call.
+    const got = new Map(cosigned);
     const note = parseNote(target.checkpoint);
     // The cosignatures in the policy's order, after the log's and the timestamp key's lines.
     const sigs = this.members.flatMap((m) => (got.has(m.name) ? [got.get(m.name)!] : []));
@@ -300,7 +311,7 @@ export class Publisher {
     if (this._published === undefined || this._published.size <= target.size) {
       this._published = { ...target, checkpoint };
       this.publishedFrom = target.checkpoint;
-      this.publishedSigs = new Map(got);
+      this.publishedSigs = got;
     }
     this._problem = undefined;
     const size = this._published.size;

@@ -169,6 +169,27 @@ describe('publishing witnessed checkpoints (spec §13.5)', () => {
     expect(l.head.size).toBeGreaterThan(before.size + 1);
   }, 60_000);
 
+  it('after a restart, a witness missing from the restored checkpoint is asked to cosign it, with no new write (found by review)', async () => {
+    const p = policy('2');
+    await witnesses[2].stop();
+    let l: Ledger;
+    let restored;
+    try {
+      l = await t.reopen({ witnessing: { policy: p, waitMs: 10_000 } });
+      await receiptOf(l, 400);
+      restored = l.head;
+      expect(checkCheckpoint(restored.checkpoint, p).cosigned.map((c) => c.name)).toEqual(['W0', 'W1']);
+    } finally {
+      await witnesses[2].start();
+    }
+    const p2 = policy('2'); // W2's new port
+    l = await t.reopen({ witnessing: { policy: p2, waitMs: 10_000 } });
+    const until = Date.now() + 2500; // sooner than the sequencer cosigns its head again (5 s), which would start a round anyway
+    while (Date.now() < until && checkCheckpoint(l.head.checkpoint, p2).cosigned.length < 3) await new Promise((r) => setTimeout(r, 100));
+    expect(checkCheckpoint(l.head.checkpoint, p2).cosigned.map((c) => c.name)).toEqual(['W0', 'W1', 'W2']);
+    expect([l.head.size, l.head.root]).toEqual([restored.size, restored.root]);
+  }, 60_000);
+
   it('refuses a policy that does not list this log', async () => {
     const other = parsePolicy(utf8(`log ${formatVerifierKey({ name: ORIGIN, type: 1, publicKey: ed25519PublicKey(new Uint8Array(32).fill(5)) })}\nquorum none\n`));
     await expect(t.reopen({ witnessing: { policy: other } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
