@@ -181,7 +181,9 @@ export class Ledger {
       appended.batches++;
       appended.size = size;
       publisher?.notify();
-      stamper?.notify(size);
+      // Under a witness policy the TSA is asked when a checkpoint is published: a token
+      // over one that is never published would be stored but never served (spec §14.2).
+      if (o.witnessing === undefined) stamper?.notify(size);
     };
     const openSequencer = async () => {
       const term = (await o.store.claim?.()) ?? 0;
@@ -227,6 +229,9 @@ export class Ledger {
         log: o.log,
         restored,
         save: (size, checkpoint) => o.store.putAnnex('witnessed', size, checkpoint),
+        published: (size) => {
+          if (w.sequencer !== undefined) stamper?.notify(size);
+        },
       });
       publisher.notify();
       await publisher.settled(); // a first round: publish the current checkpoint if the witnesses agree
@@ -235,8 +240,8 @@ export class Ledger {
     const statusSigner = ed25519Signer(o.keys.status.name, o.keys.status.seed);
     self = new Ledger(o.store, writer, genesis, { log, timestamp }, { rootKey, pool }, statusSigner, cache, appended, publisher, o.witnessing?.waitMs ?? 25_000, stamper);
     if (stamper !== undefined && writer.sequencer !== undefined) {
-      // The head this process sequences from, if the TSA has not stamped it yet (a restart).
-      const size = writer.head?.size ?? 0;
+      // The head this process sequences from (or publishes, under a policy), if the TSA has not stamped it yet (a restart).
+      const size = (publisher === undefined ? writer.head?.size : publisher.published?.size) ?? 0;
       if (size > ((await o.store.latestAnnex('timestamp'))?.size ?? 0)) stamper.notify(size);
     }
     return self;

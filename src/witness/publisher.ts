@@ -40,6 +40,8 @@ export interface PublisherOptions {
   restored?: Head;
   /** save stores a checkpoint durably before it is published (spec §13.5), so that a restart serves it again. */
   save?(size: number, checkpoint: Uint8Array): Promise<void>;
+  /** published is told the size of each checkpoint once it is published (saved first). */
+  published?(size: number): void;
 }
 
 interface Member {
@@ -315,6 +317,7 @@ export class Publisher {
     }
     this._problem = undefined;
     const size = this._published.size;
+    this.o.published?.(size);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.waiters[i].size <= size) this.waiters.splice(i, 1)[0].wake();
     }

@@ -18,6 +18,10 @@ import { formatVerifierKey, parseVerifierKey, SIG_TYPE_COSIGNATURE_V1 } from '..
 import { utf8 } from '../../src/core/bytes.js';
 import { ed25519PublicKey } from '../../src/core/crypto.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
+import { JsTsa } from '../helpers/tsa.js';
+import { vectorText } from '../helpers/vectors.js';
+import { parseTsaTrust } from '../../src/timestamp/rfc3161.js';
+import { TsaClient } from '../../src/timestamp/stamper.js';
 
 interface Running {
   name: string;
@@ -188,6 +192,34 @@ describe('publishing witnessed checkpoints (spec §13.5)', () => {
     while (Date.now() < until && checkCheckpoint(l.head.checkpoint, p2).cosigned.length < 3) await new Promise((r) => setTimeout(r, 100));
     expect(checkCheckpoint(l.head.checkpoint, p2).cosigned.map((c) => c.name)).toEqual(['W0', 'W1', 'W2']);
     expect([l.head.size, l.head.root]).toEqual([restored.size, restored.root]);
+  }, 60_000);
+
+  it('under a policy the TSA is asked for published checkpoints only: a token over an unpublished one would never be served (found by review)', async () => {
+    const tsa = new JsTsa();
+    const timestamping = { client: new TsaClient(await tsa.listen(), parseTsaTrust(vectorText('tsa/ca.pem')), 5000), minBackoffMs: 20, maxBackoffMs: 100 };
+    await witnesses[2].stop();
+    let l: Ledger;
+    try {
+      l = await t.reopen({ witnessing: { policy: policy('3'), waitMs: 300 }, timestamping });
+      const published = l.head.size; // restored from before
+      expect(await code(l.append(entry(500)))).toBe('UNAVAILABLE');
+      expect(l.sequencer!.head.size).toBeGreaterThan(published); // appended, not published
+      await new Promise((res) => setTimeout(res, 300));
+      expect((await l.store.latestAnnex('timestamp'))?.size ?? 0).toBeLessThanOrEqual(published);
+    } finally {
+      await witnesses[2].start();
+    }
+    try {
+      l = await t.reopen({ witnessing: { policy: policy('3'), waitMs: 10_000 }, timestamping });
+      const r = await receiptOf(l, 501);
+      const until = Date.now() + 5000;
+      while (Date.now() < until && ((await l.store.latestAnnex('timestamp'))?.size ?? 0) < l.head.size) await new Promise((res) => setTimeout(res, 20));
+      expect((await l.store.latestAnnex('timestamp'))?.size).toBe(l.head.size);
+      expect(l.head.size).toBeGreaterThan(r.index);
+    } finally {
+      await t.reopen();
+      await tsa.close();
+    }
   }, 60_000);
 
   it('refuses a policy that does not list this log', async () => {
