@@ -6,7 +6,7 @@
  * own signatures. Pure and portable (runs in a browser with the portable backend).
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { equalBytes, toBase64, toHex } from '../core/bytes.js';
+import { equalBytes, toBase64, toHex, utf8 } from '../core/bytes.js';
 import { sha256, verifyEd25519, type CryptoBackend } from '../core/crypto.js';
 import { claimDigest, commitmentOf, type Claim } from '../core/commitment.js';
 import { recipientCommitment, type CertIssue, type CertTransfer, type ParsedEvent } from '../core/events.js';
@@ -270,8 +270,17 @@ export class PresentationVerifier {
           const ignored = v.ignored.length === 0 ? '' : `; lines by ${v.ignored.join(', ')} do not verify and are ignored`;
           if (!v.quorum) fail('NOT_WITNESSED', `the checkpoint of ${what} (size ${v.checkpoint.size}) does not meet the witness policy: cosigned by ${cosigners(v)}${ignored}; ${v.short.join('; ')}`);
         }
+        // The status statement's checkpoint too, when the verdict rests on it: a log could
+        // otherwise show this verifier a view of its own, one without a revocation.
+        let ofStatus = '';
+        if (known === undefined && p.status !== null) {
+          const v = this.underPolicy(utf8(p.status.checkpoint));
+          if (v instanceof LedgerError) fail(v.code === 'BAD_SIGNATURE' ? 'BAD_SIGNATURE' : 'UNKNOWN_LOG', `the checkpoint of the status statement: ${v.message}`);
+          if (!v.quorum) fail('NOT_WITNESSED', `the checkpoint of the status statement (size ${v.checkpoint.size}) does not meet the witness policy: cosigned by ${cosigners(v)}; ${v.short.join('; ')}`);
+          ofStatus = ' and of the status statement';
+        }
         const v = issuance as PolicyVerdict;
-        return `the checkpoints of all ${items.length} entries meet the witness policy (${policy.witnesses.length} witnesses); the issuance's (size ${v.checkpoint.size}) is cosigned by ${cosigners(v)}`;
+        return `the checkpoints of all ${items.length} entries${ofStatus} meet the witness policy (${policy.witnesses.length} witnesses); the issuance's (size ${v.checkpoint.size}) is cosigned by ${cosigners(v)}`;
       }],
       ['issuer-signature', () => {
         this.eventSignature(p.parsed.issue, issue.issuer, 'the issuance', leaves.issue, known);

@@ -106,7 +106,7 @@ describe('dojang verify --policy', () => {
       expect(Math.abs(w.time - Date.now() / 1000)).toBeLessThan(300);
     }
     const human = await ok(['verify', presentation, ...faceArgs(), '--policy', twoOfThree]);
-    expect(human).toMatch(/\n {2}ok {3}witnessed {10}the checkpoints of all 2 entries meet the witness policy/);
+    expect(human).toMatch(/\n {2}ok {3}witnessed {10}the checkpoints of all 2 entries and of the status statement meet the witness policy/);
     expect(human).toMatch(/\n {2}witnessed by W\d at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z, W\d at /);
     // Without --policy: no witnessed check, no report.
     const plain = await ok(['verify', presentation, ...faceArgs(), '--json']);

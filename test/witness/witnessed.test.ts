@@ -120,7 +120,7 @@ describe('the witnessed check (spec §10.2, §13.3)', () => {
       expect(w.name).toMatch(/^W[012]$/);
       expect(Math.abs(w.time - client.now())).toBeLessThan(120);
     }
-    expect(check(v, 'witnessed')!.detail).toMatch(/^the checkpoints of all 2 entries meet the witness policy \(3 witnesses\); the issuance's \(size \d+\) is cosigned by W\d at \d{4}-\d\d-\d\dT/);
+    expect(check(v, 'witnessed')!.detail).toMatch(/^the checkpoints of all 2 entries and of the status statement meet the witness policy \(3 witnesses\); the issuance's \(size \d+\) is cosigned by W\d at \d{4}-\d\d-\d\dT/);
     // Two of the three lines are enough; the portable backend judges the same.
     const two = relined(bytes, only(0, 2));
     const v2 = new PresentationVerifier(t.ledger.publicKeys, portableBackend, { policy: twoOfThree }).verify(decodePresentation(two), ctx());
@@ -141,6 +141,17 @@ describe('the witnessed check (spec §10.2, §13.3)', () => {
     // Nested groups: each short one is named.
     const nested = parsePolicy(utf8(`log ${t.ledger.publicKeys.logKey}\nwitness A ${witnesses[0].vkey}\nwitness B ${witnesses[1].vkey}\ngroup AB all A B\nwitness C ${witnesses[2].vkey}\ngroup top all AB C\nquorum top\n`));
     expect(check(judge(relined(bytes, only(0, 2)), nested), 'witnessed')!.detail).toMatch(/cosigned by A at \S+, C at \S+; group top needs 2 of AB, C and has 1; group AB needs 2 of A, B and has 1$/);
+  });
+
+  it("the status statement's checkpoint must meet the policy too: a log could show one verifier a view without a revocation (found by review)", () => {
+    const p: Presentation = decodePresentation(bytes);
+    const note = parseNote(utf8(p.status!.checkpoint));
+    const unwitnessed = encodePresentation({ ...p, status: { ...p.status!, checkpoint: new TextDecoder().decode(formatNote({ text: note.text, sigs: only(1)(note.sigs) })) } });
+    const v = judge(unwitnessed, twoOfThree);
+    expect(failed(v)).toEqual(['witnessed:NOT_WITNESSED']);
+    expect(check(v, 'witnessed')!.detail).toMatch(/^the checkpoint of the status statement \(size \d+\) does not meet the witness policy: cosigned by W1 at \S+Z; group G needs 2 of W0, W1, W2 and has 1$/);
+    // Without a policy the same presentation is valid: the status statement itself verifies.
+    expect(judge(unwitnessed).valid).toBe(true);
   });
 
   it('a cosignature by a witness the policy does not list is not counted', () => {
