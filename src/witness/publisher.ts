@@ -58,6 +58,8 @@ interface Member {
   since?: number;
   /** Its failed answers in a row. */
   failures: number;
+  /** Answering a request now (not asked again until it has answered or timed out). */
+  busy?: boolean;
 }
 
 /** What the log knows of one witness of its policy (GET /healthz, metrics). */
@@ -92,6 +94,8 @@ export class Publisher {
   private publishedSigs = new Map<string, NoteSignature>();
   private readonly waiters: { size: number; wake(): void }[] = [];
   private running: Promise<void> | undefined;
+  /** Saves of late cosignatures, one after another. */
+  private lateSaves: Promise<void> = Promise.resolve();
   private again = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -221,30 +225,42 @@ export class Publisher {
   }
 
   /**
-   * round asks every witness not backing off for a cosignature of target, and publishes
-   * it once the quorum is met. A catch-up round is for the published checkpoint: it asks
-   * only the witnesses that have not cosigned it, and adds their cosignatures (so that a
-   * witness that missed a round is asked again, and a refusal is seen, without waiting
-   * for the next write).
+   * round asks every witness not backing off and not still answering an earlier round
+   * for a cosignature of target, and publishes it once the quorum is met. It ends as soon
+   * as the checkpoint is published (or every witness asked has answered): a witness that
+   * is slow or hangs (until its timeout) never holds up the next round, and its late
+   * cosignature is added to the published checkpoint if that is still target. A catch-up
+   * round is for the published checkpoint: it asks only the witnesses that have not
+   * cosigned it, and adds their cosignatures (so that a witness that missed a round is
+   * asked again, and a refusal is seen, without waiting for the next write).
    */
   private async round(target: Head, catchUp: boolean): Promise<void> {
     const got = new Map<string, NoteSignature>(catchUp ? this.publishedSigs : []);
     const now = Date.now();
-    let published = false;
-    const ask = this.members.filter((m) => m.until <= now && !(catchUp && got.has(m.name)));
-    await Promise.all(
-      ask.map(async (m) => {
+    let published = catchUp;
+    const ask = this.members.filter((m) => !m.busy && m.until <= now && !got.has(m.name));
+    let pending = ask.length;
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    // A catch-up round waits for nobody: its checkpoint is published already.
+    if (pending === 0 || catchUp) end();
+    for (const m of ask) {
+      m.busy = true;
+      void (async () => {
         try {
-          got.set(m.name, await m.client.cosign(target.checkpoint));
+          const sig = await m.client.cosign(target.checkpoint);
           this.count(m.name, 'cosigned');
           if (m.code !== undefined) this.o.log?.(`witness ${m.name} cosigns again (size ${target.size})`);
           m.backoff = BACKOFF_MIN_MS;
           m.until = 0;
           m.last = m.code = m.since = undefined;
           m.failures = 0;
-          if (!published && quorumMet(this.o.policy, new Set(got.keys()))) {
+          got.set(m.name, sig);
+          if (published) this.addCosignature(target, m.name, sig);
+          else if (quorumMet(this.o.policy, new Set(got.keys()))) {
             published = true;
             await this.publish(target, got);
+            end();
           }
         } catch (e) {
           const code = isLedgerError(e) ? e.code : 'UNAVAILABLE';
@@ -259,15 +275,14 @@ export class Publisher {
           m.failures++;
           m.until = Date.now() + m.backoff;
           m.backoff = Math.min(m.backoff * 2, BACKOFF_MAX_MS);
+        } finally {
+          m.busy = false;
+          if (--pending === 0) end();
         }
-      }),
-    );
-    if (published) {
-      // Add the cosignatures that came after the quorum too.
-      if (got.size > 0) await this.publish(target, got);
-      return;
+      })();
     }
-    if (catchUp) return; // the policy is met already
+    await ended;
+    if (published) return;
     const have = this.members.filter((m) => got.has(m.name)).map((m) => m.name); // in the policy's order
     const failing = this.members.filter((m) => m.last !== undefined).map((m) => `${m.name}: ${m.last}`);
     const forked = this.members.filter((m) => m.code === 'INCONSISTENT');
@@ -278,6 +293,32 @@ export class Publisher {
     this._problem = problem;
     // Try again in a second (sooner if the sequencer moves on).
     setTimeout(() => this.notify(), BACKOFF_MIN_MS).unref();
+  }
+
+  /**
+   * addCosignature adds a witness's cosignature that came after target was published,
+   * if target is still the published checkpoint. It is served at once and saved in the
+   * background, nobody waiting: the checkpoint saved before met the policy already.
+   */
+  private addCosignature(target: Head, name: string, sig: NoteSignature): void {
+    if (this._published === undefined || this.publishedFrom === undefined || !equalBytes(this.publishedFrom, target.checkpoint) || this.publishedSigs.has(name)) return;
+    const sigs = new Map(this.publishedSigs).set(name, sig);
+    const checkpoint = this.cosigned(target, sigs);
+    this._published = { ...this._published, checkpoint };
+    this.publishedSigs = sigs;
+    const save = this.o.save;
+    if (save === undefined) return;
+    this.lateSaves = this.lateSaves.then(() =>
+      save(target.size, checkpoint).catch((e: unknown) => {
+        if (!this.closed) this.o.log?.(`a late cosignature of the checkpoint of size ${target.size} could not be saved (it is served; the saved one meets the policy): ${String(e)}`);
+      }),
+    );
+  }
+
+  /** cosigned is target's note with the cosignatures in sigs, in the policy's order, after the log's and the timestamp key's lines. */
+  private cosigned(target: Head, sigs: ReadonlyMap<string, NoteSignature>): Uint8Array {
+    const note = parseNote(target.checkpoint);
+    return formatNote({ text: note.text, sigs: [...note.sigs, ...this.members.flatMap((m) => (sigs.has(m.name) ? [sigs.get(m.name)!] : []))] });
   }
 
   private count(witness: string, result: string): void {
@@ -292,12 +333,9 @@ export class Publisher {
    * older one, and clients would see the log go back).
    */
   private async publish(target: Head, cosigned: ReadonlyMap<string, NoteSignature>): Promise<void> {
-    // As they are now: more may arrive while it is saved, and are published by the next call.
+    // As they are now: more may arrive while it is saved (and are dropped: the next round or a catch-up round asks again).
     const got = new Map(cosigned);
-    const note = parseNote(target.checkpoint);
-    // The cosignatures in the policy's order, after the log's and the timestamp key's lines.
-    const sigs = this.members.flatMap((m) => (got.has(m.name) ? [got.get(m.name)!] : []));
-    const checkpoint = formatNote({ text: note.text, sigs: [...note.sigs, ...sigs] });
+    const checkpoint = this.cosigned(target, got);
     if (this._published !== undefined && this._published.size > target.size) return;
     if (this.o.save !== undefined) {
       try {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,6 +219,31 @@ describe('publishing witnessed checkpoints (spec §13.5)', () => {
     } finally {
       await t.reopen();
       await tsa.close();
+    }
+  }, 60_000);
+
+  it('2 of 3 with one witness that takes requests and never answers: every write is acknowledged, none waits for that witness (found by review)', async () => {
+    // A witness that hangs (stopped, or a network that drops answers) is only timed out
+    // after 5 s; the rounds must go on with the others meanwhile.
+    const sockets = new Set<Socket>();
+    const hung = createNetServer((c) => sockets.add(c)); // accepts, reads nothing, never answers
+    await new Promise<void>((res) => hung.listen(0, '127.0.0.1', () => res()));
+    const lines = [`log ${t.ledger.publicKeys.logKey}`, `witness W0 ${witnesses[0].vkey} http://127.0.0.1:${witnesses[0].port}`, `witness W1 ${witnesses[1].vkey} http://127.0.0.1:${witnesses[1].port}`, `witness W2 ${witnesses[2].vkey} http://127.0.0.1:${(hung.address() as AddressInfo).port}`, 'group G 2 W0 W1 W2', 'quorum G', ''];
+    const p = parsePolicy(utf8(lines.join('\n')));
+    try {
+      const l = await t.reopen({ witnessing: { policy: p, waitMs: 2000 } });
+      // Writes one after another for 8 s: the hung witness is asked again after each backoff (1, 2, 4, 5 s).
+      const results = new Map<string, number>();
+      for (let i = 0, end = Date.now() + 8000; Date.now() < end; i++) {
+        const r = await code(receiptOf(l, 600 + i));
+        results.set(r, (results.get(r) ?? 0) + 1);
+      }
+      expect([...results.keys()]).toEqual(['ok']);
+      expect(checkCheckpoint(l.head.checkpoint, p).cosigned.map((c) => c.name)).toEqual(['W0', 'W1']);
+    } finally {
+      await t.reopen();
+      for (const c of sockets) c.destroy();
+      await new Promise((res) => hung.close(res));
     }
   }, 60_000);
 
