@@ -385,7 +385,11 @@ export class Ledger {
       const r = decodeReceipt(fresh.encoded);
       if (r !== undefined && r.index === index && equalBytes(r.leafHash, fresh.leafHash)) return r;
     }
-    if (index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
+    // A fresh entry's batch checkpoint is the first that covers it (and is in the history):
+    // the receipt is made from it alone, whatever head this process serves meanwhile (a
+    // leader that steps down as its last batch commits follows a head without the entry).
+    const batch = this.publisher === undefined && fresh !== undefined && !fresh.duplicate && fresh.checkpoint !== undefined && fresh.time !== undefined;
+    if (!batch && index >= this.head.size) throw new LedgerError('NOT_FOUND', `no entry ${index}`);
     if (this.publisher !== undefined) {
       // Against the published checkpoint: the one with the witnesses' cosignatures.
       const h = this.head;
@@ -396,10 +400,9 @@ export class Ledger {
     let size: number;
     let checkpoint: Uint8Array;
     let time: number;
-    if (fresh !== undefined && !fresh.duplicate && fresh.checkpoint !== undefined && fresh.time !== undefined) {
-      // A fresh entry's batch checkpoint is the first that covers it (and is in the history).
-      checkpoint = fresh.checkpoint;
-      time = fresh.time;
+    if (batch) {
+      checkpoint = fresh.checkpoint!;
+      time = fresh.time!;
       // One batch's receipts share one checkpoint object: parse it once.
       let known = sizeOfNote.get(checkpoint);
       if (known === undefined) {
@@ -419,7 +422,7 @@ export class Ledger {
     const lh = fresh?.leafHash ?? leafHash((await this.store.readEntries(index, index + 1))[0]);
     // A fresh entry is proved from its batch's hashes in memory; others from the store.
     const read = fresh?.duplicate === false && fresh.batchHashes !== undefined ? fresh.batchHashes : undefined;
-    const proof = read !== undefined ? await proveInclusion(index, size, read) : await this.inclusionProof(index, size);
+    const proof = read !== undefined ? await proveInclusion(index, size, read) : batch ? await proveInclusion(index, size, this.cache.read) : await this.inclusionProof(index, size);
     return { index, leafHash: lh, size, time, checkpoint, proof: formatProofBundle({ index, proof, checkpoint }) };
   }
 
