@@ -30,7 +30,7 @@ import type { StatusStatement } from '../client/status.js';
 import { decideProxyPurchase, type ProxyDecision } from '../wallet/mask-policy.js';
 import { RESIDENT_REGISTRATION_COPY } from '../wallet/doctypes.js';
 import { parseAddress } from '../wallet/address.js';
-import { MAX_POLICY_BYTES, parsePolicy, type Policy } from '../core/policy.js';
+import { checkCheckpoint, MAX_POLICY_BYTES, parsePolicy, type Policy } from '../core/policy.js';
 
 /** What a QR code of a presentation holds before the presentation's base64url. */
 export const QR_PREFIX = 'dojang-presentation:';
@@ -222,6 +222,16 @@ export async function judge(s: VerifierSession, bytes: Uint8Array, ctx: VerifyCo
   else {
     try {
       fresh = await s.client.status(p.parsed.issue.event.id);
+      // Under a witness policy the log's status counts only over a witnessed checkpoint
+      // (spec §10.2): else it could be a view shown to this page alone.
+      const policy = s.verifier.policy;
+      if (policy !== undefined) {
+        const v = checkCheckpoint(fresh.checkpoint, policy);
+        if (!v.quorum) {
+          fresh = undefined;
+          why = `the log's status is over a checkpoint that does not meet the witness policy: ${v.short.join('; ')}`;
+        }
+      }
     } catch (e) {
       if (!isLedgerError(e)) throw e;
       why = `the log's status could not be used: ${e.code}: ${e.message}`;

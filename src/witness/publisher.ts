@@ -309,7 +309,8 @@ export class Publisher {
     const save = this.o.save;
     if (save === undefined) return;
     this.lateSaves = this.lateSaves.then(() =>
-      save(target.size, checkpoint).catch((e: unknown) => {
+      // Not when a newer version of the published checkpoint has come meanwhile (a re-cosignature).
+      this._published?.checkpoint !== checkpoint ? undefined : save(target.size, checkpoint).catch((e: unknown) => {
         if (!this.closed) this.o.log?.(`a late cosignature of the checkpoint of size ${target.size} could not be saved (it is served; the saved one meets the policy): ${String(e)}`);
       }),
     );
@@ -342,6 +343,7 @@ export class Publisher {
         await this.o.save(target.size, checkpoint);
       } catch (e) {
         const problem = `the checkpoint of size ${target.size} met the witness policy but could not be saved: ${isLedgerError(e) ? `${e.code}: ${e.message}` : String(e)}`;
+        if (this.closed) return;
         if (problem !== this._problem) this.o.log?.(problem);
         this._problem = problem;
         setTimeout(() => this.notify(), BACKOFF_MIN_MS).unref();
