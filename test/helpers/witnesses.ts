@@ -49,3 +49,13 @@ export async function startWitness(i: number, origin: string, logKey: string): P
 export function policyText(logKey: string, witnesses: readonly RunningWitness[], quorum: string): string {
   return [`log ${logKey}`, ...witnesses.map((w, i) => `witness W${i} ${w.vkey} ${w.url}`), `group G ${quorum} ${witnesses.map((_, i) => `W${i}`).join(' ')}`, 'quorum G', ''].join('\n');
 }
+
+/**
+ * allCosigned waits (up to 10 s) until the checkpoint served at `base` carries `n`
+ * cosignatures of these test witnesses: receipts carry the quorum's, and the others are
+ * added as they arrive. Tests that cut lines from checkpoints take them after this.
+ */
+export async function allCosigned(base: string, n = 3): Promise<void> {
+  const count = async () => (await fetch(`${base}/checkpoint`).then((r) => r.text())).split('\n').filter((l) => l.startsWith('— witness.test/')).length;
+  for (const end = Date.now() + 10_000; (await count()) < n && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { makeLedger, type TestLedger } from '../helpers/ledger.js';
-import { policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
+import { allCosigned, policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -57,6 +57,7 @@ beforeAll(async () => {
   const holder = randomBytes(32);
   const claims = [newClaim('address', '서울특별시 종로구 세종대로 209')];
   const r = await client.issue(office, { docType: DOC, holder: ed25519PublicKey(holder), claims, validUntil: client.now() + 90 * 86_400 });
+  await allCosigned(base); // the tests cut lines: take the presentation once all three cosigned
   nonce = randomBytes(16);
   bytes = await client.present({ issue: r.entry, disclosure: disclose(claims, ['address']), holding: { flow: 'face', holderSeed: holder, salt: null, verifier: PHARMACY, nonce } });
 }, 60_000);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { makeLedger, type TestLedger } from '../helpers/ledger.js';
-import { policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
+import { allCosigned, policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -46,16 +46,6 @@ const listen = async (s: Server) => {
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 };
 
-/**
- * allThree waits until the served checkpoint carries all three cosignatures: receipts
- * carry the quorum's, and the third is added once it arrives. The tests cut lines from
- * checkpoints and presentations taken when all three have cosigned.
- */
-async function allThree(): Promise<void> {
-  const cosigners = async () => (await fetch(`${base}/checkpoint`).then((r) => r.text())).split('\n').filter((l) => l.startsWith('— witness.test/')).length;
-  for (const end = Date.now() + 10_000; (await cosigners()) < 3 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-}
-
 beforeAll(async () => {
   t = await makeLedger({}, ORIGIN);
   const logKey = t.ledger.publicKeys.logKey;
@@ -71,12 +61,12 @@ beforeAll(async () => {
   const root = (await loadKeys(t.dir)).root!.seed;
   const office = randomBytes(32);
   await client.registerIssuer(root, ed25519PublicKey(office), 'Jongno-gu Office', [DOC]);
-  await allThree();
+  await allCosigned(base);
   early = new Uint8Array(await (await fetch(`${base}/checkpoint`)).arrayBuffer());
   const holder = randomBytes(32);
   const claims = [newClaim('name', '김민수'), newClaim('address', '서울특별시 종로구 세종대로 209')];
   const r = await client.issue(office, { docType: DOC, holder: ed25519PublicKey(holder), claims, validUntil: client.now() + 90 * 86_400 });
-  await allThree();
+  await allCosigned(base);
   n = randomBytes(16);
   bytes = await client.present({ issue: r.entry, disclosure: disclose(claims, ['address']), holding: { flow: 'face', holderSeed: holder, salt: null, verifier: PHARMACY, nonce: n } });
 }, 60_000);
