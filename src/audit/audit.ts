@@ -164,7 +164,7 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
 
   // The state index, replayed in memory.
   const stateMap = new Map<string, [Uint8Array, Uint8Array]>();
-  const rules = new CertificateRules({ readState: async (keys) => keys.map((k) => stateMap.get(byteKey(k))?.[1]) });
+  const rules = new CertificateRules({ readState: async (keys) => keys.map((k) => stateMap.get(byteKey(k))?.[1]) }, rootKey);
   let edge = new TreeEdge(0, []);
   let size = 0;
   let lastTime = 0;

@@ -268,6 +268,29 @@ export class DojangClient {
   }
 
   /**
+   * registerDocType puts a document type in the log's registry with the longest validity
+   * an original of it may have, in seconds (doctype.register, signed by the root key,
+   * spec §5.7); a later registration replaces the maximum for later issuances.
+   */
+  async registerDocType(rootSeed: Uint8Array, docType: string, maxValiditySeconds: number): Promise<Receipt> {
+    return this.submit(encodeEvent({ type: 'doctype.register', docType, maxValidity: maxValiditySeconds, time: this.now() }, rootSeed));
+  }
+
+  /** succeedIssuer names the active issuer key that may revoke a retired issuer's certificates (issuer.succeed, root key, spec §5.7). */
+  async succeedIssuer(rootSeed: Uint8Array, retiredKey: Uint8Array, successorKey: Uint8Array): Promise<Receipt> {
+    return this.submit(encodeEvent({ type: 'issuer.succeed', issuer: retiredKey, successor: successorKey, time: this.now() }, rootSeed));
+  }
+
+  /**
+   * compromiseIssuer says a retired issuer's key was in other hands from log index
+   * `from` on (issuer.compromise, root key, spec §5.7): its certificates issued at an
+   * index ≥ from are not valid anywhere. A later one may only lower `from`.
+   */
+  async compromiseIssuer(rootSeed: Uint8Array, retiredKey: Uint8Array, from: number): Promise<Receipt> {
+    return this.submit(encodeEvent({ type: 'issuer.compromise', issuer: retiredKey, from, time: this.now() }, rootSeed));
+  }
+
+  /**
    * issueEntry builds and signs a cert.issue (spec §5.7) without sending it: it commits
    * to the claims (spec §5.8) and returns the entry, the id, the commitment and the
    * claims' digests in the claims' order. Keep the entry to resubmit it after a failure
@@ -323,9 +346,13 @@ export class DojangClient {
     return { receipt, recipientSalt, leafHash: receipt.leafHash, entry };
   }
 
-  /** revoke revokes a certificate (cert.revoke, signed by its issuer; reason 0–128 bytes). */
-  async revoke(issuerSeed: Uint8Array, id: Uint8Array, reason = ''): Promise<Receipt> {
-    return this.submit(encodeEvent({ type: 'cert.revoke', id, issuer: ed25519PublicKey(issuerSeed), reason, time: this.now() }, issuerSeed));
+  /**
+   * revoke revokes a certificate (cert.revoke; reason 0–128 bytes), signed by the seed
+   * of a key entitled at this point of the log (spec §5.9): its issuer while active;
+   * once retired, the successor the root named or the root key.
+   */
+  async revoke(revokerSeed: Uint8Array, id: Uint8Array, reason = ''): Promise<Receipt> {
+    return this.submit(encodeEvent({ type: 'cert.revoke', id, revoker: ed25519PublicKey(revokerSeed), reason, time: this.now() }, revokerSeed));
   }
 
   /**

@@ -1,9 +1,9 @@
 /**
  * Status statements (spec §8.7): the answer of GET /v1/certificates/<id>, verified
- * against the checkpoint it is bound to. Presence is proved (every event's inclusion
- * proof, and the chain of events replayed); absence — "no event is missing" — is the
- * status key's signed word as of the checkpoint, which an auditor can hold against the
- * operator. Pure: no I/O.
+ * against the checkpoint it is bound to. Presence is proved (the issuance, a revocation
+ * and the issuer's events, each with its inclusion proof); absence — "no revocation, no
+ * retirement, no lower compromise" — is the status key's signed word as of the
+ * checkpoint, which an auditor can hold against the operator. Pure: no I/O.
  */
 import { LedgerError } from '../core/errors.js';
 import type { CryptoBackend } from '../core/crypto.js';
@@ -11,11 +11,11 @@ import { equalBytes, toHex, utf8 } from '../core/bytes.js';
 import { parseDecimal } from '../core/checkpoint.js';
 import { openNote, parseVerifierKey, SIG_TYPE_ED25519, type NoteVerifier } from '../core/note.js';
 import { leafHash, verifyInclusion } from '../core/merkle.js';
-import { parseEvent, recipientCommitment, verifyEventSignature, type ParsedEvent, type CertIssue, type CertRevoke, type CertTransfer, type IssuerRegister, type IssuerRetire } from '../core/events.js';
+import { parseEvent, verifyEventSignature, type ParsedEvent, type CertIssue, type CertRevoke, type IssuerCompromise, type IssuerRegister, type IssuerRetire } from '../core/events.js';
 import { isObject, malformed, readBase64, readText, readUint } from './http.js';
 import { checkpointVerifiers, openCheckpoint, type CheckpointVerifiers } from './receipt.js';
 
-export type CertState = 'active' | 'revoked' | 'expired';
+export type CertState = 'active' | 'revoked' | 'compromised' | 'expired';
 
 /** One proved event of a certificate. */
 export interface StatusEvent {
@@ -23,15 +23,15 @@ export interface StatusEvent {
   /** The entry bytes, proved at `index` in the statement's checkpoint. */
   entry: Uint8Array;
   leafHash: Uint8Array;
-  event: CertIssue | CertTransfer | CertRevoke;
+  event: CertIssue | CertRevoke;
 }
 
-/** One proved event of the certificate's issuer: its registration, then its retirement. */
+/** One proved event of the certificate's issuer: its registration, its retirement, its lowest compromise. */
 export interface IssuerEvent {
   index: number;
   entry: Uint8Array;
   leafHash: Uint8Array;
-  event: IssuerRegister | IssuerRetire;
+  event: IssuerRegister | IssuerRetire | IssuerCompromise;
 }
 
 /** A verified status statement (spec §8.7). */
@@ -43,10 +43,14 @@ export interface StatusStatement {
   size: number;
   root: Uint8Array;
   time: number;
-  /** Every event of the certificate, ascending: the issuance first. */
+  /** The issuance and, if it was revoked before `size`, the revocation. */
   events: StatusEvent[];
-  /** The issuer's registration and, if it was retired before `size`, its retirement. */
+  /** The issuer's registration, then (before `size`) its retirement and its lowest compromise. */
   issuer: IssuerEvent[];
+  /** The index of the issuer's retirement, or null. */
+  retired: number | null;
+  /** The issuer's lowest proved compromise (`from` = c, and the event's index), or null. */
+  compromised: { from: number; index: number } | null;
   /** The statement note, signed by the status key. */
   statement: Uint8Array;
   /** The checkpoint note, signed by the log key and the timestamp key. */
@@ -106,7 +110,7 @@ export function parseStatusText(s: string): StatusText {
   });
   if (!/^[0-9a-f]{32}$/.test(f.id)) throw malformed('status statement id must be 32 lowercase hex digits');
   const state = f.state;
-  if (state !== 'active' && state !== 'revoked' && state !== 'expired') throw malformed(`status statement state ${JSON.stringify(state)} is not known`);
+  if (state !== 'active' && state !== 'revoked' && state !== 'compromised' && state !== 'expired') throw malformed(`status statement state ${JSON.stringify(state)} is not known`);
   const size = parseDecimal(f.size);
   const time = parseDecimal(f.time);
   if (size === undefined || time === undefined) throw malformed('status statement size and time must be canonical decimals');
@@ -122,39 +126,9 @@ export function parseStatusText(s: string): StatusText {
   };
   const events = indices(f.events, 'events');
   const issuer = indices(f.issuer, 'issuer');
-  if (issuer.length > 2) throw malformed('status statement issuer names a registration and at most one retirement');
+  if (events.length > 2) throw malformed('status statement events names the issuance and at most a revocation');
+  if (issuer.length > 3) throw malformed('status statement issuer names a registration, at most a retirement and a compromise');
   return { origin: f.origin, id: f.id, state, size, root, time, events, issuer };
-}
-
-/**
- * checkChain replays what the events of one certificate must satisfy (spec §5.7, §5.9):
- * all of this id; the issuance first and only there; every transfer's parent an earlier
- * issuance or transfer of it, by which the sender is a holder (the issuance's holder
- * with no salt, or the key and salt the parent transfer committed to); at most one
- * revocation, last, by the issuer. INVALID_PROOF otherwise.
- */
-function checkChain(id: Uint8Array, events: StatusEvent[]): void {
-  const parents = new Map<string, CertIssue | CertTransfer>();
-  let issue: CertIssue | undefined;
-  events.forEach((e, i) => {
-    const ev = e.event;
-    if (!equalBytes(ev.id, id)) throw invalid(`event ${e.index} is of another certificate`);
-    if ((ev.type === 'cert.issue') !== (i === 0)) throw invalid('the issuance must be the first event, and the only one');
-    if (ev.type === 'cert.issue') issue = ev;
-    else if (ev.type === 'cert.transfer') {
-      const parent = parents.get(toHex(ev.parent));
-      if (parent === undefined) throw invalid(`transfer ${e.index} names a parent that is not an earlier event of this certificate`);
-      const holds =
-        parent.type === 'cert.issue'
-          ? ev.senderSalt === null && equalBytes(parent.holder, ev.sender)
-          : ev.senderSalt !== null && equalBytes(parent.recipient, recipientCommitment(ev.senderSalt, ev.sender));
-      if (!holds) throw invalid(`the sender of transfer ${e.index} is not a holder by its parent`);
-    } else {
-      if (i !== events.length - 1) throw invalid('a revocation must be the last event');
-      if (!equalBytes(ev.issuer, issue!.issuer)) throw invalid(`revocation ${e.index} is not by the issuer`);
-    }
-    if (ev.type !== 'cert.revoke') parents.set(toHex(e.leafHash), ev);
-  });
 }
 
 /**
@@ -165,13 +139,15 @@ function checkChain(id: Uint8Array, events: StatusEvent[]): void {
  *  - the statement: signed by the status key (BAD_SIGNATURE, UNKNOWN_KEY), exactly the
  *    text of §8.7 (MALFORMED), naming this id, the checkpoint's origin, size, root and
  *    cosignature time T, and exactly the events the answer proves, in order;
- *  - every event: its inclusion proof in the checkpoint, a certificate event of this id
- *    signed by the key its body names (BAD_SIGNATURE), the chain (checkChain);
- *  - the issuer events: proved likewise, an issuer.register (then an issuer.retire) of
- *    the issuance's issuer, the registration before the issuance; signed by the root key
- *    when the verifiers hold one (BAD_SIGNATURE);
- *  - the state: `revoked` iff a revocation is proved, else `expired` iff T ≥ validUntil,
- *    else `active`.
+ *  - the events: each proved in the checkpoint; a cert.issue of this id signed by its
+ *    issuer (BAD_SIGNATURE), then at most a cert.revoke of this id (whose signer the
+ *    log's rules judged: a revocation can only make a verdict not valid);
+ *  - the issuer events: proved likewise, an issuer.register, then an issuer.retire, then
+ *    an issuer.compromise of the issuance's issuer, the registration before the
+ *    issuance; signed by the root key when the verifiers hold one (BAD_SIGNATURE);
+ *  - the state: `revoked` iff a revocation is proved, else `compromised` iff the proved
+ *    compromise's `from` ≤ the issuance's index, else `expired` iff T ≥ validUntil, else
+ *    `active`.
  * INVALID_PROOF for any mismatch; MALFORMED for JSON of another shape. `keys` are vkeys
  * or verifiers made by statusVerifiers.
  */
@@ -236,24 +212,28 @@ export function verifyStatusParts(
       }
     });
   };
-  const events = proved(parts.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed, vouched }): StatusEvent => {
+  const events = proved(parts.events, st.events, 'events').map(({ index, entry, leafHash: leaf, parsed, vouched }, i): StatusEvent => {
     const ev = parsed.event;
-    if (ev.type !== 'cert.issue' && ev.type !== 'cert.transfer' && ev.type !== 'cert.revoke') throw invalid(`entry ${index} is a ${ev.type}, not an event of a certificate`);
-    if (!vouched) verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged event
+    const want = i === 0 ? 'cert.issue' : 'cert.revoke';
+    if (ev.type !== want) throw invalid(`status event ${index} is a ${ev.type}, not a ${want}`);
+    if (!equalBytes(ev.id, id)) throw invalid(`event ${index} is of another certificate`);
+    if (i === 0 && !vouched) verifyEventSignature(parsed, parsed.signer as Uint8Array, v.backend); // BAD_SIGNATURE: the log would hold a forged issuance
     return { index, entry, leafHash: leaf, event: ev };
   });
-  checkChain(id, events);
   const issue = events[0].event as CertIssue;
+  const ISSUER_TYPES = ['issuer.register', 'issuer.retire', 'issuer.compromise'] as const;
   const issuer = proved(parts.issuer, st.issuer, 'issuer').map(({ index, entry, leafHash: leaf, parsed, vouched }, i): IssuerEvent => {
     const ev = parsed.event;
-    if (ev.type !== (i === 0 ? 'issuer.register' : 'issuer.retire')) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${i === 0 ? 'issuer.register' : 'issuer.retire'}`);
-    if (!equalBytes((ev as IssuerRegister | IssuerRetire).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
+    if (ev.type !== ISSUER_TYPES[i]) throw invalid(`issuer event ${index} is a ${ev.type}, not an ${ISSUER_TYPES[i]}`);
+    if (!equalBytes((ev as IssuerRegister | IssuerRetire | IssuerCompromise).issuer, issue.issuer)) throw invalid(`issuer event ${index} is about another key than the issuance's issuer`);
     if (v.root !== undefined && !vouched) verifyEventSignature(parsed, v.root, v.backend); // BAD_SIGNATURE
-    return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire };
+    return { index, entry, leafHash: leaf, event: ev as IssuerRegister | IssuerRetire | IssuerCompromise };
   });
   if (issuer[0].index >= events[0].index) throw invalid('the issuer was registered after the issuance');
-  const revoked = events.some((e) => e.event.type === 'cert.revoke');
-  const state: CertState = revoked ? 'revoked' : time >= issue.validUntil ? 'expired' : 'active';
+  const retired = issuer.length > 1 ? issuer[1].index : null;
+  const compromised = issuer.length > 2 ? { from: (issuer[2].event as IssuerCompromise).from, index: issuer[2].index } : null;
+  const revoked = events.length > 1;
+  const state: CertState = revoked ? 'revoked' : compromised !== null && compromised.from <= events[0].index ? 'compromised' : time >= issue.validUntil ? 'expired' : 'active';
   if (st.state !== state) throw invalid(`the statement says ${st.state}, the proved events say ${state}`);
-  return { origin: st.origin, id: id.slice(), state, size: cp.size, root: cp.root, time, events, issuer, statement, checkpoint };
+  return { origin: st.origin, id: id.slice(), state, size: cp.size, root: cp.root, time, events, issuer, retired, compromised, statement, checkpoint };
 }

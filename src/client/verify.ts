@@ -78,6 +78,11 @@ export interface VerifyContext {
   nonce?: Uint8Array;
   verifierName?: string;
   /**
+   * The oldest status (now − its checkpoint's time, seconds) the verdict rests on
+   * (spec §10.2, STATUS_TOO_OLD); default DEFAULT_MAX_STATUS_AGE_S.
+   */
+  maxStatusAge?: number;
+  /**
    * The roots of the trees this log published, by size, when the verifier is the log
    * itself: a presented checkpoint of a published size with another root was signed with
    * the log's key but never published (a fork, or a stolen key).
@@ -97,16 +102,20 @@ export interface VerifierKeys {
  * What a verifier knows of a certificate's status when it needs no statement: the log
  * itself (POST /v1/verify) judges with its own state. A verified StatusStatement is one.
  */
-export type KnownStatus = Pick<StatusStatement, 'state' | 'size' | 'time'> & {
-  /** The certificate's events, by leaf hash. */
+export type KnownStatus = Pick<StatusStatement, 'state' | 'size' | 'time' | 'retired' | 'compromised'> & {
+  /** The issuance (then a revocation), by leaf hash. */
   events: readonly { leafHash: Uint8Array }[];
-  issuer: readonly { index: number }[];
   /**
    * Entries whose signatures the knower checked itself (the log, when it admitted them):
    * the verdict does not check them again. Everything else is checked.
    */
   admitted?: (leafHash: Uint8Array) => boolean;
 };
+
+/** The default maximum status age (spec §10.2): one day. */
+export const DEFAULT_MAX_STATUS_AGE_S = 86_400;
+/** The largest maximum status age a verifier may set (spec §10.2): a year. */
+export const MAX_STATUS_AGE_LIMIT_S = 31_536_000;
 
 /** A signature to check: the key, the message and the signature (spec §2.3). */
 export interface SignatureCheck {
@@ -299,8 +308,12 @@ export class PresentationVerifier {
         if (!equalBytes(register.issuer, issue.issuer)) fail('UNKNOWN_ISSUER', 'the registration is of another key than the issuer of the certificate');
         if (!register.docTypes.includes(issue.docType)) fail('DOCTYPE_NOT_ALLOWED', `the issuer is registered for ${register.docTypes.join(', ')}, not ${issue.docType}`);
         if (p.bundles.register.index >= p.bundles.issue.index) fail('UNKNOWN_ISSUER', `the registration (entry ${p.bundles.register.index}) does not precede the issuance (entry ${p.bundles.issue.index})`);
-        const retire = status?.issuer[1];
-        if (retire !== undefined && retire.index < p.bundles.issue.index) fail('ISSUER_RETIRED', `the issuer was retired at entry ${retire.index}, before the issuance (entry ${p.bundles.issue.index})`);
+        const retired = status?.retired ?? null;
+        if (retired !== null && retired < p.bundles.issue.index) fail('ISSUER_RETIRED', `the issuer was retired at entry ${retired}, before the issuance (entry ${p.bundles.issue.index})`);
+        const compromised = status?.compromised ?? null;
+        if (compromised !== null && compromised.from <= p.bundles.issue.index) {
+          fail('ISSUER_COMPROMISED', `the issuer's key was compromised from entry ${compromised.from} (said at entry ${compromised.index}): the issuance (entry ${p.bundles.issue.index}) is not valid`);
+        }
         return `registered by the root key at entry ${p.bundles.register.index} as ${JSON.stringify(register.name)}`;
       }],
       ['document', () => {
@@ -346,12 +359,12 @@ export class PresentationVerifier {
         statusCheck();
         if (statusProblem !== undefined) throw statusProblem;
         const st = status!;
-        const chain = [leaves.issue, ...leaves.transfers];
-        for (const [i, leaf] of chain.entries()) {
-          if (!st.events.some((e) => equalBytes(e.leafHash, leaf))) fail('STATUS_INVALID', `the status statement does not name ${i === 0 ? 'the issuance' : `transfer ${i}`}`);
-        }
+        if (st.events.length === 0 || !equalBytes(st.events[0].leafHash, leaves.issue)) fail('STATUS_INVALID', 'the status statement is not about this issuance');
         if (st.state === 'revoked') fail('CERT_REVOKED', `revoked as of checkpoint ${st.size} (time ${st.time})`);
-        return `not revoked as of checkpoint ${st.size} (time ${st.time}, ${Math.max(0, ctx.now - st.time)} s ago)`;
+        const age = Math.max(0, ctx.now - st.time);
+        const max = ctx.maxStatusAge ?? DEFAULT_MAX_STATUS_AGE_S;
+        if (age > max) fail('STATUS_TOO_OLD', `the status is ${age} s old (checkpoint ${st.size}), more than the ${max} s this verifier accepts: a later revocation or compromise cannot be seen`);
+        return `not revoked as of checkpoint ${st.size} (time ${st.time}, ${age} s ago)`;
       }],
       ['validity', () => {
         if (ctx.now < issue.issuedAt) fail('NOT_YET_VALID', `valid from ${issue.issuedAt}, now is ${ctx.now}`);

@@ -35,7 +35,14 @@ export type LedgerErrorCode =
   | 'UNKNOWN_CERT' // no certificate with this id
   | 'UNKNOWN_PARENT' // the parent event is not in the log, or is of another certificate
   | 'NOT_HOLDER' // the sender is not a holder of the certificate by the parent event
-  | 'NOT_ISSUER' // the revoker is not the certificate's issuer
+  | 'NOT_ISSUER' // the key may not revoke this certificate at this point of the log
+  | 'UNKNOWN_DOCTYPE' // the document type is not in the log's registry
+  | 'ISSUED_AT_SKEW' // issuedAt is more than 300 s from the batch time
+  | 'VALIDITY_TOO_LONG' // validUntil − issuedAt exceeds the document type's maxValidity
+  | 'ISSUER_NOT_RETIRED' // issuer.succeed and issuer.compromise need a retired issuer
+  | 'BAD_COMPROMISE' // an issuer.compromise's from is after the retirement or not lower than an earlier one's
+  | 'ISSUER_COMPROMISED' // the certificate's issuer was compromised from an index at or before its issuance
+  | 'CHAIN_TOO_LONG' // a transfer would be the 65th of its chain
   | 'CERT_REVOKED' // the certificate is revoked
   | 'CERT_EXPIRED' // the certificate is past its validUntil (or born expired)
   // The wallet side (spec §12)

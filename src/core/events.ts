@@ -1,6 +1,7 @@
 /**
- * Certificate events (spec §5.7): the typed bodies of the entry types `issuer.register`,
- * `issuer.retire`, `cert.issue`, `cert.transfer` and `cert.revoke`, in the entry envelope
+ * Certificate events (spec §5.7): the typed bodies of the entry types `doctype.register`,
+ * `issuer.register`, `issuer.retire`, `issuer.succeed`, `issuer.compromise`, `cert.issue`,
+ * `cert.transfer` and `cert.revoke`, in the entry envelope
  * of spec §5.2 (src/core/entry.ts).
  *
  * `parseEvent` is the one strict reader of these entries: canonical CBOR and envelope
@@ -11,7 +12,7 @@
  *
  * Codes, in order of precedence (the first rule broken decides):
  *  - TOO_LARGE, MALFORMED, NON_CANONICAL, UNSUPPORTED (version) from decodeEntry;
- *  - UNSUPPORTED: the entry type is not one of the five certificate event types;
+ *  - UNSUPPORTED: the entry type is not one of the certificate event types;
  *  - MALFORMED: missing or extra body keys, a wrong CBOR type, a byte string of the wrong
  *    length, a text outside its limits, a bad docType, duplicate docTypes, a time that is
  *    negative;
@@ -29,10 +30,19 @@ import { concatBytes, equalBytes, utf8 } from './bytes.js';
 import { checkEd25519PublicKey, ed25519PublicKey, randomBytes, sha256, verifyEd25519, type CryptoBackend } from './crypto.js';
 import { decodeEntry, encodeEntry, ENTRY_VERSION, signEntry, type CborMap } from './entry.js';
 
-export type EventType = 'issuer.register' | 'issuer.retire' | 'cert.issue' | 'cert.transfer' | 'cert.revoke';
+export type EventType = 'doctype.register' | 'issuer.register' | 'issuer.retire' | 'issuer.succeed' | 'issuer.compromise' | 'cert.issue' | 'cert.transfer' | 'cert.revoke';
 
 /** EVENT_TYPES lists the certificate event types of spec §5.7. */
-export const EVENT_TYPES: readonly EventType[] = ['issuer.register', 'issuer.retire', 'cert.issue', 'cert.transfer', 'cert.revoke'];
+export const EVENT_TYPES: readonly EventType[] = ['doctype.register', 'issuer.register', 'issuer.retire', 'issuer.succeed', 'issuer.compromise', 'cert.issue', 'cert.transfer', 'cert.revoke'];
+
+/** doctype.register: the root key puts a document type in the log's registry with its longest validity. */
+export interface DoctypeRegister {
+  type: 'doctype.register';
+  docType: string;
+  /** Seconds, 1 … MAX_VALIDITY_S. */
+  maxValidity: number;
+  time: number;
+}
 
 /** issuer.register: the root key registers an issuing office's key for some document types. */
 export interface IssuerRegister {
@@ -47,6 +57,22 @@ export interface IssuerRegister {
 export interface IssuerRetire {
   type: 'issuer.retire';
   issuer: Uint8Array;
+  time: number;
+}
+
+/** issuer.succeed: the root key names the active issuer that may revoke a retired issuer's certificates. */
+export interface IssuerSucceed {
+  type: 'issuer.succeed';
+  issuer: Uint8Array;
+  successor: Uint8Array;
+  time: number;
+}
+
+/** issuer.compromise: the root key says a retired issuer's key was stolen from log index `from` on. */
+export interface IssuerCompromise {
+  type: 'issuer.compromise';
+  issuer: Uint8Array;
+  from: number;
   time: number;
 }
 
@@ -75,25 +101,26 @@ export interface CertTransfer {
   time: number;
 }
 
-/** cert.revoke: the issuing issuer revokes a certificate. */
+/** cert.revoke: an entitled key (spec §5.9: the issuer, its successor or the root) revokes a certificate. */
 export interface CertRevoke {
   type: 'cert.revoke';
   id: Uint8Array;
-  issuer: Uint8Array;
+  revoker: Uint8Array;
   reason: string;
   time: number;
 }
 
-export type CertEvent = IssuerRegister | IssuerRetire | CertIssue | CertTransfer | CertRevoke;
+export type CertEvent = DoctypeRegister | IssuerRegister | IssuerRetire | IssuerSucceed | IssuerCompromise | CertIssue | CertTransfer | CertRevoke;
 
 /** ParsedEvent is a certificate event as read from entry bytes, signature not yet checked. */
 export interface ParsedEvent {
   event: CertEvent;
   sig: Uint8Array;
   /**
-   * The public key that must have made `sig`: `body.issuer` for cert.issue and
-   * cert.revoke, `body.sender` for cert.transfer, and 'root' for issuer.register and
-   * issuer.retire (the root key of the genesis entry, which the parser does not know).
+   * The public key that must have made `sig`: `body.issuer` for cert.issue,
+   * `body.revoker` for cert.revoke, `body.sender` for cert.transfer, and 'root' for
+   * doctype.register and issuer.* (the root key of the genesis entry, which the parser
+   * does not know).
    */
   signer: Uint8Array | 'root';
   /** The signed bytes, "dojang/v1/" ‖ type ‖ 0x0A ‖ body, with the body as received. */
@@ -114,6 +141,8 @@ export const MAX_ISSUER_NAME_BYTES = 128;
 export const MAX_REASON_BYTES = 128;
 export const MAX_DOCTYPE_BYTES = 64;
 export const MAX_DOCTYPES = 32;
+/** The longest validity a document type may be registered with: 3,660 days, in seconds (spec §5.7). */
+export const MAX_VALIDITY_S = 3660 * 86_400;
 
 const DOCTYPE = /^[a-z0-9]+(\.[a-z0-9-]+)+$/;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u; // with the u flag, matches unpaired surrogates only
@@ -158,11 +187,14 @@ type Fail = (code: LedgerErrorCode, msg: string) => never;
 
 /** Exact body keys per type, sorted (spec §5.7). */
 const BODY_KEYS: Record<EventType, string> = {
+  'doctype.register': 'docType,maxValidity,time',
   'issuer.register': 'docTypes,issuer,name,time',
   'issuer.retire': 'issuer,time',
+  'issuer.succeed': 'issuer,successor,time',
+  'issuer.compromise': 'from,issuer,time',
   'cert.issue': 'commitment,docType,holder,id,issuedAt,issuer,time,validUntil',
   'cert.transfer': 'id,nonce,parent,recipient,sender,senderSalt,time',
-  'cert.revoke': 'id,issuer,reason,time',
+  'cert.revoke': 'id,reason,revoker,time',
 };
 
 /** isEventType tells whether an entry type is one of the certificate events of spec §5.7. */
@@ -272,6 +304,19 @@ function readBody(type: EventType, body: CborMap, fail: Fail): CertEvent {
   const r = new BodyReader(type, body, fail);
   let e: CertEvent;
   switch (type) {
+    case 'doctype.register': {
+      const docType = r.docType('docType');
+      const maxValidity = r.uint('maxValidity');
+      if (maxValidity < 1 || maxValidity > MAX_VALIDITY_S) fail('MALFORMED', `doctype.register maxValidity must be 1–${MAX_VALIDITY_S} seconds`);
+      e = { type, docType, maxValidity, time: r.uint('time') };
+      break;
+    }
+    case 'issuer.succeed':
+      e = { type, issuer: r.key('issuer'), successor: r.key('successor'), time: r.uint('time') };
+      break;
+    case 'issuer.compromise':
+      e = { type, issuer: r.key('issuer'), from: r.uint('from'), time: r.uint('time') };
+      break;
     case 'issuer.register':
       e = { type, issuer: r.key('issuer'), name: r.text('name', 1, MAX_ISSUER_NAME_BYTES), docTypes: r.docTypes('docTypes'), time: r.uint('time') };
       break;
@@ -304,7 +349,7 @@ function readBody(type: EventType, body: CborMap, fail: Fail): CertEvent {
       };
       break;
     case 'cert.revoke':
-      e = { type, id: r.bytes('id', CERT_ID_BYTES), issuer: r.key('issuer'), reason: r.text('reason', 0, MAX_REASON_BYTES), time: r.uint('time') };
+      e = { type, id: r.bytes('id', CERT_ID_BYTES), revoker: r.key('revoker'), reason: r.text('reason', 0, MAX_REASON_BYTES), time: r.uint('time') };
       break;
   }
   r.finish();
@@ -323,6 +368,15 @@ const callerBug: Fail = (_code, msg) => {
 export function eventBody(e: CertEvent): CborMap {
   let body: { [k: string]: CborValue | undefined };
   switch (e?.type) {
+    case 'doctype.register':
+      body = { docType: e.docType, maxValidity: e.maxValidity, time: e.time };
+      break;
+    case 'issuer.succeed':
+      body = { issuer: e.issuer, successor: e.successor, time: e.time };
+      break;
+    case 'issuer.compromise':
+      body = { issuer: e.issuer, from: e.from, time: e.time };
+      break;
     case 'issuer.register':
       body = { issuer: e.issuer, name: e.name, docTypes: Array.isArray(e.docTypes) ? [...e.docTypes] : e.docTypes, time: e.time };
       break;
@@ -336,7 +390,7 @@ export function eventBody(e: CertEvent): CborMap {
       body = { id: e.id, parent: e.parent, sender: e.sender, senderSalt: e.senderSalt, recipient: e.recipient, nonce: e.nonce, time: e.time };
       break;
     case 'cert.revoke':
-      body = { id: e.id, issuer: e.issuer, reason: e.reason, time: e.time };
+      body = { id: e.id, revoker: e.revoker, reason: e.reason, time: e.time };
       break;
     default:
       throw new TypeError(`eventBody: ${String((e as { type?: unknown } | undefined)?.type)} is not a certificate event type`);
@@ -348,12 +402,16 @@ export function eventBody(e: CertEvent): CborMap {
 /** signerOf names the key that must sign an event (spec §5.2 table, §5.9). */
 function signerOf(e: CertEvent): Uint8Array | 'root' {
   switch (e.type) {
+    case 'doctype.register':
     case 'issuer.register':
     case 'issuer.retire':
+    case 'issuer.succeed':
+    case 'issuer.compromise':
       return 'root';
     case 'cert.issue':
-    case 'cert.revoke':
       return e.issuer;
+    case 'cert.revoke':
+      return e.revoker;
     case 'cert.transfer':
       return e.sender;
   }
@@ -370,7 +428,7 @@ export function encodeEvent(e: CertEvent, seed: Uint8Array): Uint8Array {
   const body = eventBody(e);
   const signer = signerOf(e);
   if (signer !== 'root' && !equalBytes(ed25519PublicKey(seed), signer)) {
-    throw new RangeError(`encodeEvent: the seed is not the key of the ${e.type === 'cert.transfer' ? 'sender' : 'issuer'}`);
+    throw new RangeError(`encodeEvent: the seed is not the key of the ${e.type === 'cert.transfer' ? 'sender' : e.type === 'cert.revoke' ? 'revoker' : 'issuer'}`);
   }
   return signEntry(e.type, body, seed);
 }

@@ -19,11 +19,12 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules, certificateAt, certKey, issuerKey, parentKey, type CertRecord, type IssuerRecord, type ParentRecord } from './rules.js';
+import { CertificateRules, certificateAt, certKey, compromiseAt, issuerKey, parentKey, type CertRecord, type CertState, type IssuerRecord, type ParentRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
-import { CERT_ID_BYTES, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
+import { CERT_ID_BYTES, encodeEvent, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Cluster } from './cluster.js';
 import { Publisher, type WitnessStatus } from '../witness/publisher.js';
+import type { KnownStatus } from '../client/verify.js';
 import { Stamper } from '../timestamp/stamper.js';
 import type { TsaClient } from '../timestamp/stamper.js';
 import { checkCheckpoint, type Policy } from '../core/policy.js';
@@ -59,13 +60,14 @@ export interface LedgerOptions {
 
 /** CertificateStatus is the answer of GET /v1/certificates/<id> (spec §8.7). */
 export interface CertificateStatus {
-  readonly state: 'active' | 'revoked' | 'expired';
+  readonly state: CertState;
   /** The signed statement note. */
   readonly statement: Uint8Array;
   /** The checkpoint the statement is bound to. */
   readonly checkpoint: Uint8Array;
+  /** The issuance and, if revoked by then, the revocation. */
   readonly events: readonly ProvedEntry[];
-  /** The issuer's issuer.register and, if retired by then, its issuer.retire. */
+  /** The issuer's issuer.register and, by then, its issuer.retire and its lowest issuer.compromise. */
   readonly issuer: readonly ProvedEntry[];
 }
 
@@ -127,9 +129,10 @@ export class Ledger {
   /**
    * create appends the genesis entry to an empty store and returns the open ledger.
    * The root key signs the genesis: `rootSeed` (a development root key) or the
-   * keys.root key. Throws CONFLICT if the store is not empty.
+   * keys.root key; it then registers `docTypes` (doctype.register, spec §5.7) with
+   * their maximum validity in seconds. Throws CONFLICT if the store is not empty.
    */
-  static async create(o: LedgerOptions & { origin: string; rootSeed?: Uint8Array; rootName?: string }): Promise<Ledger> {
+  static async create(o: LedgerOptions & { origin: string; rootSeed?: Uint8Array; rootName?: string; docTypes?: readonly { docType: string; maxValidity: number }[] }): Promise<Ledger> {
     if ((await o.store.readHead()) !== undefined) throw new LedgerError('CONFLICT', 'store already holds a log');
     const { keys } = o;
     if (keys.log.name !== o.origin) throw new RangeError('log key name must be the origin');
@@ -151,7 +154,15 @@ export class Ledger {
     } finally {
       await seq.close();
     }
-    return Ledger.open(o);
+    const ledger = await Ledger.open(o);
+    try {
+      const time = Math.floor(clock() / 1000);
+      await Promise.all((o.docTypes ?? []).map((d) => ledger.append(encodeEvent({ type: 'doctype.register', docType: d.docType, maxValidity: d.maxValidity, time }, rootSeed))));
+    } catch (e) {
+      await ledger.close();
+      throw e;
+    }
+    return ledger;
   }
 
   /**
@@ -187,7 +198,7 @@ export class Ledger {
     };
     const openSequencer = async () => {
       const term = (await o.store.claim?.()) ?? 0;
-      const rules = new CertificateRules(o.store);
+      const rules = new CertificateRules(o.store, rootKey);
       const sequencer = await Sequencer.open({ ...sequencerOptions(o), admit: admission({ origin: genesis.origin, rootKey, rules, extra: o.admit }), onAppend });
       return { sequencer, term };
     };
@@ -428,11 +439,11 @@ export class Ledger {
 
   /**
    * certificateState is what the state index says of a certificate as of the latest
-   * checkpoint: its state, its event indices and its issuer's registration (and
-   * retirement) indices, unsigned (what certificateStatus signs). Undefined for an
-   * unknown id.
+   * checkpoint (spec §8.7): its state, its issuance (and revocation) indices and its
+   * issuer's registration (retirement, compromise) indices, unsigned (what
+   * certificateStatus signs). Undefined for an unknown id.
    */
-  async certificateState(id: Uint8Array): Promise<{ head: Head; state: 'active' | 'revoked' | 'expired'; events: number[]; issuer: number[] } | undefined> {
+  async certificateState(id: Uint8Array): Promise<{ head: Head; state: CertState; events: number[]; issuer: number[] } | undefined> {
     if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
     const head = this.head;
     const [raw] = await this.store.readState([certKey(id)]);
@@ -448,17 +459,14 @@ export class Ledger {
   /**
    * knownStatus is what this log knows of a certificate, as a verifier uses it
    * (KnownStatus in src/client/verify.ts), read in one state lookup: its state as of the
-   * latest checkpoint, which of `chain` (leaf hashes of a presentation's issuance and
-   * transfers) are events of it in the log, and its issuer's registration (and
-   * retirement). Those events were signature-checked when the log admitted them, so the
-   * verifier need not check them again (`admitted`). `issuerHint` is the issuer key the
-   * presentation names. Undefined for a certificate the log does not hold.
+   * latest checkpoint, whether `chain[0]` (the leaf hash of a presentation's issuance)
+   * is its issuance, which of `chain` (that and the transfers) are events of it in the
+   * log, and its issuer's retirement and lowest compromise. Those events were
+   * signature-checked when the log admitted them, so the verifier need not check them
+   * again (`admitted`). `issuerHint` is the issuer key the presentation names. Undefined
+   * for a certificate the log does not hold.
    */
-  async knownStatus(
-    id: Uint8Array,
-    issuerHint: Uint8Array,
-    chain: readonly Uint8Array[],
-  ): Promise<{ state: 'active' | 'revoked' | 'expired'; size: number; time: number; events: { leafHash: Uint8Array }[]; issuer: { index: number }[]; admitted: (leaf: Uint8Array) => boolean } | undefined> {
+  async knownStatus(id: Uint8Array, issuerHint: Uint8Array, chain: readonly Uint8Array[]): Promise<KnownStatus | undefined> {
     if (id.length !== CERT_ID_BYTES) throw new LedgerError('BAD_REQUEST', `a certificate id is ${CERT_ID_BYTES} bytes`);
     const head = this.head;
     const [raw, rawIssuer, ...parents] = await this.store.readState([certKey(id), issuerKey(issuerHint), ...chain.map(parentKey)]);
@@ -466,14 +474,27 @@ export class Ledger {
     const rec = decodeCbor(raw) as unknown as CertRecord;
     if (!equalBytes(rec.issuer, issuerHint)) return undefined; // not the certificate the presentation describes
     if (rawIssuer === undefined) throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(id)} names an issuer the state index does not hold`);
-    const at = certificateAt(rec, decodeCbor(rawIssuer) as unknown as IssuerRecord, head.size, head.time);
+    const iss = decodeCbor(rawIssuer) as unknown as IssuerRecord;
+    const at = certificateAt(rec, iss, head.size, head.time);
     if (at === undefined) return undefined;
-    const events = chain.filter((_, i) => {
+    const inLog = new Set<string>();
+    let issuance: Uint8Array | undefined;
+    chain.forEach((leaf, i) => {
       const r = parents[i] === undefined ? undefined : (decodeCbor(parents[i]!) as unknown as ParentRecord);
-      return r !== undefined && equalBytes(r.id, id) && r.index < head.size;
+      if (r === undefined || !equalBytes(r.id, id) || r.index >= head.size) return;
+      inLog.add(toHex(leaf));
+      if (r.index === rec.issue) issuance = leaf;
     });
-    const inLog = new Set(events.map(toHex));
-    return { state: at.state, size: head.size, time: head.time, events: events.map((leafHash) => ({ leafHash })), issuer: at.issuer.map((index) => ({ index })), admitted: (leaf) => inLog.has(toHex(leaf)) };
+    const c = compromiseAt(iss, head.size);
+    return {
+      state: at.state,
+      size: head.size,
+      time: head.time,
+      events: issuance === undefined ? [] : [{ leafHash: issuance }],
+      retired: iss.retired !== null && iss.retired < head.size ? iss.retired : null,
+      compromised: c === undefined ? null : { from: c[0], index: c[1] },
+      admitted: (leaf) => inLog.has(toHex(leaf)),
+    };
   }
 
   /** verifySignatures checks Ed25519 signatures on the ledger's worker pool (strict rules, spec §2.3). */
@@ -483,8 +504,9 @@ export class Ledger {
 
   /**
    * certificateStatus makes the signed status statement of a certificate as of the
-   * latest checkpoint (spec §8.7), with every event of the certificate and its
-   * inclusion proof in that checkpoint. Undefined for an unknown id.
+   * latest checkpoint (spec §8.7), with its issuance (and revocation) and its issuer's
+   * events, each with its inclusion proof in that checkpoint: at most five entries,
+   * whatever the certificate's history. Undefined for an unknown id.
    */
   async certificateStatus(id: Uint8Array): Promise<CertificateStatus | undefined> {
     const known = await this.certificateState(id);

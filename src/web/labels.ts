@@ -91,6 +91,7 @@ export const PROBLEM_LABELS: Readonly<Record<string, Label>> = {
 export const STATE_LABELS: Readonly<Record<CertState, Label>> = {
   active: { ko: '유효 (폐지되지 않음)', en: 'active (not revoked)' },
   revoked: { ko: '폐지됨', en: 'revoked' },
+  compromised: { ko: '무효 (발급기관 키 유출 이후 발급)', en: "not valid (issued after the issuer's key was compromised)" },
   expired: { ko: '만료됨 (폐지되지 않음)', en: 'expired (not revoked)' },
 };
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { encodeEvent, newCertId } from '../../src/core/events.js';
@@ -26,7 +26,7 @@ async function start() {
 }
 
 beforeAll(async () => {
-  t = await makeLedger({}, 'example.com/write-api');
+  t = await makeLedger({ docTypes: TEST_DOC_TYPES }, 'example.com/write-api');
   root = (await loadKeys(t.dir)).root!.seed;
   await start();
 });
@@ -195,7 +195,7 @@ describe('GET /v1/certificates/<id>', () => {
 
   it('says expired once the checkpoint time passes validUntil', async () => {
     let clock = 1_800_000_000;
-    const l = await makeLedger({ clock: () => clock * 1000 }, 'example.com/expiry');
+    const l = await makeLedger({ clock: () => clock * 1000, docTypes: TEST_DOC_TYPES }, 'example.com/expiry');
     try {
       const rootSeed = (await loadKeys(l.dir)).root!.seed;
       const office = randomBytes(32);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { RogueLog, type RogueSeeds } from '../helpers/rogue-log.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
@@ -37,7 +37,7 @@ let office: Uint8Array;
 let verifyNowMs = Date.now();
 
 beforeAll(async () => {
-  t = await makeLedger({}, 'example.com/presentation-test');
+  t = await makeLedger({ docTypes: TEST_DOC_TYPES }, 'example.com/presentation-test');
   root = (await loadKeys(t.dir)).root!.seed;
   server = createServer(createApp({ ledger: t.ledger, clock: () => verifyNowMs }).callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -335,7 +335,7 @@ describe('one broken presentation per check: valid=false with its own reason, of
   });
 
   it('a presentation of another log', async () => {
-    const other = await makeLedger({}, 'example.com/another-log');
+    const other = await makeLedger({ docTypes: TEST_DOC_TYPES }, 'example.com/another-log');
     try {
       const v = new PresentationVerifier(other.ledger.publicKeys);
       const f = failed(offline(good, face(n), v));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient, httpProblemOf, verifyReceipt, verifyStatus, type Receipt } from '../../src/client/sdk.js';
@@ -40,7 +40,7 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ se
 }
 
 async function start(origin: string, clock?: () => number): Promise<Running> {
-  const t = await makeLedger(clock ? { clock } : {}, origin);
+  const t = await makeLedger(clock ? { clock, docTypes: TEST_DOC_TYPES } : { docTypes: TEST_DOC_TYPES }, origin);
   closers.push(() => t.cleanup());
   const keys = await loadKeys(t.dir);
   const { server, base } = await listen(createApp({ ledger: t.ledger }).callback());

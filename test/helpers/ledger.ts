@@ -9,6 +9,13 @@ import type { LedgerStore } from '../../src/storage/store.js';
 import { databaseFrom, dropDatabase, freshDatabase, testStoreKind } from './postgres.js';
 import { FileGuard } from '../../src/ledger/guard.js';
 import { signEntry } from '../../src/core/entry.js';
+import { MAX_VALIDITY_S } from '../../src/core/events.js';
+
+/**
+ * TEST_DOC_TYPES: document types for a test ledger's registry (spec §5.7), each with the
+ * longest validity: `makeLedger({ docTypes: TEST_DOC_TYPES })` registers them after the genesis.
+ */
+export const TEST_DOC_TYPES = ['kr.gov.resident-registration.copy', 'kr.gov.family-relation.basic', 'kr.gov.family-relation.cert', 'kr.gov.x', 'a.a', 'a.b', 'b.b'].map((docType) => ({ docType, maxValidity: MAX_VALIDITY_S }));
 
 export interface TestLedger {
   dir: string;
@@ -25,7 +32,7 @@ export interface TestLedger {
  * makeLedger creates a fresh development ledger in a temp dir: its log in LevelDB, or in
  * a fresh PostgreSQL database under `npm run test:postgres` (testStoreKind).
  */
-export async function makeLedger(extra: Partial<LedgerOptions> = {}, origin = 'localhost/dojang-bench-test'): Promise<TestLedger> {
+export async function makeLedger(extra: Partial<LedgerOptions> & { docTypes?: typeof TEST_DOC_TYPES } = {}, origin = 'localhost/dojang-bench-test'): Promise<TestLedger> {
   const dir = await mkdtemp(join(tmpdir(), 'dojang-test-'));
   const keys = await createKeys(dir, origin, true);
   const url = testStoreKind() === 'postgres' ? await freshDatabase() : undefined;

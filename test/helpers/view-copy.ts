@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from './ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from './ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -25,7 +25,7 @@ export interface ServedLog {
 
 /** serveLog starts a ledger and its API on a free loopback port and registers the office. */
 export async function serveLog(origin: string): Promise<ServedLog> {
-  const t: TestLedger = await makeLedger({}, origin);
+  const t: TestLedger = await makeLedger({ docTypes: TEST_DOC_TYPES }, origin);
   const root = (await loadKeys(t.dir)).root!.seed;
   const server: Server = createServer(createApp({ ledger: t.ledger }).callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

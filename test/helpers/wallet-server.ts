@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { makeLedger, type TestLedger } from './ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from './ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -21,7 +21,7 @@ export interface WalletServer {
 }
 
 export async function serveWithWallets(origin = 'example.com/wallet-test'): Promise<WalletServer> {
-  const t = await makeLedger({}, origin);
+  const t = await makeLedger({ docTypes: TEST_DOC_TYPES }, origin);
   const wallets = new WalletStore(t.storeUrl === undefined ? join(t.dir, 'wallets') : postgresKv(t.storeUrl));
   await wallets.open();
   const clock: { ms: number | undefined } = { ms: undefined };

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import pg from 'pg';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment, type CertIssue } from '../../src/core/events.js';
 import { commitDocument, disclose, newClaim, verifyDisclosure, type Claim } from '../../src/core/commitment.js';
@@ -173,7 +173,7 @@ async function issueHousehold(): Promise<Issued> {
 }
 
 beforeAll(async () => {
-  t = await makeLedger({ clock: () => now * 1000 }, 'example.com/privacy');
+  t = await makeLedger({ clock: () => now * 1000, docTypes: TEST_DOC_TYPES }, 'example.com/privacy');
   const root = (await loadKeys(t.dir)).root!.seed;
   await t.ledger.append(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(office), name: OFFICE_NAME, docTypes: [DOC], time: now }, root));
   first = await issueHousehold();

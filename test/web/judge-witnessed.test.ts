@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { allCosigned, policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
@@ -44,7 +44,7 @@ async function serve(app: ReturnType<typeof createApp>): Promise<string> {
 }
 
 beforeAll(async () => {
-  t = await makeLedger({}, ORIGIN);
+  t = await makeLedger({ docTypes: TEST_DOC_TYPES }, ORIGIN);
   for (let i = 0; i < 3; i++) witnesses.push(await startWitness(i, ORIGIN, t.ledger.publicKeys.logKey));
   const file = policyText(t.ledger.publicKeys.logKey, witnesses, '2');
   const policy = parsePolicy(utf8(file));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { DojangClient } from '../../src/client/sdk.js';
@@ -99,7 +99,7 @@ async function unjudged(p: Promise<unknown> | (() => unknown)): Promise<Unjudged
 }
 
 beforeAll(async () => {
-  t = await makeLedger({}, 'example.com/judge-test');
+  t = await makeLedger({ docTypes: TEST_DOC_TYPES }, 'example.com/judge-test');
   const root = (await loadKeys(t.dir)).root!.seed;
   server = createServer(createApp({ ledger: t.ledger }).callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeLedger, type TestLedger } from '../helpers/ledger.js';
+import { makeLedger, type TestLedger, TEST_DOC_TYPES } from '../helpers/ledger.js';
 import { allCosigned, policyText, startWitness, type RunningWitness } from '../helpers/witnesses.js';
 import { createApp } from '../../src/api/app.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
@@ -47,7 +47,7 @@ const listen = async (s: Server) => {
 };
 
 beforeAll(async () => {
-  t = await makeLedger({}, ORIGIN);
+  t = await makeLedger({ docTypes: TEST_DOC_TYPES }, ORIGIN);
   const logKey = t.ledger.publicKeys.logKey;
   for (let i = 0; i < 3; i++) witnesses.push(await startWitness(i, ORIGIN, logKey));
   policyFile = policyText(logKey, witnesses, '2');
