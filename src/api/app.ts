@@ -22,7 +22,7 @@ import { parseNote } from '../core/note.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import type { Ledger, ProvedEntry } from '../ledger/ledger.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, MAX_VERIFIER_NAME_BYTES } from '../client/presentation.js';
-import { PresentationVerifier, verdictJson } from '../client/verify.js';
+import { MAX_STATUS_AGE_LIMIT_S, PresentationVerifier, verdictJson } from '../client/verify.js';
 import type { Policy } from '../core/policy.js';
 import { errorToProblem, sendCodedProblem } from './problem.js';
 import { readBody } from './body.js';
@@ -74,11 +74,11 @@ const VERIFY_PATH = '/v1/verify';
 /**
  * verifyQuery reads the query of POST /v1/verify: `audience` (the verifier's key, 64 hex
  * digits: received flow), `nonce` (32–128 hex digits) and `verifier` (its name: face
- * flow), each at most once. BAD_REQUEST otherwise.
+ * flow), and `maxStatusAge` (seconds, spec §10.2), each at most once. BAD_REQUEST otherwise.
  */
-function verifyQuery(qs: string): { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string } {
+function verifyQuery(qs: string): { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string; maxStatusAge?: number } {
   const params = new URLSearchParams(qs);
-  const out: { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string } = {};
+  const out: { audience?: Uint8Array; nonce?: Uint8Array; verifierName?: string; maxStatusAge?: number } = {};
   const seen = new Set<string>();
   for (const [k, v] of params) {
     if (seen.has(k)) throw new LedgerError('BAD_REQUEST', `${VERIFY_PATH}: ${k} is given twice`);
@@ -93,7 +93,11 @@ function verifyQuery(qs: string): { audience?: Uint8Array; nonce?: Uint8Array; v
       const n = Buffer.byteLength(v, 'utf8');
       if (n < 1 || n > MAX_VERIFIER_NAME_BYTES) throw new LedgerError('BAD_REQUEST', `verifier must be 1-${MAX_VERIFIER_NAME_BYTES} bytes of UTF-8`);
       out.verifierName = v;
-    } else throw new LedgerError('BAD_REQUEST', `${VERIFY_PATH} takes audience, nonce and verifier, not ${JSON.stringify(k)}`);
+    } else if (k === 'maxStatusAge') {
+      const n = parseCount(v, 'maxStatusAge');
+      if (n > MAX_STATUS_AGE_LIMIT_S) throw new LedgerError('BAD_REQUEST', `maxStatusAge must be at most ${MAX_STATUS_AGE_LIMIT_S} seconds`);
+      out.maxStatusAge = n;
+    } else throw new LedgerError('BAD_REQUEST', `${VERIFY_PATH} takes audience, nonce, verifier and maxStatusAge, not ${JSON.stringify(k)}`);
   }
   if ((out.nonce === undefined) !== (out.verifierName === undefined)) throw new LedgerError('BAD_REQUEST', 'nonce and verifier go together (the face-to-face flow)');
   return out;
@@ -472,6 +476,15 @@ export function createApp(deps: AppDeps): Koa {
     const verdict = await verifier.verifyWith(p, { now: Math.floor(clock() / 1000), ...q, published }, (items) => ledger.verifySignatures(items), known);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = verdictJson(verdict);
+  });
+
+  // The document type registry (spec §5.7).
+  router.get('/v1/doctypes/:docType', async (ctx) => {
+    ctx.state.route = 'doctype';
+    const d = await ledger.docType(ctx.params.docType);
+    if (d === undefined) throw new LedgerError('NOT_FOUND', `${ctx.params.docType} is not in the log's document type registry`);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = d;
   });
 
   // Status statements (spec §8.7).

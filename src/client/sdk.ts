@@ -34,7 +34,7 @@
  * is a RangeError/TypeError (a rejection, for the async methods), before anything is
  * sent.
  */
-import { LedgerError } from '../core/errors.js';
+import { LedgerError, isLedgerError } from '../core/errors.js';
 import { toHex } from '../core/bytes.js';
 import { checkEd25519PublicKey, ed25519PublicKey } from '../core/crypto.js';
 import { parseCheckpoint } from '../core/checkpoint.js';
@@ -407,6 +407,23 @@ export class DojangClient {
     if (!(id instanceof Uint8Array) || id.length !== CERT_ID_BYTES) throw new RangeError(`status: id must be ${CERT_ID_BYTES} bytes`);
     const t = await this.trust();
     return verifyStatus(id, await this.request('GET', `/v1/certificates/${toHex(id)}`), t.verifiers);
+  }
+
+  /**
+   * docType asks the log's document type registry (spec §5.7, GET /v1/doctypes/<type>):
+   * the type's maximum validity in seconds and the index of its doctype.register, or
+   * undefined when the registry does not hold it. The answer is the operator's word
+   * (not signed); the log's rules enforce the registry whatever it says.
+   */
+  async docType(name: string): Promise<{ docType: string; maxValidity: number; registered: number } | undefined> {
+    try {
+      const j = await this.request('GET', `/v1/doctypes/${encodeURIComponent(name)}`);
+      if (!isObject(j)) throw malformed('a document type answer is { docType, maxValidity, registered }');
+      return { docType: readText(j.docType, 'docType'), maxValidity: readUint(j.maxValidity, 'maxValidity'), registered: readUint(j.registered, 'registered') };
+    } catch (e) {
+      if (isLedgerError(e, 'NOT_FOUND')) return undefined;
+      throw e;
+    }
   }
 }
 

@@ -15,7 +15,7 @@
  *  - UNSUPPORTED: the entry type is not one of the certificate event types;
  *  - MALFORMED: missing or extra body keys, a wrong CBOR type, a byte string of the wrong
  *    length, a text outside its limits, a bad docType, duplicate docTypes, a time that is
- *    negative;
+ *    negative, a maxValidity outside 1 … MAX_VALIDITY_S;
  *  - NON_CANONICAL: distinct docTypes not in ascending byte order (the same set has one
  *    encoding);
  *  - BAD_KEY: a byte string in a key field that §2.2 refuses (any length but 32
@@ -420,8 +420,9 @@ function signerOf(e: CertEvent): Uint8Array | 'root' {
 /**
  * encodeEvent builds the entry of an event and signs it with a 32-byte Ed25519 seed
  * (spec §5.2, §5.7). Picking the right key is the caller's job: the root key for
- * issuer.*; for the other types the seed's public key must be the body's issuer or
- * sender, else RangeError. Throws TypeError/RangeError for an event the spec does not
+ * doctype.register and issuer.*; for the other types the seed's public key must be the
+ * body's issuer (cert.issue), sender (cert.transfer) or revoker (cert.revoke), else
+ * RangeError. Throws TypeError/RangeError for an event the spec does not
  * allow (see eventBody); the result always passes parseEvent.
  */
 export function encodeEvent(e: CertEvent, seed: Uint8Array): Uint8Array {

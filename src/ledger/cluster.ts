@@ -29,7 +29,7 @@ import { equalBytes } from '../core/bytes.js';
 import { leafHash, proveConsistency, verifyConsistency, type HashReader } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import type { Coordinator, LedgerStore, QueueAnswer, QueuedWrite } from '../storage/store.js';
-import { checkStoredHead, type CheckpointGuard, type Head, type Receipt, type Sequencer } from './sequencer.js';
+import { checkStoredHead, REVOCATION_RESERVE, type CheckpointGuard, type Head, type Receipt, type Sequencer } from './sequencer.js';
 
 /** How often a follower tries to lead, re-reads the head and looks for answers (a backstop for notifications). */
 export const TICK_MS = 500;
@@ -152,12 +152,14 @@ export class Cluster {
   }
 
   /** add sequences the entry here when leading, else forwards it to the leader through the store. */
-  add(entry: Uint8Array, meta: unknown, verified: boolean): Promise<Receipt> {
+  add(entry: Uint8Array, meta: unknown, verified: boolean, reserveFor?: string): Promise<Receipt> {
     if (this.closed) return Promise.reject(new LedgerError('UNAVAILABLE', 'the ledger is closing'));
     if (this.fatal !== undefined) return Promise.reject(new LedgerError('STATE_MISMATCH', this.fatal));
     const seq = this.seq;
-    if (seq !== undefined && !seq.stopped) return seq.add(entry, meta);
-    if (this.waiting.size + this.outbox.length >= this.o.maxQueue) return Promise.reject(new LedgerError('OVERLOADED', 'too many writes wait for the sequencer'));
+    if (seq !== undefined && !seq.stopped) return seq.add(entry, meta, reserveFor);
+    // An entitled revocation may wait beyond the bound, by the sequencer's reserve (spec §8.2).
+    const bound = this.o.maxQueue + (reserveFor === undefined ? 0 : REVOCATION_RESERVE);
+    if (this.waiting.size + this.outbox.length >= bound) return Promise.reject(new LedgerError('OVERLOADED', 'too many writes wait for the sequencer'));
     return new Promise<Receipt>((resolve, reject) => {
       const waiter: Waiter = { leafHash: leafHash(entry), deadline: Date.now() + FORWARD_TIMEOUT_MS, resolve, reject };
       this.outbox.push({ write: { entry, verified }, waiter });

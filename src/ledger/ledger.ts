@@ -19,9 +19,9 @@ import { isLedgerError } from '../core/errors.js';
 import type { LedgerStore, StoredCheckpoint } from '../storage/store.js';
 import type { LogKeys } from './keyfiles.js';
 import { HashCache } from './hash-cache.js';
-import { CertificateRules, certificateAt, certKey, compromiseAt, issuerKey, parentKey, type CertRecord, type CertState, type IssuerRecord, type ParentRecord } from './rules.js';
+import { CertificateRules, certificateAt, certKey, compromiseAt, doctypeKey, issuerKey, parentKey, revocationRefusal, type CertRecord, type CertState, type DoctypeRecord, type IssuerRecord, type ParentRecord } from './rules.js';
 import { VerifyPool } from './verify-pool.js';
-import { CERT_ID_BYTES, encodeEvent, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
+import { CERT_ID_BYTES, encodeEvent, isDocType, isEventType, parseEvent, verifyEventSignature, type ParsedEvent } from '../core/events.js';
 import { Cluster } from './cluster.js';
 import { Publisher, type WitnessStatus } from '../witness/publisher.js';
 import type { KnownStatus } from '../client/verify.js';
@@ -339,11 +339,36 @@ export class Ledger {
       if (!ok) throw new LedgerError('BAD_SIGNATURE', `signature on ${parsed.event.type} does not verify under the key it names`);
     }
     // The sequencer hands the parsed, verified event to admission with the entry.
-    const r = await this.writer.add(entry, parsed === undefined ? undefined : new Verified(parsed), parsed !== undefined);
+    const meta = parsed === undefined ? undefined : new Verified(parsed);
+    let r: Receipt;
+    try {
+      r = await this.writer.add(entry, meta, parsed !== undefined);
+    } catch (e) {
+      // A full queue: a revocation by an entitled key takes a reserved place (spec §8.2).
+      if (!isLedgerError(e, 'OVERLOADED') || parsed?.event.type !== 'cert.revoke' || !(await this.mayRevoke(parsed.event.id, parsed.event.revoker))) throw e;
+      r = await this.writer.add(entry, meta, true, toHex(parsed.event.revoker));
+    }
     if (this.publisher === undefined) return r;
     // Acknowledged once a published (witnessed) checkpoint covers it; its receipt is made against that.
     await this.publisher.waitFor(r.index + 1, this.witnessWaitMs);
     return { index: r.index, leafHash: r.leafHash, duplicate: r.duplicate };
+  }
+
+  /**
+   * mayRevoke says whether `key` is entitled to revoke the certificate as of the state
+   * index now (spec §5.9, revocationRefusal): the reserve's gate. The sequencer judges
+   * the revocation again at its batch time.
+   */
+  private async mayRevoke(id: Uint8Array, key: Uint8Array): Promise<boolean> {
+    const [rawCert] = await this.store.readState([certKey(id)]);
+    if (rawCert === undefined) return false;
+    const cert = decodeCbor(rawCert) as unknown as CertRecord;
+    const [rawIssuer] = await this.store.readState([issuerKey(cert.issuer)]);
+    if (rawIssuer === undefined) return false;
+    const issuer = decodeCbor(rawIssuer) as unknown as IssuerRecord;
+    const [rawSuccessor] = issuer.successor ? await this.store.readState([issuerKey(issuer.successor)]) : [undefined];
+    const successor = rawSuccessor === undefined ? undefined : (decodeCbor(rawSuccessor) as unknown as IssuerRecord);
+    return revocationRefusal(cert, issuer, successor, key, this.admission.rootKey) === undefined;
   }
 
   /** inclusionProof proves entry `index` in the tree of the given size (default: head). */
@@ -497,6 +522,20 @@ export class Ledger {
     };
   }
 
+  /**
+   * docType is the log's registry entry of a document type as of the latest checkpoint
+   * (spec §5.7): its maximum validity in seconds and the index of the doctype.register
+   * that set it. Undefined for a type the registry does not hold.
+   */
+  async docType(name: string): Promise<{ docType: string; maxValidity: number; registered: number } | undefined> {
+    if (!isDocType(name)) throw new LedgerError('BAD_REQUEST', 'not a document type (spec §5.7)');
+    const [raw] = await this.store.readState([doctypeKey(name)]);
+    if (raw === undefined) return undefined;
+    const r = decodeCbor(raw) as unknown as DoctypeRecord;
+    // The state index may hold a later registration than the served head; this one is older then.
+    return r.registered < this.head.size ? { docType: name, maxValidity: r.maxValidity, registered: r.registered } : undefined;
+  }
+
   /** verifySignatures checks Ed25519 signatures on the ledger's worker pool (strict rules, spec §2.3). */
   verifySignatures(items: readonly { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[]): Promise<boolean[]> {
     return this.admission.pool.verify(items);
@@ -638,7 +677,7 @@ interface Writer {
   readonly sequencer: Sequencer | undefined;
   readonly failure: string | undefined;
   readonly queueLength: number;
-  add(entry: Uint8Array, meta: unknown, verified: boolean): Promise<Receipt>;
+  add(entry: Uint8Array, meta: unknown, verified: boolean, reserveFor?: string): Promise<Receipt>;
   close(): Promise<void>;
 }
 
@@ -654,7 +693,7 @@ function singleWriter(seq: Sequencer): Writer {
     get queueLength() {
       return seq.queueLength;
     },
-    add: (entry, meta) => seq.add(entry, meta),
+    add: (entry, meta, _verified, reserveFor) => seq.add(entry, meta, reserveFor),
     close: () => seq.close(),
   };
 }

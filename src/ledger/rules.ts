@@ -330,23 +330,28 @@ export class CertificateRules {
     }
   }
 
-  /**
-   * entitled decides whether `key` may revoke the certificate at this point of the log
-   * (spec §5.9): its issuer while active; once retired, the successor while active, or
-   * the root key. Undefined when it may, else the refusal.
-   */
+  /** entitled is revocationRefusal with the successor's record read from this batch's view. */
   private entitled(c: CertRecord, iss: IssuerRecord, key: Uint8Array, get: <R extends Rec>(k: Uint8Array) => R | undefined): LedgerError | undefined {
-    if (iss.retired === null) return equalBytes(key, c.issuer) ? undefined : new LedgerError('NOT_ISSUER', "only the certificate's issuer may revoke it while its key is active");
-    if (equalBytes(key, this.rootKey)) return undefined;
-    if (equalBytes(key, c.issuer)) return new LedgerError('ISSUER_RETIRED', `issuer key was retired at index ${iss.retired}: its successor or the root key revokes`);
-    const successor = iss.successor ?? null;
-    if (successor !== null && equalBytes(key, successor)) {
-      const s = get<IssuerRecord>(issuerKey(successor));
-      if (s !== undefined && s.retired === null) return undefined;
-      return new LedgerError('ISSUER_RETIRED', 'the successor key was retired too: the root key revokes');
-    }
-    return new LedgerError('NOT_ISSUER', "the key is neither the retired issuer's successor nor the root key");
+    const successor = (iss.successor ?? null) === null ? undefined : get<IssuerRecord>(issuerKey(iss.successor!));
+    return revocationRefusal(c, iss, successor, key, this.rootKey);
   }
+}
+
+/**
+ * revocationRefusal decides whether `key` may revoke the certificate `c` of issuer `iss`
+ * (spec §5.9): its issuer while active; once retired, the successor (`successor`: its
+ * record) while active, or the root key. Undefined when it may, else the refusal
+ * (ISSUER_RETIRED, NOT_ISSUER).
+ */
+export function revocationRefusal(c: CertRecord, iss: IssuerRecord, successor: IssuerRecord | undefined, key: Uint8Array, rootKey: Uint8Array): LedgerError | undefined {
+  if (iss.retired === null) return equalBytes(key, c.issuer) ? undefined : new LedgerError('NOT_ISSUER', "only the certificate's issuer may revoke it while its key is active");
+  if (equalBytes(key, rootKey)) return undefined;
+  if (equalBytes(key, c.issuer)) return new LedgerError('ISSUER_RETIRED', `issuer key was retired at index ${iss.retired}: its successor or the root key revokes`);
+  if ((iss.successor ?? null) !== null && equalBytes(key, iss.successor!)) {
+    if (successor !== undefined && successor.retired === null) return undefined;
+    return new LedgerError('ISSUER_RETIRED', 'the successor key was retired too: the root key revokes');
+  }
+  return new LedgerError('NOT_ISSUER', "the key is neither the retired issuer's successor nor the root key");
 }
 
 function keysOf(p: ParsedEvent): Uint8Array[] {

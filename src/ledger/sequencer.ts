@@ -75,6 +75,13 @@ export interface AdmitResult {
 
 /** DEFAULT_MAX_QUEUE: how many entries may wait for the sequencer (spec §8.2). */
 export const DEFAULT_MAX_QUEUE = 16_384;
+/**
+ * Places beyond a full queue for revocations whose signature is verified and whose key is
+ * entitled (spec §8.2, §5.9): a flood of other writes cannot keep an issuer from revoking,
+ * and no one key can take more than its share.
+ */
+export const REVOCATION_RESERVE = 1024;
+export const REVOCATION_RESERVE_PER_KEY = 16;
 
 /** MAX_CLOCK_BEHIND_S: how far the clock may lag the latest checkpoint time (seconds). */
 export const MAX_CLOCK_BEHIND_S = 60;
@@ -152,6 +159,8 @@ interface Pending {
   entry: Uint8Array;
   meta: unknown;
   leafHash: Uint8Array;
+  /** The key whose reserved place this entry took beyond a full queue (a revocation, spec §8.2). */
+  reserved?: string;
   /** leafHash as a string, the key of maps. */
   key: string;
   /** Later submissions of the same entry, answered with this one's receipt. */
@@ -184,6 +193,9 @@ export class Sequencer {
   private edge: TreeEdge;
   private _head: Head | undefined;
   private queue: Pending[] = [];
+  /** Places taken beyond a full queue by entitled revocations, in all and per revoking key (spec §8.2). */
+  private reservedCount = 0;
+  private readonly reservedBy = new Map<string, number>();
   private running = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private recosignTimer: ReturnType<typeof setInterval> | undefined;
@@ -297,19 +309,44 @@ export class Sequencer {
    * covered by a signed, cosigned checkpoint. Rejects with TOO_LARGE, OVERLOADED (queue
    * full: retry later), UNAVAILABLE (closed or stopped), or the admission error.
    * `meta` goes to the admission hook with the entry (AdmitContext.meta), untouched.
+   * `reserveFor` (the hex of a revoking key the caller has checked is entitled, with a
+   * verified signature) lets the entry take one of the places reserved beyond a full
+   * queue: REVOCATION_RESERVE in all, REVOCATION_RESERVE_PER_KEY per key (spec §8.2).
    */
-  add(entry: Uint8Array, meta?: unknown): Promise<Receipt> {
+  add(entry: Uint8Array, meta?: unknown, reserveFor?: string): Promise<Receipt> {
     if (this.closed || this.failed !== undefined) {
       return Promise.reject(new LedgerError('UNAVAILABLE', this.closed ? 'sequencer is closed' : `sequencer ${this.failure}`));
     }
     if (entry.length > MAX_ENTRY_SIZE) return Promise.reject(new LedgerError('TOO_LARGE', `entry is ${entry.length} bytes, limit ${MAX_ENTRY_SIZE}`));
     if (entry.length === 0) return Promise.reject(new LedgerError('MALFORMED', 'entry is empty'));
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
+    let reserved: string | undefined;
+    if (this.queue.length >= this.maxQueue) {
+      const mine = reserveFor === undefined ? 0 : (this.reservedBy.get(reserveFor) ?? 0);
+      if (reserveFor === undefined || this.reservedCount >= REVOCATION_RESERVE || mine >= REVOCATION_RESERVE_PER_KEY) {
+        return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
+      }
+      reserved = reserveFor;
+      this.reservedCount++;
+      this.reservedBy.set(reserveFor, mine + 1);
+    }
     return new Promise<Receipt>((resolve, reject) => {
       const lh = leafHash(entry);
-      this.queue.push({ entry, meta, leafHash: lh, key: byteKey(lh), resolve, reject });
+      this.queue.push({ entry, meta, leafHash: lh, key: byteKey(lh), resolve, reject, reserved });
       this.schedule();
     });
+  }
+
+  /** take removes the first n waiting entries, giving back the reserved places they held. */
+  private take(n: number): Pending[] {
+    const out = this.queue.splice(0, n);
+    for (const p of out) {
+      if (p.reserved === undefined) continue;
+      this.reservedCount--;
+      const left = this.reservedBy.get(p.reserved)! - 1;
+      if (left === 0) this.reservedBy.delete(p.reserved);
+      else this.reservedBy.set(p.reserved, left);
+    }
+    return out;
   }
 
   private schedule(): void {
@@ -340,7 +377,7 @@ export class Sequencer {
     let persisting: Promise<void> | undefined;
     try {
       while (this.queue.length > 0 && this.failed === undefined) {
-        const batch = this.queue.splice(0, this.maxBatch);
+        const batch = this.take(this.maxBatch);
         const prepared = await this.prepare(batch);
         if (persisting !== undefined) await persisting;
         persisting = undefined;
@@ -558,7 +595,7 @@ export class Sequencer {
     this.failed = e;
     const err = new LedgerError('UNAVAILABLE', `sequencer ${this.failure}`, { cause: e });
     for (const p of batch) p.reject(err);
-    for (const p of this.queue.splice(0)) p.reject(err);
+    for (const p of this.take(this.queue.length)) p.reject(err);
   }
 
   private maybeRecosign(): void {

@@ -1,10 +1,12 @@
 /**
  * Tests of src/core/events.ts (spec §5.2, §5.7).
  *
- * Vectors: one entry of each certificate event type, made once by an independent Python
- * implementation (hand-written RFC 8949 §4.2.1 encoder, hashlib, the `cryptography`
- * package's Ed25519) from fixed seeds 01…01 (root), 02…02 (issuer), 03…03 (holder) and
- * pinned below; the cert.issue commitment is the household of commitment-household.json
+ * Vectors: one entry of each of the eight certificate event types, made once by an
+ * independent Python implementation (hand-written RFC 8949 §4.2.1 encoder, hashlib, the
+ * `cryptography` package's Ed25519) from fixed seeds 01…01 (root: signs doctype.register
+ * and issuer.*), 02…02 (issuer: signs cert.issue and, as `revoker`, cert.revoke), 03…03
+ * (holder: signs cert.transfer) and pinned below; the issuer.succeed successor is the key
+ * of seed 04…04, the cert.issue commitment is the household of commitment-household.json
  * and the transfer's recipient is the commitment to the key of seed 07…07.
  * Negative cases: every body rule of §5.7 broken one at a time, for every type; the
  * precedence of the codes; signatures over another type's domain. Properties: random
@@ -21,6 +23,7 @@ import {
   isDocType,
   isEventType,
   MAX_CLOCK_SKEW_S,
+  MAX_VALIDITY_S,
   newCertId,
   newNonce,
   newSalt,
@@ -51,20 +54,28 @@ const HOLDER = seed(3);
 const ROOT_PUB = fromHex('8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c');
 const ISSUER_PUB = fromHex('8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394');
 const HOLDER_PUB = fromHex('ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1');
+const SUCCESSOR = seed(4);
+const SUCCESSOR_PUB = fromHex('ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c');
 const T = 1767225600; // 2026-01-01T00:00:00Z
 
 // Made by the Python implementation (see the header).
 const KAT: Record<EventType, string> = {
+  'doctype.register':
+    'a461760163736967584057966e8ec46478b1fb6e907370a50c1bd6503ef4b74d4fe0f6d2aaea96fa6df84cda9cd0be0152a77d31a52ac2b228cc38c538efec551bb398029d99a78b130664626f6479a36474696d651a6955b88867646f635479706578216b722e676f762e7265736964656e742d726567697374726174696f6e2e636f70796b6d617856616c69646974791a0076a700647479706570646f63747970652e7265676973746572',
   'issuer.register':
     'a46176016373696758400f64fe1e2e1827a04e4c4a858c142bdec8f6d4c73013e566001b71d362fb1a99d8f31bda3a156a1ce50652cfe83fe2c454502cd07ea2cecd7823fc80c4f0390064626f6479a4646e616d65781ceca285eba19ceab5acecb2ad20ebafbcec9b90ec97aceab68ceab3bc6474696d651a6955b8c46669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39468646f63547970657382781b6b722e676f762e66616d696c792d72656c6174696f6e2e6365727478216b722e676f762e7265736964656e742d726567697374726174696f6e2e636f707964747970656f6973737565722e7265676973746572',
   'issuer.retire':
     'a4617601637369675840aa6045e1fc456db5b8e4d85ad9e301ce5e4e58a1db133e6ae0a25a2ed38345f71c4306d3b270b895a2ba9635ea7ae3abb573d9e1ec790ee2a6270b8bb0a4420464626f6479a26474696d651a6955bce86669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39464747970656d6973737565722e726574697265',
+  'issuer.succeed':
+    'a46176016373696758404f3ba6fac1972b50cb81e717d54e71f8749458fe3466ddd9f067fbb7675afcd4672d8ea7ecb914cac20b3b288ad755e386c07f15a5b73ab2a6d5399cb567970964626f6479a36474696d651a6955bcf26669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39469737563636573736f725820ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c64747970656e6973737565722e73756363656564',
+  'issuer.compromise':
+    'a4617601637369675840ede5724c846027ff1f9b4734bf1f5a68f249720b991a675bacb195ea36e30ed1b5c88fa7a9f93f0676a13f7cfe852fc1b60717299aeaea222176f1c09e73060d64626f6479a36466726f6d056474696d651a6955bcfc6669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b3946474797065716973737565722e636f6d70726f6d697365',
   'cert.issue':
     'a461760163736967584064344a3f43b3ec9e440f450290642dad28d972a24385036a828d751987bfdca14de8a146ad0c4f0ce7e2b7da20f74ce09dace2de807e9badf51d5e5dd542f20d64626f6479a862696450000102030405060708090a0b0c0d0e0f6474696d651a6955b90066686f6c6465725820ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d16669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39467646f635479706578216b722e676f762e7265736964656e742d726567697374726174696f6e2e636f70796869737375656441741a6955b9006a636f6d6d69746d656e74582057e743b085787c362c0b6d34b5ef4ae1273c384b20401d7f551077391b64e50a6a76616c6964556e74696c1a69cc600064747970656a636572742e6973737565',
   'cert.transfer':
     'a4617601637369675840a6902234039e760b97c93c0c985fde11e5e297b5c267154a9109722fa8d3521d0f8b355988387b4804ede6343c22bd7d1444fd9a33e693004ff1a715d57b920264626f6479a762696450000102030405060708090a0b0c0d0e0f6474696d651a6955b905656e6f6e636550aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa66706172656e7458208050f33b0ae95ac1151c4c7057a03b502290bf2a5e7875a726e428a2033c64666673656e6465725820ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d169726563697069656e74582035813ff0de537aadbd81552e89754e6a5081ebe074fd1ae2efd5ee4011130ae16a73656e64657253616c74f664747970656d636572742e7472616e73666572',
   'cert.revoke':
-    'a4617601637369675840372c8413de24d9e07900bd9a4c2c8a859cbcc56b69ac392bc2c087cd850cae34c4c604066fc4ceb3e9d4582e1c4a4ebe63268f80babcb9a7c5ac60a0dc0b2a0164626f6479a462696450000102030405060708090a0b0c0d0e0f6474696d651a6955b90a6669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39466726561736f6e6064747970656b636572742e7265766f6b65',
+    'a4617601637369675840c0fa304f8d975d66297a28ebeecc7f0f2471d9a6de861a03d2ee1179ca03651079c57f9809eceea85bc15c1cb4e557e68160a868089390342dd7f9e9b386150864626f6479a462696450000102030405060708090a0b0c0d0e0f6474696d651a6955b90a66726561736f6e60677265766f6b657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39464747970656b636572742e7265766f6b65',
 };
 const RECIPIENT_SALT = fromHex('87e5a6c4556bbfa0065a173e4c8d6774');
 const RECIPIENT_PUB = fromHex('ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c');
@@ -74,6 +85,7 @@ const CERT_ID = fromHex('000102030405060708090a0b0c0d0e0f');
 
 /** The events of the KAT entries, as typed values. */
 const KAT_EVENTS: Record<EventType, CertEvent> = {
+  'doctype.register': { type: 'doctype.register', docType: 'kr.gov.resident-registration.copy', maxValidity: 90 * 86400, time: T - 120 },
   'issuer.register': {
     type: 'issuer.register',
     issuer: ISSUER_PUB,
@@ -82,6 +94,8 @@ const KAT_EVENTS: Record<EventType, CertEvent> = {
     time: T - 60,
   },
   'issuer.retire': { type: 'issuer.retire', issuer: ISSUER_PUB, time: T + 1000 },
+  'issuer.succeed': { type: 'issuer.succeed', issuer: ISSUER_PUB, successor: SUCCESSOR_PUB, time: T + 1010 },
+  'issuer.compromise': { type: 'issuer.compromise', issuer: ISSUER_PUB, from: 5, time: T + 1020 },
   'cert.issue': {
     type: 'cert.issue',
     id: CERT_ID,
@@ -103,22 +117,32 @@ const KAT_EVENTS: Record<EventType, CertEvent> = {
     nonce: new Uint8Array(16).fill(0xaa),
     time: T + 5,
   },
-  'cert.revoke': { type: 'cert.revoke', id: CERT_ID, issuer: ISSUER_PUB, reason: '', time: T + 10 },
+  'cert.revoke': { type: 'cert.revoke', id: CERT_ID, revoker: ISSUER_PUB, reason: '', time: T + 10 },
 };
 const SEED_OF: Record<EventType, Uint8Array> = {
+  'doctype.register': ROOT,
   'issuer.register': ROOT,
   'issuer.retire': ROOT,
+  'issuer.succeed': ROOT,
+  'issuer.compromise': ROOT,
   'cert.issue': ISSUER,
   'cert.transfer': HOLDER,
   'cert.revoke': ISSUER,
 };
 const PUB_OF: Record<EventType, Uint8Array> = {
+  'doctype.register': ROOT_PUB,
   'issuer.register': ROOT_PUB,
   'issuer.retire': ROOT_PUB,
+  'issuer.succeed': ROOT_PUB,
+  'issuer.compromise': ROOT_PUB,
   'cert.issue': ISSUER_PUB,
   'cert.transfer': HOLDER_PUB,
   'cert.revoke': ISSUER_PUB,
 };
+/** The types the root key signs (spec §5.2): ParsedEvent.signer is 'root'. */
+const ROOT_SIGNED = new Set<string>(['doctype.register', 'issuer.register', 'issuer.retire', 'issuer.succeed', 'issuer.compromise']);
+/** The body field that names the signing key, for the other types. */
+const SIGNER_FIELD: Record<string, string> = { 'cert.issue': 'issuer', 'cert.transfer': 'sender', 'cert.revoke': 'revoker' };
 
 /** A transfer by a recipient of an earlier transfer: senderSalt given. */
 const SECOND_TRANSFER: CertEvent = {
@@ -142,15 +166,21 @@ const NON_CANONICAL_KEYS = [
 const NOT_ON_CURVE = '0200000000000000000000000000000000000000000000000000000000000000';
 
 const KEY_FIELDS: Record<EventType, string[]> = {
+  'doctype.register': [],
   'issuer.register': ['issuer'],
   'issuer.retire': ['issuer'],
+  'issuer.succeed': ['issuer', 'successor'],
+  'issuer.compromise': ['issuer'],
   'cert.issue': ['issuer', 'holder'],
   'cert.transfer': ['sender'],
-  'cert.revoke': ['issuer'],
+  'cert.revoke': ['revoker'],
 };
 const BYTES_FIELDS: Record<EventType, [string, number][]> = {
+  'doctype.register': [],
   'issuer.register': [],
   'issuer.retire': [],
+  'issuer.succeed': [],
+  'issuer.compromise': [],
   'cert.issue': [
     ['id', 16],
     ['commitment', 32],
@@ -164,9 +194,13 @@ const BYTES_FIELDS: Record<EventType, [string, number][]> = {
   ],
   'cert.revoke': [['id', 16]],
 };
+/** Unsigned fields of the full range 0 … 2^53 − 1 (maxValidity, 1 … MAX_VALIDITY_S, is tested on its own). */
 const UINT_FIELDS: Record<EventType, string[]> = {
+  'doctype.register': ['time'],
   'issuer.register': ['time'],
   'issuer.retire': ['time'],
+  'issuer.succeed': ['time'],
+  'issuer.compromise': ['from', 'time'],
   'cert.issue': ['issuedAt', 'validUntil', 'time'],
   'cert.transfer': ['time'],
   'cert.revoke': ['time'],
@@ -208,7 +242,7 @@ describe('known answers (independent implementation)', () => {
       const p = parseEvent(bytes);
       expect(p.event).toEqual(KAT_EVENTS[type]);
       expect(p.bytes).toBe(bytes);
-      if (type.startsWith('issuer.')) expect(p.signer).toBe('root');
+      if (ROOT_SIGNED.has(type)) expect(p.signer).toBe('root');
       else expect(toHex(p.signer as Uint8Array)).toBe(toHex(PUB_OF[type]));
       for (const [, b] of backends) verifyEventSignature(p, PUB_OF[type], b);
       expect(toHex(encodeEvent(KAT_EVENTS[type], SEED_OF[type]))).toBe(KAT[type]);
@@ -220,6 +254,7 @@ describe('known answers (independent implementation)', () => {
     expect(toHex(ed25519PublicKey(ROOT))).toBe(toHex(ROOT_PUB));
     expect(toHex(ed25519PublicKey(ISSUER))).toBe(toHex(ISSUER_PUB));
     expect(toHex(ed25519PublicKey(HOLDER))).toBe(toHex(HOLDER_PUB));
+    expect(toHex(ed25519PublicKey(SUCCESSOR))).toBe(toHex(SUCCESSOR_PUB));
     expect(toHex(ed25519PublicKey(seed(7)))).toBe(toHex(RECIPIENT_PUB));
   });
 
@@ -240,8 +275,14 @@ describe('known answers (independent implementation)', () => {
     }
   });
 
-  it('MAX_CLOCK_SKEW_S is 300 (spec §5.9)', () => {
+  it('MAX_CLOCK_SKEW_S is 300 (spec §5.9); MAX_VALIDITY_S is 3,660 days = 316,224,000 s (spec §5.7)', () => {
     expect(MAX_CLOCK_SKEW_S).toBe(300);
+    expect(MAX_VALIDITY_S).toBe(316_224_000);
+  });
+
+  it('EVENT_TYPES lists the eight types of spec §5.7, in order', () => {
+    expect(EVENT_TYPES).toEqual(['doctype.register', 'issuer.register', 'issuer.retire', 'issuer.succeed', 'issuer.compromise', 'cert.issue', 'cert.transfer', 'cert.revoke']);
+    for (const t of EVENT_TYPES) expect(isEventType(t)).toBe(true);
   });
 });
 
@@ -335,6 +376,26 @@ describe('signatures', () => {
     }
   });
 
+  it('a root signature made for another root-signed type does not verify', () => {
+    const e = decodeEntry(fromHex(KAT['issuer.compromise']));
+    for (const other of ['doctype.register', 'issuer.register', 'issuer.retire', 'issuer.succeed', 'cert.revoke', 'genesis']) {
+      const sig = signEd25519(ROOT, signingInput(other, e.body));
+      const p = parseEvent(encodeEntry({ v: 1, type: 'issuer.compromise', body: e.body, sig }));
+      for (const [, b] of backends) expect(code(() => verifyEventSignature(p, ROOT_PUB, b))).toBe('BAD_SIGNATURE');
+    }
+  });
+
+  it('a cert.revoke by the root key (an entitled revoker, spec §5.9) names the root key as signer', () => {
+    const e: CertEvent = { ...(KAT_EVENTS['cert.revoke'] as Extract<CertEvent, { type: 'cert.revoke' }>), revoker: ROOT_PUB };
+    const p = parseEvent(encodeEvent(e, ROOT));
+    expect(p.event).toEqual(e);
+    expect(toHex(p.signer as Uint8Array)).toBe(toHex(ROOT_PUB));
+    for (const [, b] of backends) {
+      verifyEventSignature(p, ROOT_PUB, b);
+      expect(code(() => verifyEventSignature(p, ISSUER_PUB, b))).toBe('BAD_SIGNATURE');
+    }
+  });
+
   it('parseEvent does not check the signature', () => {
     const e = decodeEntry(fromHex(KAT['cert.revoke']));
     const p = parseEvent(encodeEntry({ ...e, sig: new Uint8Array(64) }));
@@ -348,9 +409,10 @@ describe('encodeEvent refuses what the spec does not allow (caller bugs)', () =>
     expect(code(() => eventBody(undefined as unknown as CertEvent))).toBe('TypeError');
   });
 
-  it('a seed that is not the issuer or sender key is a RangeError', () => {
+  it('a seed that is not the issuer, sender or revoker key is a RangeError', () => {
     expect(code(() => encodeEvent(KAT_EVENTS['cert.issue'], HOLDER))).toBe('RangeError');
     expect(code(() => encodeEvent(KAT_EVENTS['cert.revoke'], ROOT))).toBe('RangeError');
+    expect(code(() => encodeEvent(KAT_EVENTS['cert.revoke'], SUCCESSOR))).toBe('RangeError');
     expect(code(() => encodeEvent(KAT_EVENTS['cert.transfer'], ISSUER))).toBe('RangeError');
     expect(code(() => encodeEvent(KAT_EVENTS['issuer.retire'], new Uint8Array(31)))).toBe('RangeError');
   });
@@ -370,6 +432,13 @@ describe('encodeEvent refuses what the spec does not allow (caller bugs)', () =>
     ['undefined senderSalt', { ...KAT_EVENTS['cert.transfer'], senderSalt: undefined } as unknown as CertEvent],
     ['lone surrogate in reason', { ...KAT_EVENTS['cert.revoke'], reason: '\ud800' } as CertEvent],
     ['129-byte reason', { ...KAT_EVENTS['cert.revoke'], reason: 'x'.repeat(129) } as CertEvent],
+    ['revoke with the old field issuer, no revoker', { type: 'cert.revoke', id: CERT_ID, issuer: ISSUER_PUB, reason: '', time: T + 10 } as unknown as CertEvent],
+    ['maxValidity 0', { ...KAT_EVENTS['doctype.register'], maxValidity: 0 } as CertEvent],
+    ['maxValidity 316,224,001', { ...KAT_EVENTS['doctype.register'], maxValidity: MAX_VALIDITY_S + 1 } as CertEvent],
+    ['float maxValidity', { ...KAT_EVENTS['doctype.register'], maxValidity: 86400.5 } as CertEvent],
+    ['bad docType in doctype.register', { ...KAT_EVENTS['doctype.register'], docType: 'kr.gov.' } as CertEvent],
+    ['small-order successor', { ...KAT_EVENTS['issuer.succeed'], successor: fromHex(SMALL_ORDER_KEYS_HEX[2]) } as CertEvent],
+    ['negative from', { ...KAT_EVENTS['issuer.compromise'], from: -1 } as CertEvent],
   ];
   for (const [why, e] of bad) {
     it(why, () => {
@@ -541,13 +610,14 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
     });
   });
 
-  describe('cert.issue: docType syntax [a-z0-9]+(\\.[a-z0-9-]+)+, at most 64 bytes', () => {
+  describe('cert.issue, doctype.register: docType syntax [a-z0-9]+(\\.[a-z0-9-]+)+, at most 64 bytes', () => {
     const good = ['a.b', '1.2', 'kr.gov.resident-registration.copy', 'a.-', 'a0.b-c.d', 'a.' + 'b'.repeat(62)];
     const bad = ['', 'kr', 'a.', '.a', 'a..b', 'KR.gov', 'kr.Gov', 'kr-gov.x', 'kr_gov.x', 'kr.gov_x', 'kr.gov x', ' kr.gov', 'kr.gov\n', 'kr.gov.', 'ㄱ.ㄴ', 'a.' + 'b'.repeat(63)];
     for (const d of good) {
       it(`accepts ${JSON.stringify(d)}`, () => {
         expect(isDocType(d)).toBe(true);
         expect(withBody('cert.issue', (b) => (b.docType = d))).toBe('OK');
+        expect(withBody('doctype.register', (b) => (b.docType = d))).toBe('OK');
         expect(withBody('issuer.register', (b) => (b.docTypes = [d]))).toBe('OK');
       });
     }
@@ -555,9 +625,56 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
       it(`refuses ${JSON.stringify(d)}`, () => {
         expect(isDocType(d)).toBe(false);
         expect(withBody('cert.issue', (b) => (b.docType = d))).toBe('MALFORMED');
+        expect(withBody('doctype.register', (b) => (b.docType = d))).toBe('MALFORMED');
         expect(withBody('issuer.register', (b) => (b.docTypes = [d]))).toBe('MALFORMED');
       });
     }
+  });
+
+  describe('doctype.register: maxValidity and docType', () => {
+    it('maxValidity is 1 … 316,224,000 seconds (3,660 days); outside is MALFORMED', () => {
+      expect(withBody('doctype.register', (b) => (b.maxValidity = 0))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = 1))).toBe('OK');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = 316_224_000))).toBe('OK');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = 316_224_001))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = 2 ** 32))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = Number.MAX_SAFE_INTEGER))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = -1))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = '7776000'))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.maxValidity = null))).toBe('MALFORMED');
+    });
+
+    it('maxValidity as a float (spliced in by hand) is MALFORMED, even a whole one', () => {
+      const bytes = fromHex(KAT['doctype.register']);
+      const head = fromHex('1a0076a700'); // 7,776,000 = 90 days
+      for (const v of [7776000, 7776000.5]) {
+        const f = new Uint8Array(9);
+        f[0] = 0xfb;
+        new DataView(f.buffer).setFloat64(1, v);
+        expect(code(() => parseEvent(replaceOnce(bytes, head, f)))).toBe('MALFORMED');
+      }
+      // a longer head than needed is NON_CANONICAL, as for every integer
+      expect(code(() => parseEvent(replaceOnce(bytes, head, fromHex('1b000000000076a700'))))).toBe('NON_CANONICAL');
+    });
+
+    it('a docType that breaks the syntax is MALFORMED', () => {
+      for (const d of ['', 'kr', 'KR.gov.x', 'kr.gov.', 'kr..gov', 'kr_gov.x', 'a.' + 'b'.repeat(63), 'ㄱ.ㄴ']) {
+        expect([d, withBody('doctype.register', (b) => (b.docType = d))]).toEqual([d, 'MALFORMED']);
+      }
+      expect(withBody('doctype.register', (b) => (b.docType = ['kr.gov.x']))).toBe('MALFORMED');
+      expect(withBody('doctype.register', (b) => (b.docType = 'a.' + 'b'.repeat(62)))).toBe('OK');
+    });
+  });
+
+  describe('issuer.succeed, issuer.compromise', () => {
+    it('successor may be any key §2.2 accepts, even the issuer itself (the rules of §5.9 judge it)', () => {
+      expect(withBody('issuer.succeed', (b) => (b.successor = ROOT_PUB))).toBe('OK');
+      expect(withBody('issuer.succeed', (b) => (b.successor = ISSUER_PUB))).toBe('OK');
+    });
+    it('from is any unsigned integer, a log index', () => {
+      for (const v of [0, 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) expect(withBody('issuer.compromise', (b) => (b.from = v))).toBe('OK');
+      for (const v of [-1, '5', null, new Uint8Array(8)]) expect(withBody('issuer.compromise', (b) => (b.from = v))).toBe('MALFORMED');
+    });
   });
 
   describe('cert.transfer: senderSalt', () => {
@@ -579,11 +696,37 @@ describe('parseEvent: every body rule of spec §5.7, for every type', () => {
     });
   });
 
+  describe('cert.revoke: revoker (the field was issuer before)', () => {
+    it('the old field name issuer is MALFORMED, in place of revoker or beside it', () => {
+      expect(
+        withBody('cert.revoke', (b) => {
+          b.issuer = b.revoker;
+          delete b.revoker;
+        }),
+      ).toBe('MALFORMED');
+      expect(withBody('cert.revoke', (b) => (b.issuer = b.revoker))).toBe('MALFORMED');
+    });
+    it('the old KAT entry, with issuer, is MALFORMED', () => {
+      const old =
+        'a4617601637369675840372c8413de24d9e07900bd9a4c2c8a859cbcc56b69ac392bc2c087cd850cae34c4c604066fc4ceb3e9d4582e1c4a4ebe63268f80babcb9a7c5ac60a0dc0b2a0164626f6479a462696450000102030405060708090a0b0c0d0e0f6474696d651a6955b90a6669737375657258208139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39466726561736f6e6064747970656b636572742e7265766f6b65';
+      expect(code(() => parseEvent(fromHex(old)))).toBe('MALFORMED');
+    });
+    it('revoker may be any key §2.2 accepts (the root key, a successor: §5.9 judges entitlement)', () => {
+      for (const k of [ROOT_PUB, SUCCESSOR_PUB, HOLDER_PUB]) expect(withBody('cert.revoke', (b) => (b.revoker = k))).toBe('OK');
+    });
+  });
+
   describe('precedence: MALFORMED, then NON_CANONICAL, then BAD_KEY', () => {
     it('a bad key with a malformed field is MALFORMED, whatever the field order', () => {
       expect(withBody('cert.issue', (b) => ((b.issuer = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.validUntil = -1)))).toBe('MALFORMED');
       expect(withBody('cert.issue', (b) => ((b.holder = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.id = new Uint8Array(15))))).toBe('MALFORMED');
       expect(withBody('cert.transfer', (b) => ((b.sender = new Uint8Array(31)), (b.time = 'now')))).toBe('MALFORMED');
+      expect(withBody('issuer.succeed', (b) => ((b.successor = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.time = -1)))).toBe('MALFORMED');
+      expect(withBody('issuer.compromise', (b) => ((b.issuer = new Uint8Array(0)), (b.from = -1)))).toBe('MALFORMED');
+      expect(withBody('cert.revoke', (b) => ((b.revoker = fromHex(SMALL_ORDER_KEYS_HEX[0])), (b.reason = 'x'.repeat(129))))).toBe('MALFORMED');
+    });
+    it('doctype.register: a bad docType and a maxValidity out of range are both MALFORMED', () => {
+      expect(withBody('doctype.register', (b) => ((b.docType = 'Bad'), (b.maxValidity = 0)))).toBe('MALFORMED');
     });
     it('a bad key with unsorted docTypes is NON_CANONICAL', () => {
       expect(withBody('issuer.register', (b) => ((b.issuer = fromHex(SMALL_ORDER_KEYS_HEX[1])), (b.docTypes = ['b.b', 'a.a'])))).toBe('NON_CANONICAL');
@@ -626,6 +769,11 @@ const arbEvent: fc.Arbitrary<[CertEvent, Uint8Array]> = fc.integer({ min: 0, max
       .map((r): [CertEvent, Uint8Array] => [{ type: 'issuer.register', issuer: key, name: r.name, docTypes: [...r.docTypes].sort(), time: r.time }, ROOT]),
     arbTime.map((time): [CertEvent, Uint8Array] => [{ type: 'issuer.retire', issuer: key, time }, ROOT]),
     fc
+      .record({ docType: arbDocType, maxValidity: fc.integer({ min: 1, max: MAX_VALIDITY_S }), time: arbTime })
+      .map((r): [CertEvent, Uint8Array] => [{ type: 'doctype.register', ...r }, ROOT]),
+    fc.record({ successor: other, time: arbTime }).map((r): [CertEvent, Uint8Array] => [{ type: 'issuer.succeed', issuer: key, ...r }, ROOT]),
+    fc.record({ from: arbTime, time: arbTime }).map((r): [CertEvent, Uint8Array] => [{ type: 'issuer.compromise', issuer: key, ...r }, ROOT]),
+    fc
       .record({ id: bytesN(16), docType: arbDocType, holder: other, commitment: bytesN(32), issuedAt: arbTime, validUntil: arbTime, time: arbTime })
       .map((r): [CertEvent, Uint8Array] => [{ type: 'cert.issue', issuer: key, ...r }, s]),
     fc
@@ -633,7 +781,7 @@ const arbEvent: fc.Arbitrary<[CertEvent, Uint8Array]> = fc.integer({ min: 0, max
       .map((r): [CertEvent, Uint8Array] => [{ type: 'cert.transfer', sender: key, ...r }, s]),
     fc
       .record({ id: bytesN(16), reason: arbText(0, 128), time: arbTime })
-      .map((r): [CertEvent, Uint8Array] => [{ type: 'cert.revoke', issuer: key, ...r }, s]),
+      .map((r): [CertEvent, Uint8Array] => [{ type: 'cert.revoke', revoker: key, ...r }, s]),
   );
 });
 
@@ -643,7 +791,7 @@ function checkAccepted(bytes: Uint8Array, p: ParsedEvent): void {
   const e = decodeEntry(bytes);
   expect(toHex(p.signingInput)).toBe(toHex(signingInput(e.type, e.body)));
   expect(toHex(p.signer === 'root' ? new Uint8Array(0) : p.signer)).toBe(
-    toHex(p.event.type.startsWith('issuer.') ? new Uint8Array(0) : (e.body[p.event.type === 'cert.transfer' ? 'sender' : 'issuer'] as Uint8Array)),
+    toHex(ROOT_SIGNED.has(p.event.type) ? new Uint8Array(0) : (e.body[SIGNER_FIELD[p.event.type]] as Uint8Array)),
   );
 }
 
@@ -685,9 +833,9 @@ describe('properties', () => {
 
   it('random CBOR-shaped entries: only LedgerErrors, and what is accepted re-encodes identically', () => {
     const arbBody = fc.dictionary(
-      fc.constantFrom('issuer', 'name', 'docTypes', 'time', 'id', 'docType', 'holder', 'commitment', 'issuedAt', 'validUntil', 'parent', 'sender', 'senderSalt', 'recipient', 'nonce', 'reason', 'x'),
+      fc.constantFrom('issuer', 'name', 'docTypes', 'time', 'id', 'docType', 'maxValidity', 'successor', 'from', 'holder', 'commitment', 'issuedAt', 'validUntil', 'parent', 'sender', 'senderSalt', 'recipient', 'nonce', 'revoker', 'reason', 'x'),
       fc.oneof(
-        fc.constantFrom<CborValue>(...POOL_PUB, null, 0, -1, '', 'a.b', ['a.b'], ['b.b', 'a.a']),
+        fc.constantFrom<CborValue>(...POOL_PUB, null, 0, -1, 1, MAX_VALIDITY_S, MAX_VALIDITY_S + 1, '', 'a.b', ['a.b'], ['b.b', 'a.a']),
         bytesN(16),
         bytesN(32),
         arbTime,

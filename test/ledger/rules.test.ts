@@ -25,7 +25,7 @@ let root: Uint8Array;
 
 beforeEach(async () => {
   now = 1_800_000_000;
-  t = await makeLedger({ clock: () => now * 1000 }, 'example.com/certs');
+  t = await makeLedger({ clock: () => now * 1000, docTypes: [{ docType: DOC, maxValidity: 90 * DAY }, { docType: 'kr.gov.family-relation.cert', maxValidity: 90 * DAY }] }, 'example.com/certs');
   root = (await loadKeys(t.dir)).root!.seed;
 });
 afterEach(async () => {
@@ -62,7 +62,7 @@ describe('certificate rules at sequencing', () => {
   it('registers issuers only by the root key, once', async () => {
     const office = key();
     const r = await register(office);
-    expect(r.index).toBe(1);
+    expect(r.index).toBe(3); // after the genesis and the two document types
     await refused(register(office), 'CONFLICT');
     // the very same bytes again are the same entry, not a second registration
     const bytes = encodeEvent({ type: 'issuer.register', issuer: key().pub, name: 'Mapo-gu Office', docTypes: [DOC], time: now }, root);
@@ -81,7 +81,7 @@ describe('certificate rules at sequencing', () => {
     expect(a.receipt.duplicate).toBe(false);
     await refused(issue(office, holder, { id: a.id }), 'DUPLICATE_CERT');
     await refused(issue(office, holder, { docType: 'kr.gov.family-relation.cert' }), 'DOCTYPE_NOT_ALLOWED');
-    await refused(issue(office, holder, { issuedAt: now - DAY, validUntil: now }), 'CERT_EXPIRED');
+    await refused(issue(office, holder, { issuedAt: now - 300, validUntil: now }), 'CERT_EXPIRED');
     await refused(issue(office, holder, { issuedAt: now + DAY, validUntil: now + DAY }), 'BAD_REQUEST');
     await refused(issue(office, holder, { time: now - 301 }), 'CLOCK_SKEW');
     await refused(issue(office, holder, { time: now + 301 }), 'CLOCK_SKEW');
@@ -130,12 +130,12 @@ describe('certificate rules at sequencing', () => {
     await register(office);
     await register(rival);
     const c = await issue(office, holder);
-    const revoke = (by: Key) => submit({ type: 'cert.revoke', id: c.id, issuer: by.pub, reason: `reissued ${tick++}`, time: now }, by.seed);
+    const revoke = (by: Key) => submit({ type: 'cert.revoke', id: c.id, revoker: by.pub, reason: `reissued ${tick++}`, time: now }, by.seed);
     await refused(revoke(rival), 'NOT_ISSUER');
     await revoke(office);
     await refused(revoke(office), 'CERT_REVOKED');
     await refused(transfer(c.id, c.leaf, holder, null, key()).done, 'CERT_REVOKED');
-    await refused(submit({ type: 'cert.revoke', id: newCertId(), issuer: office.pub, reason: '', time: now }, office.seed), 'UNKNOWN_CERT');
+    await refused(submit({ type: 'cert.revoke', id: newCertId(), revoker: office.pub, reason: '', time: now }, office.seed), 'UNKNOWN_CERT');
   });
 
   it('stops a retired issuer key at the point of its retirement', async () => {
@@ -146,7 +146,7 @@ describe('certificate rules at sequencing', () => {
     await submit({ type: 'issuer.retire', issuer: office.pub, time: now }, root);
     await refused(submit({ type: 'issuer.retire', issuer: office.pub, time: now + 1 }, root), 'ISSUER_RETIRED');
     await refused(issue(office, holder), 'ISSUER_RETIRED');
-    await refused(submit({ type: 'cert.revoke', id: c.id, issuer: office.pub, reason: '', time: now }, office.seed), 'ISSUER_RETIRED');
+    await refused(submit({ type: 'cert.revoke', id: c.id, revoker: office.pub, reason: '', time: now }, office.seed), 'ISSUER_RETIRED');
     await refused(register(office), 'ISSUER_RETIRED');
     // certificates it issued before still move
     await transfer(c.id, c.leaf, holder, null, key()).done;
@@ -159,7 +159,7 @@ describe('certificate rules at sequencing', () => {
     const c = await issue(office, holder, { validUntil: now + 90 * DAY });
     now += 90 * DAY;
     await refused(transfer(c.id, c.leaf, holder, null, key()).done, 'CERT_EXPIRED');
-    await refused(submit({ type: 'cert.revoke', id: c.id, issuer: office.pub, reason: '', time: now }, office.seed), 'CERT_EXPIRED');
+    await refused(submit({ type: 'cert.revoke', id: c.id, revoker: office.pub, reason: '', time: now }, office.seed), 'CERT_EXPIRED');
   });
 
   it('keeps its state across a restart, and appends nothing it refuses', async () => {
@@ -174,5 +174,182 @@ describe('certificate rules at sequencing', () => {
     await refused(issue(office, holder, { id: c.id }), 'DUPLICATE_CERT');
     await transfer(c.id, c.leaf, holder, null, key()).done;
     expect(t.ledger.head.size).toBe(size + 1);
+  });
+
+  it('issues only registered document types, within their maximum validity and with issuedAt near the batch time', async () => {
+    const office = key();
+    const holder = key();
+    await register(office, [DOC, 'kr.gov.unregistered.type']);
+    await refused(issue(office, holder, { docType: 'kr.gov.unregistered.type' }), 'UNKNOWN_DOCTYPE');
+    // The 2^53 − 1 validity and the issuedAt of 0 the adversarial test got into the log.
+    await refused(issue(office, holder, { validUntil: Number.MAX_SAFE_INTEGER }), 'VALIDITY_TOO_LONG');
+    await refused(issue(office, holder, { issuedAt: 0 }), 'ISSUED_AT_SKEW');
+    await refused(issue(office, holder, { issuedAt: now - 301 }), 'ISSUED_AT_SKEW');
+    await refused(issue(office, holder, { issuedAt: now + 301, validUntil: now + 2 * DAY }), 'ISSUED_AT_SKEW');
+    await refused(issue(office, holder, { validUntil: now + 90 * DAY + 1 }), 'VALIDITY_TOO_LONG');
+    await issue(office, holder, { issuedAt: now - 300, validUntil: now - 300 + 90 * DAY });
+    // The root may change a type's maximum for later issuances.
+    await submit({ type: 'doctype.register', docType: DOC, maxValidity: DAY, time: now }, root);
+    await refused(issue(office, holder, { validUntil: now + 2 * DAY }), 'VALIDITY_TOO_LONG');
+    await issue(office, holder, { validUntil: now + DAY });
+    await submit({ type: 'doctype.register', docType: 'kr.gov.unregistered.type', maxValidity: DAY, time: now }, root);
+    await issue(office, holder, { docType: 'kr.gov.unregistered.type', validUntil: now + DAY });
+    await refused(submit({ type: 'doctype.register', docType: 'kr.gov.other', maxValidity: DAY, time: now }, office.seed), 'BAD_SIGNATURE');
+  });
+
+  it('lets the root or a named successor revoke a retired issuer’s certificates, and nobody else', async () => {
+    const office = key();
+    const successor = key();
+    const rival = key();
+    const holder = key();
+    await register(office);
+    await register(rival);
+    const a = await issue(office, holder);
+    const b = await issue(office, holder);
+    const c = await issue(office, holder);
+    const revoke = (id: Uint8Array, by: Key) => submit({ type: 'cert.revoke', id, revoker: by.pub, reason: `r${tick++}`, time: now }, by.seed);
+    const rootKey: Key = { seed: root, pub: ed25519PublicKey(root) };
+    await refused(revoke(a.id, rootKey), 'NOT_ISSUER'); // the issuer is active: only it
+    const succeed = (by = root) => submit({ type: 'issuer.succeed', issuer: office.pub, successor: successor.pub, time: now + (tick++ % 100) }, by);
+    await refused(succeed(), 'ISSUER_NOT_RETIRED');
+    await submit({ type: 'issuer.retire', issuer: office.pub, time: now }, root);
+    await refused(succeed(), 'UNKNOWN_ISSUER'); // the successor is not registered
+    await register(successor);
+    await refused(succeed(office.seed), 'BAD_SIGNATURE');
+    await refused(revoke(a.id, successor), 'NOT_ISSUER'); // not named yet
+    await succeed();
+    await refused(succeed(), 'CONFLICT');
+    await refused(revoke(a.id, office), 'ISSUER_RETIRED');
+    await refused(revoke(a.id, rival), 'NOT_ISSUER');
+    await revoke(a.id, successor);
+    await revoke(b.id, rootKey);
+    await refused(revoke(b.id, successor), 'CERT_REVOKED');
+    // A successor retired in turn revokes no more; the root still does.
+    await submit({ type: 'issuer.retire', issuer: successor.pub, time: now + 1 }, root);
+    await refused(revoke(c.id, successor), 'ISSUER_RETIRED');
+    await revoke(c.id, rootKey);
+  });
+
+  it('marks a retired issuer compromised from an index: its later issuances stop, c only goes down', async () => {
+    const office = key();
+    const holder = key();
+    await register(office);
+    const before = await issue(office, holder);
+    const at = await issue(office, holder);
+    const after = await issue(office, holder);
+    const compromise = (from: number) => submit({ type: 'issuer.compromise', issuer: office.pub, from, time: now + (tick++ % 100) }, root);
+    await refused(compromise(at.receipt.index), 'ISSUER_NOT_RETIRED');
+    const retired = await submit({ type: 'issuer.retire', issuer: office.pub, time: now }, root);
+    await refused(compromise(retired.index + 1), 'BAD_COMPROMISE'); // after the retirement
+    await compromise(after.receipt.index);
+    await refused(compromise(after.receipt.index), 'BAD_COMPROMISE'); // not lower
+    await refused(compromise(after.receipt.index + 1), 'BAD_COMPROMISE'); // raising it
+    await compromise(at.receipt.index);
+    await refused(transfer(at.id, at.leaf, holder, null, key()).done, 'ISSUER_COMPROMISED');
+    await refused(transfer(after.id, after.leaf, holder, null, key()).done, 'ISSUER_COMPROMISED');
+    await transfer(before.id, before.leaf, holder, null, key()).done; // issued before c: still valid
+    expect((await t.ledger.certificateState(at.id))?.state).toBe('compromised');
+    expect((await t.ledger.certificateState(after.id))?.state).toBe('compromised');
+    expect((await t.ledger.certificateState(before.id))?.state).toBe('active');
+    // A revocation is still admitted (by the root: the issuer is retired).
+    await submit({ type: 'cert.revoke', id: at.id, revoker: ed25519PublicKey(root), reason: '', time: now }, root);
+    expect((await t.ledger.certificateState(at.id))?.state).toBe('revoked');
+  });
+
+  it('keeps a certificate’s record and status the same size however many copies are made; the issuer still revokes', async () => {
+    const office = key();
+    const holder = key();
+    await register(office);
+    const c = await issue(office, holder);
+    const { certKey } = await import('../../src/ledger/rules.js');
+    const recordSize = async () => (await t.ledger.store.readState([certKey(c.id)]))[0]!.length;
+    const size0 = await recordSize();
+    const bytes = (st: Awaited<ReturnType<typeof t.ledger.certificateStatus>>) =>
+      st!.statement.length + st!.checkpoint.length + [...st!.events, ...st!.issuer].reduce((n, e) => n + e.entry.length + 32 * e.proof.length, 0);
+    await Promise.all(Array.from({ length: 300 }, () => transfer(c.id, c.leaf, holder, null, holder).done));
+    expect(await recordSize()).toBe(size0);
+    const status1 = await t.ledger.certificateStatus(c.id);
+    expect(status1!.events).toHaveLength(1);
+    expect(bytes(status1)).toBeLessThan(4096); // spec §8.7: at most 16 KiB as JSON, whatever the history
+    await submit({ type: 'cert.revoke', id: c.id, revoker: office.pub, reason: 'reissued', time: now }, office.seed);
+    const status2 = await t.ledger.certificateStatus(c.id);
+    expect(status2!.state).toBe('revoked');
+    expect(status2!.events).toHaveLength(2);
+  });
+
+  it('refuses the 65th transfer of a chain (a presentation carries at most 64)', async () => {
+    const office = key();
+    await register(office);
+    let holder = key();
+    const c = await issue(office, holder);
+    let parent = c.leaf;
+    let salt: Uint8Array | null = null;
+    for (let i = 0; i < 64; i++) {
+      const next = key();
+      const tr = transfer(c.id, parent, holder, salt, next);
+      await tr.done;
+      [holder, parent, salt] = [next, tr.leaf, tr.salt];
+    }
+    await refused(transfer(c.id, parent, holder, salt, key()).done, 'CHAIN_TOO_LONG');
+  });
+});
+
+describe('the revocation reserve (spec §8.2)', () => {
+  it('takes an entitled revocation beyond a full write queue, up to its share, and no other write', async () => {
+    const at = 1_800_000_000;
+    let hold: Promise<void> | undefined;
+    let release = () => {};
+    const l = await makeLedger(
+      {
+        clock: () => at * 1000,
+        docTypes: [{ docType: DOC, maxValidity: 90 * DAY }],
+        sequencer: { maxQueue: 8, maxBatch: 4 },
+        // Holds every batch while `hold` is set: the queue behind it fills and stays full.
+        admit: async (entries) => {
+          await hold;
+          return entries.map(() => undefined);
+        },
+      },
+      'example.com/reserve',
+    );
+    try {
+      const rootSeed = (await loadKeys(l.dir)).root!.seed;
+      const office = key();
+      const rival = key();
+      const holder = key();
+      const put = (e: CertEvent, seed: Uint8Array) => l.ledger.append(encodeEvent(e, seed));
+      await put({ type: 'issuer.register', issuer: office.pub, name: 'Office', docTypes: [DOC], time: at }, rootSeed);
+      await put({ type: 'issuer.register', issuer: rival.pub, name: 'Rival', docTypes: [DOC], time: at }, rootSeed);
+      const certs: { id: Uint8Array; leaf: Uint8Array }[] = [];
+      for (let i = 0; i < 18; i++) {
+        const id = newCertId();
+        const bytes = encodeEvent({ type: 'cert.issue', id, docType: DOC, issuer: office.pub, holder: holder.pub, commitment: randomBytes(32), issuedAt: at, validUntil: at + DAY, time: at }, office.seed);
+        await l.ledger.append(bytes);
+        certs.push({ id, leaf: leafHash(bytes) });
+      }
+      hold = new Promise((r) => (release = r));
+      const settle = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+      const copy = () => settle(put({ type: 'cert.transfer', id: certs[0].id, parent: certs[0].leaf, sender: holder.pub, senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: at }, holder.seed));
+      // Fill the queue with a holder's copies until the log says it is full.
+      const flood: Promise<string>[] = [];
+      for (let i = 0; i < 40; i++) flood.push(copy());
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await copy()).toBe('OVERLOADED');
+      const revoke = (id: Uint8Array, by: Key) => settle(put({ type: 'cert.revoke', id, revoker: by.pub, reason: 'lost', time: at }, by.seed));
+      expect(await revoke(certs[1].id, rival)).toBe('OVERLOADED'); // signed, but not entitled: no reserved place
+      // The issuer's revocations wait beyond the full queue, at most 16 at once.
+      const mine = certs.slice(1, 17).map((c) => revoke(c.id, office));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await revoke(certs[17].id, office)).toBe('OVERLOADED');
+      release();
+      hold = undefined;
+      expect(await Promise.all(mine)).toEqual(mine.map(() => 'ok'));
+      expect(await revoke(certs[17].id, office)).toBe('ok');
+      for (const c of certs.slice(1)) expect((await l.ledger.certificateState(c.id))?.state).toBe('revoked');
+      expect((await Promise.all(flood)).filter((x) => x === 'OVERLOADED').length).toBeGreaterThan(0);
+    } finally {
+      release();
+      await l.cleanup();
+    }
   });
 });
