@@ -9,7 +9,7 @@
  * seen per origin, so that a log that shows two inconsistent views (a fork) is caught.
  */
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { byteKey, equalBytes, fromHex, fromUtf8, toBase64 } from '../core/bytes.js';
+import { byteKey, equalBytes, fromHex, fromUtf8, toBase64, toHex } from '../core/bytes.js';
 import { parseGenesis, type Genesis } from '../core/entry.js';
 import { leafHash, storedHashCount, splitStoredHashIndex, TreeEdge, verifyConsistency } from '../core/merkle.js';
 import { parseNote, parseVerifierKey } from '../core/note.js';
@@ -122,6 +122,12 @@ export interface AuditReport {
   /** Tiles or stored hashes compared. */
   hashes: number;
   statuses: number;
+  /**
+   * What each given status answer says, as the replay confirmed it (spec §8.7): the
+   * certificate's id (hex), its state at the answer's size (`compromised` and `revoked`
+   * certificates are not valid) and that size.
+   */
+  certificates: { id: string; state: string; size: number }[];
   /** Given checkpoints found consistent with the audited log. */
   given: number;
   /**
@@ -386,8 +392,9 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       given++;
     }
     let statuses = 0;
+    const certificates: { id: string; state: string; size: number }[] = [];
     for (const [i, s] of (o.statuses ?? []).entries()) {
-      checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen);
+      certificates.push(checkStatus(`status answer ${i + 1}`, s, genesis, stateMap, seen));
       statuses++;
     }
     // The witnessed checkpoint a directory keeps is judged like a given one (it must be the
@@ -406,6 +413,7 @@ export async function audit(src: AuditSource, o: AuditOptions = {}): Promise<Aud
       checkpoints,
       hashes,
       statuses,
+      certificates,
       given,
       timestamps,
       resumedFrom,
@@ -524,7 +532,7 @@ async function checkGiven(
 }
 
 /** checkStatus verifies a status answer and compares it with the replayed state at its size. */
-function checkStatus(where: string, json: unknown, g: Genesis, state: Map<string, [Uint8Array, Uint8Array]>, seen: Map<number, string>): void {
+function checkStatus(where: string, json: unknown, g: Genesis, state: Map<string, [Uint8Array, Uint8Array]>, seen: Map<number, string>): { id: string; state: string; size: number } {
   const id = (() => {
     try {
       const text = (json as { statement: string }).statement;
@@ -562,4 +570,5 @@ function checkStatus(where: string, json: unknown, g: Genesis, state: Map<string
   if (st.issuer.map((e) => e.index).join(' ') !== issuer.join(' ')) {
     throw new AuditFailure(where, 'INCONSISTENT', `the status key names issuer events ${st.issuer.map((e) => e.index).join(' ')}; the replayed log has ${issuer.join(' ')}`, [fromUtf8(st.statement)]);
   }
+  return { id: toHex(id), state: st.state, size: st.size };
 }

@@ -169,6 +169,7 @@ export async function runAudit(args: string[], io: Io): Promise<number> {
       else if (tsaTrust !== undefined) io.out('  no timestamp tokens to verify');
       if (ts.unchecked > 0) io.out(`  ${ts.unchecked} timestamp tokens not checked (no --tsa-cert)`);
       io.out(`  ${r.entries} entries replayed${r.resumedFrom > 0 ? ` (resumed at ${r.resumedFrom})` : ''} in ${r.seconds.toFixed(2)} s (${rate}/s), ${r.checkpoints} checkpoints, ${r.hashes} hashes compared, ${r.statuses} status answers, ${r.given} given checkpoints`);
+      for (const c of r.certificates) io.out(`  certificate ${c.id}: ${c.state} at size ${c.size}${c.state === 'active' || c.state === 'expired' ? '' : ' (not valid)'}`);
       if (r.witnessed !== undefined) for (const l of witnessedLines(r.witnessed)) io.out(l);
     }
     return 0;
