@@ -210,7 +210,7 @@ function certEntry(i) {
   const id = new Uint8Array(16);
   id.set(runId, 0);
   new DataView(id.buffer).setBigUint64(8, BigInt(i));
-  return encodeEvent({ type: 'cert.issue', id, docType: 'dev.dojang.failover', issuer, holder, commitment: sha256(id), issuedAt: now, validUntil: now + 90 * 86_400, time: Math.floor(Date.now() / 1000) }, issuerSeed);
+  return encodeEvent({ type: 'cert.issue', id, docType: 'dev.dojang.failover', issuer, holder, commitment: sha256(id), issuedAt: Math.floor(Date.now() / 1000), validUntil: now + 90 * 86_400, time: Math.floor(Date.now() / 1000) }, issuerSeed);
 }
 
 async function submit(entry, key) {
@@ -246,6 +246,7 @@ async function submit(entry, key) {
   throw new Error('an entry was refused 400 times');
 }
 
+await submit(encodeEvent({ type: 'doctype.register', docType: 'dev.dojang.failover', maxValidity: 90 * 86_400, time: now }, keys.root.seed), 0);
 await submit(encodeEvent({ type: 'issuer.register', issuer, name: 'failover test', docTypes: ['dev.dojang.failover'], time: now }, keys.root.seed), 0);
 let next = 0;
 let loading = true;

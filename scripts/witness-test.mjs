@@ -156,7 +156,7 @@ try {
     const id = new Uint8Array(16);
     id.set(runId, 0);
     new DataView(id.buffer).setBigUint64(8, BigInt(i));
-    return encodeEvent({ type: 'cert.issue', id, docType: 'dev.dojang.witness', issuer, holder, commitment: sha256(id), issuedAt: now, validUntil: now + 86_400, time: Math.floor(Date.now() / 1000) }, issuerSeed);
+    return encodeEvent({ type: 'cert.issue', id, docType: 'dev.dojang.witness', issuer, holder, commitment: sha256(id), issuedAt: Math.floor(Date.now() / 1000), validUntil: now + 86_400, time: Math.floor(Date.now() / 1000) }, issuerSeed);
   };
   /** post submits one entry to `p`; returns { status, body, ms }, the receipt verified (and its checkpoint judged by `policy`) when acknowledged. */
   const post = async (p, entry, policy) => {
@@ -172,6 +172,8 @@ try {
     }
     return { status: r.status, body, ms: took };
   };
+  const doc = await post(S, encodeEvent({ type: 'doctype.register', docType: 'dev.dojang.witness', maxValidity: 86_400, time: now }, keys.root.seed), P2);
+  check(doc.status === 201, `the document type registration was not acknowledged: ${doc.status} ${JSON.stringify(doc.body)}`);
   const reg = await post(S, encodeEvent({ type: 'issuer.register', issuer, name: 'witness test', docTypes: ['dev.dojang.witness'], time: now }, keys.root.seed), P2);
   check(reg.status === 201, `the issuer registration was not acknowledged: ${reg.status} ${JSON.stringify(reg.body)}`);
 

@@ -49,6 +49,8 @@ for (const name of Object.keys(READINGS) as (keyof Readings)[]) {
 const DOC_TYPES = ['kr.gov.family-relation.cert', 'kr.gov.resident-registration.copy', 'kr.gov.zz-rare'];
 /** The maxValidity a doctype.register may give: around the validities the issuances ask for (see Validity). */
 const MAX_VALIDITIES = [100_000, 2000, 1999, 4700, 300, LONGEST_VALIDITY_S, 11, 1];
+/** The index into MAX_VALIDITIES of a random doctype.register: mostly ones that most issuances meet. */
+const maxArb = fc.constantFrom(0, 0, 0, 5, 5, 1, 2, 3, 4, 6, 7);
 const START = 1_800_000_000;
 
 // ---------------------------------------------------------------------------------------
@@ -93,10 +95,11 @@ type CertPick = { issued: number } | number;
 type Cmd =
   | { c: 'doctype'; docType: number; max: number; wrongSigner: boolean; skew: Skew }
   | { c: 'register'; issuer: number; docs: number; wrongSigner: boolean; skew: Skew }
-  | { c: 'retire'; issuer: number; wrongSigner: boolean; skew: Skew }
-  | { c: 'succeed'; issuer: number; successor: number; wrongSigner: boolean; skew: Skew }
-  | { c: 'compromise'; issuer: number; from: FromMode; pick: number; wrongSigner: boolean; skew: Skew }
-  | { c: 'issue'; id: number; issuer: number; docType: number; holder: number; validity: Validity; otherSigner: boolean; skew: Skew }
+  | { c: 'retire'; issuer: number | 'active'; pick: number; wrongSigner: boolean; skew: Skew }
+  /** 'retired' / 'active': the pick-th issuer in that state at run time (issuers[pick] if none). */
+  | { c: 'succeed'; issuer: number | 'retired'; successor: number | 'active'; pick: number; wrongSigner: boolean; skew: Skew }
+  | { c: 'compromise'; issuer: number | 'retired'; from: FromMode; pick: number; wrongSigner: boolean; skew: Skew }
+  | { c: 'issue'; id: number; issuer: number | 'active'; docType: number; holder: number; validity: Validity; otherSigner: boolean; skew: Skew }
   | { c: 'transfer'; cert: CertPick; parent: ParentMode; pick: number; sender: SenderMode; to: number; skew: Skew }
   /** n rightful transfers in a row, each from the one before, from the deepest copy of the certificate. */
   | { c: 'deepen'; cert: CertPick; n: number }
@@ -144,15 +147,28 @@ const GARBAGE: Garbage[] = [
 ];
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ c: fc.constant('doctype' as const), docType: fc.nat(DOC_TYPES.length - 1), max: fc.nat(MAX_VALIDITIES.length - 1), wrongSigner: wrongSignerArb, skew: skewArb }) },
+  { weight: 4, arbitrary: fc.record({ c: fc.constant('doctype' as const), docType: fc.nat(DOC_TYPES.length - 1), max: maxArb, wrongSigner: wrongSignerArb, skew: skewArb }) },
   { weight: 9, arbitrary: fc.record({ c: fc.constant('register' as const), issuer: fc.nat(ISSUERS - 1), docs: fc.integer({ min: 1, max: 7 }), wrongSigner: wrongSignerArb, skew: skewArb }) },
-  { weight: 5, arbitrary: fc.record({ c: fc.constant('retire' as const), issuer: fc.nat(ISSUERS - 1), wrongSigner: wrongSignerArb, skew: skewArb }) },
-  { weight: 5, arbitrary: fc.record({ c: fc.constant('succeed' as const), issuer: fc.nat(ISSUERS - 1), successor: fc.nat(ISSUERS - 1), wrongSigner: wrongSignerArb, skew: skewArb }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ c: fc.constant('retire' as const), issuer: fc.constantFrom<number | 'active'>('active', 'active', 0, 1, 2, 3), pick: fc.nat(ISSUERS - 1), wrongSigner: wrongSignerArb, skew: skewArb }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      c: fc.constant('succeed' as const),
+      issuer: fc.oneof(fc.constant('retired' as const), fc.nat(ISSUERS - 1)),
+      successor: fc.oneof(fc.constant('active' as const), fc.nat(ISSUERS - 1)),
+      pick: fc.nat(ISSUERS - 1),
+      wrongSigner: wrongSignerArb,
+      skew: skewArb,
+    }),
+  },
   {
     weight: 6,
     arbitrary: fc.record({
       c: fc.constant('compromise' as const),
-      issuer: fc.constantFrom(0, 0, 1, 2, 3),
+      issuer: fc.constantFrom<number | 'retired'>('retired', 'retired', 'retired', 0, 1, 2, 3),
       from: fc.constantFrom<FromMode>('issue', 'issue', 'issue', 'retire', 'afterRetire', 'lower', 'lower', 'same', 'zero'),
       pick: fc.nat(20),
       wrongSigner: wrongSignerArb,
@@ -164,10 +180,13 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({
       c: fc.constant('issue' as const),
       id: fc.nat(IDS - 2),
-      issuer: fc.constantFrom(0, 0, 0, 1, 2, 3),
+      issuer: fc.constantFrom<number | 'active'>('active', 'active', 'active', 0, 0, 1, 2, 3),
       docType: fc.constantFrom(0, 0, 1, 1, 2),
       holder: fc.nat(WALLETS - 1),
       validity: fc.constantFrom<Validity>(
+        'normal',
+        'normal',
+        'normal',
         'normal',
         'normal',
         'normal',
@@ -203,7 +222,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       skew: skewArb,
     }),
   },
-  { weight: 1, arbitrary: fc.record({ c: fc.constant('deepen' as const), cert: certPickArb, n: fc.constantFrom(2, 4, 8, 66) }) },
+  { weight: 1, arbitrary: fc.record({ c: fc.constant('deepen' as const), cert: certPickArb, n: fc.constantFrom(2, 3, 5, 8) }) },
   {
     weight: 10,
     arbitrary: fc.record({
@@ -231,7 +250,7 @@ const BASE: Cmd[] = [
 ];
 const preludeArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ c: fc.constant('register' as const), issuer: fc.nat(ISSUERS - 1), docs: fc.constantFrom(1, 2, 3, 3, 7), wrongSigner: fc.constant(false), skew: fc.constant(0 as const) }) },
-  { weight: 1, arbitrary: fc.record({ c: fc.constant('doctype' as const), docType: fc.nat(DOC_TYPES.length - 1), max: fc.nat(MAX_VALIDITIES.length - 1), wrongSigner: fc.constant(false), skew: fc.constant(0 as const) }) },
+  { weight: 1, arbitrary: fc.record({ c: fc.constant('doctype' as const), docType: fc.nat(DOC_TYPES.length - 1), max: maxArb, wrongSigner: fc.constant(false), skew: fc.constant(0 as const) }) },
 );
 
 // ---------------------------------------------------------------------------------------
@@ -322,6 +341,12 @@ async function runCommands(cmds: Cmd[]): Promise<void> {
       return issued.length > 0 ? issued[p.issued % issued.length] : ids[p.issued % IDS];
     };
     const issuerOf = (key: Uint8Array): Key | undefined => issuers.find((i) => toHex(i.pub) === toHex(key));
+    /** issuerIn: issuers[n], or the pick-th issuer in a state at this point of the log (issuers[pick] if there is none). */
+    const issuerIn = (n: number | 'retired' | 'active', pick: number): Key => {
+      if (typeof n === 'number') return issuers[n];
+      const some = issuers.filter((i) => model.issuerState(i.pub) === n);
+      return some.length > 0 ? some[pick % some.length] : issuers[pick % ISSUERS];
+    };
     /** transferFrom: a rightful transfer of `id` from the holder by `parent` (whose secret the harness holds) to a wallet. */
     const transferFrom = (id: Uint8Array, parent: Uint8Array, to: number, skew: number): Submission => {
       const known = secrets.get(toHex(parent))!;
@@ -349,15 +374,17 @@ async function runCommands(cmds: Cmd[]): Promise<void> {
           return byRoot(e, cmd.wrongSigner);
         }
         case 'retire': {
-          const e: ModelEvent = { type: 'issuer.retire', issuer: issuers[cmd.issuer].pub, time: T + cmd.skew };
-          return byRoot(e, cmd.wrongSigner, issuers[cmd.issuer]);
+          const key = issuerIn(cmd.issuer, cmd.pick);
+          const e: ModelEvent = { type: 'issuer.retire', issuer: key.pub, time: T + cmd.skew };
+          return byRoot(e, cmd.wrongSigner, key);
         }
         case 'succeed': {
-          const e: ModelEvent = { type: 'issuer.succeed', issuer: issuers[cmd.issuer].pub, successor: issuers[cmd.successor].pub, time: T + cmd.skew };
-          return byRoot(e, cmd.wrongSigner, issuers[cmd.successor]);
+          const successor = issuerIn(cmd.successor, cmd.pick);
+          const e: ModelEvent = { type: 'issuer.succeed', issuer: issuerIn(cmd.issuer, cmd.pick).pub, successor: successor.pub, time: T + cmd.skew };
+          return byRoot(e, cmd.wrongSigner, successor);
         }
         case 'compromise': {
-          const key = issuers[cmd.issuer].pub;
+          const key = issuerIn(cmd.issuer, cmd.pick).pub;
           const r = model.issuer(key);
           const retired = r?.retire?.index;
           const lowest = r === undefined || r.compromises.length === 0 ? undefined : Math.min(...r.compromises.map((c) => c.event.from));
@@ -371,7 +398,7 @@ async function runCommands(cmds: Cmd[]): Promise<void> {
             zero: 0,
           }[cmd.from];
           const e: ModelEvent = { type: 'issuer.compromise', issuer: key, from, time: T + cmd.skew };
-          return byRoot(e, cmd.wrongSigner, issuers[cmd.issuer]);
+          return byRoot(e, cmd.wrongSigner, issuerIn(cmd.issuer, cmd.pick));
         }
         case 'issue': {
           const v = {
@@ -393,14 +420,15 @@ async function runCommands(cmds: Cmd[]): Promise<void> {
             type: 'cert.issue',
             id: ids[cmd.id],
             docType: DOC_TYPES[cmd.docType],
-            issuer: issuers[cmd.issuer].pub,
+            issuer: issuerIn(cmd.issuer, cmd.holder).pub,
             holder: wallets[cmd.holder].pub,
             commitment: fresh('commitment', 32),
             issuedAt: v[0],
             validUntil: v[1],
             time: T + cmd.skew,
           };
-          const s = cmd.otherSigner ? signed(e, eventBody(e as CertEvent), issuers[(cmd.issuer + 1) % ISSUERS]) : ev(e, issuers[cmd.issuer]);
+          const signer = issuerIn(cmd.issuer, cmd.holder);
+          const s = cmd.otherSigner ? signed(e, eventBody(e as CertEvent), issuers[(issuers.indexOf(signer) + 1) % ISSUERS]) : ev(e, signer);
           secrets.set(toHex(leafOf(s.bytes)), { key: wallets[cmd.holder], salt: null });
           return s;
         }
@@ -451,7 +479,15 @@ async function runCommands(cmds: Cmd[]): Promise<void> {
         case 'deepen':
           return undefined; // submitted one transfer at a time by the loop
         case 'revoke': {
-          const id = certOf(cmd.cert);
+          // With an even pick, the root key or a successor revokes, if it can, a
+          // certificate of an issuer that is retired or has a successor.
+          const entitled = model.log.flatMap((x) => {
+            if (x.event?.type !== 'cert.issue') return [];
+            const r = model.issuer(x.event.issuer);
+            return (cmd.by === 'root' ? r?.retire : r?.succeed) !== undefined ? [x.event.id] : [];
+          });
+          const aimed = (cmd.by === 'root' || cmd.by === 'successor') && cmd.pick % 2 === 0 && typeof cmd.cert !== 'number' && entitled.length > 0;
+          const id = aimed ? entitled[(cmd.cert as { issued: number }).issued % entitled.length] : certOf(cmd.cert);
           const issue = model.issueOf(id);
           const certIssuer = issue === undefined ? issuers[0] : issuerOf(issue.event.issuer)!;
           const successor = issue === undefined ? undefined : model.issuer(issue.event.issuer)?.succeed?.event.successor;
@@ -685,7 +721,7 @@ describe('certificate rules against the reference model, through HTTP', () => {
     await runCommands([
       ...BASE,
       { c: 'register', issuer: 1, docs: 1, wrongSigner: false, skew: 0 },
-      { c: 'retire', issuer: 1, wrongSigner: false, skew: 7 },
+      { c: 'retire', issuer: 1, pick: 0, wrongSigner: false, skew: 7 },
       { c: 'register', issuer: 1, docs: 2, wrongSigner: false, skew: 0 },
       issueCmd(0),
       revokeCmd(0, 'issuer'),
@@ -704,19 +740,19 @@ describe('certificate rules against the reference model, through HTTP', () => {
       issueCmd(3),
       revokeCmd(0, 'root'), // NOT_ISSUER: the issuer is active
       revokeCmd(0, 'other', 1), // NOT_ISSUER
-      { c: 'succeed', issuer: 0, successor: 1, wrongSigner: false, skew: 0 }, // ISSUER_NOT_RETIRED
-      { c: 'retire', issuer: 0, wrongSigner: false, skew: 0 },
+      { c: 'succeed', issuer: 0, successor: 1, pick: 0, wrongSigner: false, skew: 0 }, // ISSUER_NOT_RETIRED
+      { c: 'retire', issuer: 0, pick: 0, wrongSigner: false, skew: 0 },
       revokeCmd(0, 'issuer'), // ISSUER_RETIRED
       revokeCmd(0, 'other', 1), // NOT_ISSUER: no successor yet
-      { c: 'succeed', issuer: 0, successor: 3, wrongSigner: false, skew: 0 }, // UNKNOWN_ISSUER
-      { c: 'succeed', issuer: 0, successor: 0, wrongSigner: false, skew: 0 }, // ISSUER_RETIRED
-      { c: 'succeed', issuer: 0, successor: 1, wrongSigner: false, skew: 0 },
-      { c: 'succeed', issuer: 0, successor: 2, wrongSigner: false, skew: 0 }, // CONFLICT
+      { c: 'succeed', issuer: 0, successor: 3, pick: 0, wrongSigner: false, skew: 0 }, // UNKNOWN_ISSUER
+      { c: 'succeed', issuer: 0, successor: 0, pick: 0, wrongSigner: false, skew: 0 }, // ISSUER_RETIRED
+      { c: 'succeed', issuer: 0, successor: 1, pick: 0, wrongSigner: false, skew: 0 },
+      { c: 'succeed', issuer: 0, successor: 2, pick: 0, wrongSigner: false, skew: 0 }, // CONFLICT
       revokeCmd(0, 'other', 2), // NOT_ISSUER: not the successor
       revokeCmd(0, 'successor'),
       revokeCmd(1, 'root'),
       revokeCmd(1, 'successor'), // CERT_REVOKED
-      { c: 'retire', issuer: 1, wrongSigner: false, skew: 0 },
+      { c: 'retire', issuer: 1, pick: 0, wrongSigner: false, skew: 0 },
       revokeCmd(2, 'successor'), // the retired successor (Readings.retiredSuccessorRevokes)
       revokeCmd(2, 'root'),
       { c: 'advance', s: 5000 },
@@ -734,7 +770,7 @@ describe('certificate rules against the reference model, through HTTP', () => {
       issueCmd(0, 1),
       ...fillers,
       issueCmd(1, 1),
-      { c: 'retire', issuer: 1, wrongSigner: false, skew: 0 },
+      { c: 'retire', issuer: 1, pick: 0, wrongSigner: false, skew: 0 },
       compromiseCmd(1, 'afterRetire'), // BAD_COMPROMISE
       compromiseCmd(1, 'issue', 1), // from the second issuance: its copies stop, the first's move
       { c: 'transfer', cert: 1, parent: 'chain', pick: 0, sender: 'rightful', to: 1, skew: 0 }, // ISSUER_COMPROMISED
