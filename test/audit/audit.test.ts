@@ -45,8 +45,27 @@ async function fill(l: Ledger, root: Uint8Array, n: number): Promise<Uint8Array>
     await l.append(encodeEvent({ type: 'cert.issue', id: newCertId(), docType: DOC, issuer: ed25519PublicKey(office), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() }, office));
   }
   await l.append(encodeEvent({ type: 'cert.revoke', id, revoker: ed25519PublicKey(office), reason: 'audit test', time: now() }, office));
+  // An issuer whose key was stolen: retired, compromised from its second issuance, a
+  // successor named, one of its certificates revoked by the root (spec §5.7, §5.9).
+  const stolen = randomBytes(32);
+  const successor = randomBytes(32);
+  await l.append(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(stolen), name: 'Stolen Office', docTypes: [DOC], time: now() }, root));
+  await l.append(encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(successor), name: 'Successor Office', docTypes: [DOC], time: now() }, root));
+  const ids: Uint8Array[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push(newCertId());
+    at.push((await l.append(encodeEvent({ type: 'cert.issue', id: ids[i], docType: DOC, issuer: ed25519PublicKey(stolen), holder: ed25519PublicKey(randomBytes(32)), commitment: randomBytes(32), issuedAt: now(), validUntil: now() + 86_400, time: now() }, stolen))).index);
+  }
+  await l.append(encodeEvent({ type: 'issuer.retire', issuer: ed25519PublicKey(stolen), time: now() }, root));
+  await l.append(encodeEvent({ type: 'issuer.succeed', issuer: ed25519PublicKey(stolen), successor: ed25519PublicKey(successor), time: now() }, root));
+  await l.append(encodeEvent({ type: 'issuer.compromise', issuer: ed25519PublicKey(stolen), from: at[2], time: now() }, root));
+  await l.append(encodeEvent({ type: 'issuer.compromise', issuer: ed25519PublicKey(stolen), from: at[1], time: now() }, root));
+  await l.append(encodeEvent({ type: 'cert.revoke', id: ids[2], revoker: ed25519PublicKey(root), reason: 'forged', time: now() }, root));
+  compromised = ids;
   return id;
 }
+let compromised: Uint8Array[] = [];
 
 beforeAll(async () => {
   t = await makeLedger({ docTypes: TEST_DOC_TYPES });
@@ -152,6 +171,24 @@ describe('audit --url', () => {
     const f = await finding(urlSource(base), { statuses: [lie] });
     expect(f.where).toBe('status answer 1');
     expect(f.code).toBe('INCONSISTENT');
+  });
+
+  it('replays succession, compromise and a root revocation, and says what each status answer is', async () => {
+    const answers = await Promise.all(compromised.map(async (id) => (await fetch(`${base}/v1/certificates/${toHex(id)}`)).json()));
+    const r = await audit(urlSource(base), { threads: 0, statuses: answers });
+    expect(r.certificates.map((c) => c.state)).toEqual(['active', 'compromised', 'revoked']);
+    expect(r.certificates.map((c) => c.id)).toEqual(compromised.map(toHex));
+    // The status key saying "active" of a compromised certificate, without the compromise: caught.
+    const keys = await loadKeys(t.dir);
+    const { signNote, ed25519Signer, parseNote } = await import('../../src/core/note.js');
+    const lines = parseNote(new TextEncoder().encode(answers[1].statement)).text.split('\n');
+    const st = lines.findIndex((l: string) => l.startsWith('state '));
+    lines[st] = 'state active';
+    const is = lines.findIndex((l: string) => l.startsWith('issuer '));
+    lines[is] = lines[is].split(' ').slice(0, -1).join(' ');
+    const lie = { ...answers[1], statement: new TextDecoder().decode(signNote(lines.join('\n'), [ed25519Signer(keys.status.name, keys.status.seed)])), issuer: answers[1].issuer.slice(0, -1) };
+    const f = await finding(urlSource(base), { statuses: [lie] });
+    expect([f.where, f.code]).toEqual(['status answer 1', 'INCONSISTENT']);
   });
 
   it('checks checkpoints seen elsewhere by a consistency proof, and reports one the log does not extend', async () => {

@@ -327,6 +327,16 @@ describe('one broken presentation per check: valid=false with its own reason, of
     expect(await both(bytes, face(m))).toEqual(['validity:NOT_YET_VALID']);
   });
 
+  it('a status older than the verifier’s maximum age: not valid, and says how old', async () => {
+    const later = client.now() + 3600;
+    expect(await both(good, { ...face(n), now: later, maxStatusAge: 600 })).toEqual(['not-revoked:STATUS_TOO_OLD']);
+    const v = offline(good, { ...face(n), now: later, maxStatusAge: 600 });
+    expect(v.status!.age).toBeGreaterThanOrEqual(3600);
+    expect(v.checks.find((c) => c.name === 'not-revoked')!.detail).toMatch(/s old/);
+    expect(await both(good, { ...face(n), now: later })).toEqual([]); // the default: a day
+    expect(await both(good, { ...face(n), now: client.now() + 86_400 + 600 })).toEqual(['not-revoked:STATUS_TOO_OLD']);
+  });
+
   it('a view-only copy is genuine content but never an original', async () => {
     const view = edit(good, (p) => (p.holding = { flow: 'view' }));
     const v = offline(view, face(n));
