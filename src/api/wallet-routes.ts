@@ -117,6 +117,7 @@ export function mountWalletRoutes(router: Router, d: WalletRouteDeps): void {
     if (issue.type !== 'cert.issue') throw new LedgerError('STATE_MISMATCH', `certificate ${toHex(ev.id)}: its first event is not its issuance`);
     const t = now();
     if (st.state === 'revoked') throw new LedgerError('CERT_REVOKED', `certificate ${toHex(ev.id)} is revoked`);
+    if (st.state === 'compromised') throw new LedgerError('ISSUER_COMPROMISED', `certificate ${toHex(ev.id)} was issued after its issuer's key was compromised`);
     if (st.state === 'expired' || issue.validUntil <= t) throw new LedgerError('CERT_EXPIRED', `certificate ${toHex(ev.id)} is expired`);
     const out = await wallets.accept(r.key, r.nonce, r.time, () => wallets.depositOps(w, { kind, id: ev.id, event, validUntil: issue.validUntil, sealed: m.sealed as Uint8Array }, t));
     ctx.status = out.created ? 201 : 200;
