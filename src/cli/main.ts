@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'keygen':
+    case 'doctype':
     case 'issuer':
     case 'issue':
     case 'send':
