@@ -10,19 +10,24 @@ if [ -n "$(ls -A ledger-data 2>/dev/null | grep -v '^.gitkeep$' || true)" ]; the
   backup="$(mktemp -d)"
   find ledger-data -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec mv {} "$backup"/ \;
 fi
+healthy() { node -e "fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" "http://127.0.0.1:$port/healthz"; }
+if healthy; then echo "demo-ci: something already serves port $port: set DEMO_PORT" >&2; exit 1; fi
 log="$(mktemp)"
+# Job control: npm start and what it starts (the build, then dojang serve) run in a
+# process group of their own, stopped as one by its id.
+set -m
 npm start -- --port "$port" >"$log" 2>&1 &
 pid=$!
+set +m
 cleanup() {
-  kill "$pid" 2>/dev/null || true
-  pkill -f "dist/cli/main.js serve --port $port" 2>/dev/null || true
+  kill -TERM -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.2; done # dojang serve closes its store
   find ledger-data -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
   if [ -n "$backup" ]; then mv "$backup"/* ledger-data/ && rmdir "$backup"; fi
   rm -f "$log"
 }
 trap cleanup EXIT
-healthy() { node -e "fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" "http://127.0.0.1:$port/healthz"; }
 for _ in $(seq 1 120); do
   if healthy; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$log" >&2; echo "demo-ci: npm start exited" >&2; exit 1; fi

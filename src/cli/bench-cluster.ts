@@ -26,10 +26,10 @@ import { BENCH_ORIGIN_PREFIX } from '../ledger/ledger.js';
 import { LoadConnection, LoadPool } from './http-load.js';
 import { median, processCpuSeconds, quantile } from './bench-verify.js';
 import { initLedger } from './serve.js';
+import { BENCH_DOC_TYPE, benchDocTypeEntry } from './bench-doctype.js';
 
 const CONNECTIONS = 96;
 const PROOF_CONNECTIONS = 48;
-const BENCH_DOC_TYPE = 'dev.dojang.bench';
 
 export interface ApiFigures {
   /** `level` or `postgres`. */
@@ -70,6 +70,7 @@ export async function apiFigures(admin: string | undefined, processes: number, e
     const issuerSeed = new Uint8Array(nc.randomBytes(32));
     const issuer = ed25519PublicKey(issuerSeed);
     const t0 = Math.floor(Date.now() / 1000);
+    if ((await pools[0].post(benchDocTypeEntry(root))) !== 201) throw new Error('document type registration over HTTP failed');
     if ((await pools[0].post(encodeEvent({ type: 'issuer.register', issuer, name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: t0 }, root))) !== 201) {
       throw new Error('issuer registration over HTTP failed');
     }

@@ -122,7 +122,10 @@ export async function presentationFigures(quick: boolean): Promise<PresentationF
     const root = (await loadKeys(s.dir)).root!.seed;
     const client = new DojangClient(s.base);
     const issuer = new Uint8Array(nc.randomBytes(32));
-    const doc = 'kr.gov.resident-registration.copy';
+    const { householdClaims, RESIDENT_REGISTRATION_COPY: doc } = await import('../wallet/doctypes.js');
+    const { demoHousehold } = await import('./demo.js');
+    const household = householdClaims(demoHousehold('2019-05-05'));
+    const shown = ['applicant', 'member.3.relation', 'member.3.birthDate'];
     await client.registerIssuer(root, ed25519PublicKey(issuer), 'bench office', [doc]);
     const pharmacy = new Uint8Array(nc.randomBytes(32));
     const audience = ed25519PublicKey(pharmacy);
@@ -134,10 +137,10 @@ export async function presentationFigures(quick: boolean): Promise<PresentationF
           made.push(new Uint8Array(0)); // reserve a slot
           const slot = made.length - 1;
           const holder = new Uint8Array(nc.randomBytes(32));
-          const claims = [newClaim('name', '김민수'), newClaim('birthDate', '1980-01-01'), newClaim('household', [{ relation: '자녀', birthDate: '2019-05-05' }])];
+          const claims = household.map(([name, value]) => newClaim(name, value));
           const issued = await client.issue(issuer, { docType: doc, holder: ed25519PublicKey(holder), claims, validUntil: client.now() + 90 * 86_400 });
           const sent = await client.transfer(holder, { id: issued.id, parent: issued.leafHash, senderSalt: null, recipientKey: audience });
-          made[slot] = await client.present({ issue: issued.entry, transfers: [sent.entry], disclosure: disclose(claims, ['household']), holding: { flow: 'received', recipient: audience, salt: sent.recipientSalt } });
+          made[slot] = await client.present({ issue: issued.entry, transfers: [sent.entry], disclosure: disclose(claims, shown), holding: { flow: 'received', recipient: audience, salt: sent.recipientSalt } });
         }
       }),
     );

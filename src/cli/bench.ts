@@ -24,6 +24,7 @@ import { initLedger, openLedger } from './serve.js';
 import { apiFigures, createDatabase, dropDatabase, type ApiFigures } from './bench-cluster.js';
 import { witnessFigures, type WitnessFigures } from './bench-witness.js';
 import type { Io } from './main.js';
+import { BENCH_DOC_TYPE, BENCH_VALIDITY_S, benchDocTypeEntry } from './bench-doctype.js';
 
 export interface BenchOptions {
   data?: string;
@@ -119,20 +120,19 @@ export function machineLimits(quick: boolean): Limits {
 
 /**
  * Workload makes the bench's entries: real certificate events (spec §5.7). On start it
- * registers a fresh issuer with the development root key of the bench ledger; entry(i)
- * is then the i-th cert.issue of this run, signed by that issuer, with its own id and a
- * holder key from a small pool (about 300 bytes an entry).
+ * registers the bench's document type (BENCH_DOC_TYPE) and a fresh issuer with the
+ * development root key of the bench ledger; entry(i) is then the i-th cert.issue of this
+ * run, signed by that issuer, with its own id, a holder key from a small pool and its
+ * issuedAt the clock when it is made (about 300 bytes an entry).
  */
 export class Workload {
   private readonly run = nc.randomBytes(8);
   private readonly holders: Uint8Array[];
-  private readonly time: number;
   private readonly issuer: Uint8Array;
 
   private constructor(private readonly issuerSeed: Uint8Array) {
     this.issuer = ed25519PublicKey(issuerSeed);
     this.holders = Array.from({ length: 64 }, () => ed25519PublicKey(nc.randomBytes(32)));
-    this.time = Math.floor(Date.now() / 1000);
   }
 
   static async start(ledger: Ledger, dir: string): Promise<Workload> {
@@ -140,7 +140,9 @@ export class Workload {
     if (root === undefined) throw new LedgerError('UNAVAILABLE', `${dir} has no development root key: bench cannot register its issuer`);
     const w = new Workload(new Uint8Array(nc.randomBytes(32)));
     const issuer = ed25519PublicKey(w.issuerSeed);
-    await ledger.append(encodeEvent({ type: 'issuer.register', issuer, name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: w.time }, root.seed));
+    const time = Math.floor(Date.now() / 1000);
+    await ledger.append(benchDocTypeEntry(root.seed));
+    await ledger.append(encodeEvent({ type: 'issuer.register', issuer, name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time }, root.seed));
     return w;
   }
 
@@ -148,6 +150,7 @@ export class Workload {
     const id = new Uint8Array(16);
     id.set(this.run, 0);
     new DataView(id.buffer).setBigUint64(8, BigInt(i));
+    const time = Math.floor(Date.now() / 1000); // |issuedAt − T| ≤ 300 s (spec §5.9): the crash test's writer runs without end
     return encodeEvent(
       {
         type: 'cert.issue',
@@ -156,9 +159,9 @@ export class Workload {
         issuer: this.issuer,
         holder: this.holders[i % this.holders.length],
         commitment: sha256(id),
-        issuedAt: this.time,
-        validUntil: this.time + 90 * 86_400,
-        time: Math.floor(Date.now() / 1000),
+        issuedAt: time,
+        validUntil: time + BENCH_VALIDITY_S,
+        time,
       },
       this.issuerSeed,
     );
@@ -168,9 +171,6 @@ export class Workload {
     return Array.from({ length: n }, (_, k) => this.entry(from + k));
   }
 }
-
-/** BENCH_DOC_TYPE is the document type of the bench's certificates. */
-export const BENCH_DOC_TYPE = 'dev.dojang.bench';
 
 /** openOrInit opens a bench ledger in dir, or creates one; refuses any other ledger. */
 async function openOrInit(dir: string): Promise<Ledger> {
@@ -378,6 +378,7 @@ async function httpWritePath(quick: boolean): Promise<HttpFigures> {
     const issuerSeed = new Uint8Array(nc.randomBytes(32));
     const t0s = Math.floor(Date.now() / 1000);
     const reg = encodeEvent({ type: 'issuer.register', issuer: ed25519PublicKey(issuerSeed), name: 'dojang bench', docTypes: [BENCH_DOC_TYPE], time: t0s }, root);
+    if ((await post(benchDocTypeEntry(root))) !== 201) throw new Error('document type registration over HTTP failed');
     if ((await post(reg)) !== 201) throw new Error('issuer registration over HTTP failed');
     const mk = (i: number) => {
       const id = new Uint8Array(16);

@@ -54,6 +54,21 @@ export function demoHousehold(childBirthDate: string): HouseholdCopy {
   };
 }
 
+/**
+ * registered returns the index of the doctype.register that put docType in the log's
+ * registry with at least maxValidity seconds, or undefined (also when the log does not
+ * serve its registry: GET /v1/doctypes 404).
+ */
+async function registered(client: DojangClient, docType: string, maxValidity: number): Promise<number | undefined> {
+  try {
+    const d = (await client.docTypes()).find((x) => x.docType === docType);
+    return d !== undefined && d.maxValidity >= maxValidity ? d.registered : undefined;
+  } catch (e) {
+    if (isLedgerError(e) && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
 class StepFailed extends Error {}
 
 function expect(cond: boolean, what: string): void {
@@ -112,8 +127,13 @@ export async function runDemo(args: string[], io: Io): Promise<number> {
     let atPharmacy!: OpenedItem;
 
     await step('root registers the issuing office', async () => {
+      // The document type is in the registry of a log `dojang init` made; else register it (spec §5.7).
+      const known = await registered(client, RESIDENT_REGISTRATION_COPY, validity);
+      const typeLine = known !== undefined
+        ? `${RESIDENT_REGISTRATION_COPY} is in the log's registry (doctype.register at index ${known})`
+        : `${RESIDENT_REGISTRATION_COPY} put in the log's registry, valid at most ${validity / 86_400} days (doctype.register at index ${(await client.registerDocType(root.seed, RESIDENT_REGISTRATION_COPY, validity)).index})`;
       const r = await client.registerIssuer(root.seed, ed25519PublicKey(office), officeName, [RESIDENT_REGISTRATION_COPY]);
-      return `${officeName} may issue ${RESIDENT_REGISTRATION_COPY}; issuer.register at index ${r.index}`;
+      return `${typeLine}\n${officeName} may issue ${RESIDENT_REGISTRATION_COPY}; issuer.register at index ${r.index}`;
     });
 
     await step("a parent's wallet, kept encrypted under a password", async () => {

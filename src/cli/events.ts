@@ -1,14 +1,19 @@
 /**
- * The event commands of dojang: keygen, issuer register|retire, issue, send, revoke.
- * Each signs one certificate event (spec §5.7) with a key file, submits it to a log
- * (--url) through the SDK (src/client/sdk.ts) and prints its verified receipt (spec
- * §8.6); --json prints one JSON object instead. Exit status 0 on success; otherwise the
+ * The event commands of dojang: keygen, doctype register|list, issuer
+ * register|retire|succeed, issue, send, revoke. Each signs certificate events (spec
+ * §5.7) with a key file, submits them to a log (--url) through the SDK
+ * (src/client/sdk.ts) and prints their verified receipts (spec §8.6); --json prints one
+ * JSON object instead. Exit status 0 on success; otherwise the
  * error propagates to main.ts, which prints one line on stderr and exits non-zero.
  *
  * Key files are Go note signer keys (spec §4.3), as `dojang keygen` and `dojang init`
  * write them. Public keys on the command line are 64 hex digits, base64 of 32 bytes, or
  * a vkey (src/client/keys.ts). The log's keys are fetched from --url on first use (trust
  * on first use) unless pinned with --log-key, --timestamp-key and --status-key.
+ *
+ * `issuer register` refuses a document type the log's registry (GET /v1/doctypes) does
+ * not hold unless --force. `issue` checks the claims and the validity against the
+ * document type (src/wallet/doctypes.ts checkIssuance) before anything is signed.
  *
  * `issue` writes the holder's document (src/client/document.ts: the claims with their
  * salts, the digests, the cert.issue entry and its proof bundle) to --out, 0600, never
@@ -33,27 +38,52 @@ import type { Io } from './main.js';
 import { encodeAddress, parseAddress } from '../wallet/address.js';
 import { encodeItem } from '../wallet/item.js';
 import { deposit } from '../wallet/wallet.js';
+import { checkIssuance, DOC_TYPES } from '../wallet/doctypes.js';
 
 /** Usage lines of these commands, for main.ts. */
 export const EVENTS_USAGE = `  keygen --out FILE [--name NAME] [--json]
          write a new Ed25519 signer key file (0600) and print its public key
+  doctype register --url URL --root-key FILE --doc-type T --max-days N [--json]
+         put a document type in the log's registry: an original of it is valid
+         at most N days (1 to 3660; signed by the root key; a later one replaces
+         the maximum for later issuances)
+  doctype list --url URL [--json]
+         the log's document type registry
   issuer register --url URL --root-key FILE --issuer-key KEY --name NAME
-         --doc-type T [--doc-type T ...] [--json]
-  issuer retire --url URL --root-key FILE --issuer-key KEY [--json]
-         register or retire an issuing office's key (signed by the root key)
+         --doc-type T [--doc-type T ...] [--force] [--json]
+         register an issuing office's key for document types (signed by the
+         root key); a type the log's registry does not hold is refused
+         (UNKNOWN_DOCTYPE) unless --force
+  issuer retire --url URL --root-key FILE --issuer-key KEY
+         [--compromised-from INDEX] [--json]
+         retire an issuer key (it signs nothing more); --compromised-from also
+         says the key was in other hands from log index INDEX on: its
+         certificates issued there or later are not valid anywhere (a key
+         already retired gets only that; a later one may only lower INDEX)
+  issuer succeed --url URL --root-key FILE --issuer-key KEY --successor KEY
+         [--json]
+         name the active issuer key (--successor) that may revoke the
+         certificates of a retired one (--issuer-key)
   issue  --url URL --issuer-key FILE --holder PUBKEY --doc-type T
-         --claims FILE.json --valid-days N (--out FILE | --to ADDRESS) [--json]
+         --claims FILE.json [--valid-days N] (--out FILE | --to ADDRESS) [--json]
          issue a certificate; the holder's document (claims and salts) goes to
          FILE, or sealed into the wallet at ADDRESS (its store at URL), or both;
-         PUBKEY is the holder key the wallet handed out; claims FILE.json is an object name -> value (integers, text,
-         true/false/null, arrays, objects)
+         PUBKEY is the holder key the wallet handed out; claims FILE.json is an
+         object name -> value (integers, text, true/false/null, arrays,
+         objects). The claims of a document type the wallet side knows are
+         checked before anything is signed (kr.gov.resident-registration.copy:
+         address, head, applicant, member.N.name, member.N.relation,
+         member.N.birthDate for N = 1, 2, ...); --valid-days is at most its
+         validity (the default: that validity; required for other types)
   send   --url URL --key FILE --id HEX --parent LEAFHASH [--sender-salt HEX]
          --to PUBKEY [--json]
          share a copy of a certificate held by the key in FILE; --parent is the
          leaf hash of the event that made it a holder, --sender-salt the salt it
          received with the copy (none for the issuance); prints the recipient's salt
-  revoke --url URL --issuer-key FILE --id HEX [--reason TEXT] [--json]
-         revoke a certificate (by its issuer)
+  revoke --url URL --key FILE --id HEX [--reason TEXT] [--json]
+         revoke a certificate, signed by the key in FILE (--issuer-key is the
+         same option): its issuer while active; once that key is retired, its
+         successor or the root key
 
   PUBKEY is 64 hex digits, base64 of 32 bytes, or a vkey; KEY is a PUBKEY or a
   key file. The event commands take --log-key, --timestamp-key and --status-key
@@ -161,6 +191,14 @@ function positiveInt(v: Values, flag: string, max: number): number {
   return n;
 }
 
+/** uintArg reads a non-negative integer of at most 2^53 - 1. */
+function uintArg(v: Values, flag: string): number {
+  const s = need(v, flag);
+  const n = Number(s);
+  if (!/^(0|[1-9][0-9]*)$/.test(s) || !Number.isSafeInteger(n)) throw badRequest(`--${flag} must be a log index: an integer from 0 to 2^53 - 1`);
+  return n;
+}
+
 /** jsonClaimValue turns a JSON value into a CBOR value of spec §5.1 (integers only). */
 function jsonClaimValue(v: unknown, where: string): CborValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
@@ -237,33 +275,109 @@ export async function runKeygen(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** dojang issuer register|retire ... */
-export async function runIssuer(args: string[], io: Io): Promise<number> {
+/** The longest maximum validity of a document type, in days (spec §5.7: 316,224,000 s). */
+export const MAX_DOCTYPE_DAYS = 3_660;
+
+/** dojang doctype register|list ... */
+export async function runDocType(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'register' && sub !== 'retire') throw badRequest(`dojang issuer: expected register or retire, not ${JSON.stringify(sub ?? '')}`);
-  const { values } = parseArgs({
-    args: rest,
-    options: { ...NET, 'root-key': { type: 'string' }, 'issuer-key': { type: 'string' }, ...(sub === 'register' ? { name: { type: 'string' }, 'doc-type': { type: 'string', multiple: true } } : {}) },
-    strict: true,
-  });
+  if (sub !== 'register' && sub !== 'list') throw badRequest(`dojang doctype: expected register or list, not ${JSON.stringify(sub ?? '')}`);
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: NET, strict: true });
+    const client = clientFor(values);
+    const list = await client.docTypes();
+    if (values.json) io.out(JSON.stringify({ docTypes: list }));
+    else if (list.length === 0) io.out('the registry holds no document type');
+    else for (const d of list) io.out(`${d.docType}: valid at most ${d.maxValidity / 86_400} days (${d.maxValidity} s), doctype.register at index ${d.registered}`);
+    return 0;
+  }
+  const { values } = parseArgs({ args: rest, options: { ...NET, 'root-key': { type: 'string' }, 'doc-type': { type: 'string' }, 'max-days': { type: 'string' } }, strict: true });
   const client = clientFor(values);
   const root = await signerFile(need(values, 'root-key'), 'root-key');
-  const issuer = await publicKeyOrFile(need(values, 'issuer-key'), 'issuer-key');
-  let receipt: Receipt;
-  if (sub === 'register') {
-    const name = need(values, 'name');
-    const docTypes = (values as Values)['doc-type'] as string[] | undefined;
-    if (docTypes === undefined || docTypes.length === 0) throw badRequest('--doc-type is required (once per document type)');
-    receipt = await client.registerIssuer(root.seed, issuer, name, docTypes).catch(rangeToBadRequest);
-  } else {
-    receipt = await client.retireIssuer(root.seed, issuer).catch(rangeToBadRequest);
-  }
-  if (values.json) io.out(JSON.stringify({ issuer: toBase64(issuer), receipt: receiptJson(receipt) }));
+  const docType = need(values, 'doc-type');
+  const maxValidity = positiveInt(values, 'max-days', MAX_DOCTYPE_DAYS) * 86_400;
+  const receipt = await client.registerDocType(root.seed, docType, maxValidity).catch(rangeToBadRequest);
+  if (values.json) io.out(JSON.stringify({ docType, maxValidity, receipt: receiptJson(receipt) }));
   else {
-    io.out(`${sub === 'register' ? 'registered' : 'retired'} issuer ${toBase64(issuer)}`);
+    io.out(`registered document type ${docType}: an original is valid at most ${maxValidity / 86_400} days (${maxValidity} s)`);
     for (const l of receiptLines(receipt)) io.out(l);
   }
   return 0;
+}
+
+/**
+ * unregisteredDocTypes returns the document types the log's registry does not hold.
+ * A log that does not serve its registry (GET /v1/doctypes is 404) has none to check
+ * against: undefined.
+ */
+async function unregisteredDocTypes(client: DojangClient, docTypes: string[]): Promise<string[] | undefined> {
+  let registry;
+  try {
+    registry = await client.docTypes();
+  } catch (e) {
+    if (isLedgerError(e) && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+  const known = new Set(registry.map((d) => d.docType));
+  return docTypes.filter((d) => !known.has(d));
+}
+
+/** dojang issuer register|retire|succeed ... */
+export async function runIssuer(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'register' && sub !== 'retire' && sub !== 'succeed') throw badRequest(`dojang issuer: expected register, retire or succeed, not ${JSON.stringify(sub ?? '')}`);
+  const only = {
+    register: { name: { type: 'string' }, 'doc-type': { type: 'string', multiple: true }, force: { type: 'boolean' } },
+    retire: { 'compromised-from': { type: 'string' } },
+    succeed: { successor: { type: 'string' } },
+  } as const;
+  const { values } = parseArgs({ args: rest, options: { ...NET, 'root-key': { type: 'string' }, 'issuer-key': { type: 'string' }, ...only[sub] }, strict: true });
+  const v = values as Values;
+  const client = clientFor(v);
+  const root = await signerFile(need(v, 'root-key'), 'root-key');
+  const issuer = await publicKeyOrFile(need(v, 'issuer-key'), 'issuer-key');
+  const out = (j: object, lines: string[]) => {
+    if (v.json) io.out(JSON.stringify({ issuer: toBase64(issuer), ...j }));
+    else for (const l of lines) io.out(l);
+    return 0;
+  };
+  if (sub === 'register') {
+    const name = need(v, 'name');
+    const docTypes = v['doc-type'] as string[] | undefined;
+    if (docTypes === undefined || docTypes.length === 0) throw badRequest('--doc-type is required (once per document type)');
+    const unknown = v.force === true ? [] : await unregisteredDocTypes(client, docTypes);
+    if (unknown !== undefined && unknown.length > 0) {
+      throw new LedgerError('UNKNOWN_DOCTYPE', `the log's document type registry does not hold ${unknown.join(', ')}: register it first (dojang doctype register), or give --force`);
+    }
+    const receipt = await client.registerIssuer(root.seed, issuer, name, docTypes).catch(rangeToBadRequest);
+    const unchecked = unknown === undefined ? ['  (the log does not serve its document type registry: the document types were not checked against it)'] : [];
+    return out({ receipt: receiptJson(receipt) }, [`registered issuer ${toBase64(issuer)}`, ...receiptLines(receipt), ...unchecked]);
+  }
+  if (sub === 'succeed') {
+    const successor = await publicKeyOrFile(need(v, 'successor'), 'successor');
+    const receipt = await client.succeedIssuer(root.seed, issuer, successor).catch(rangeToBadRequest);
+    return out({ successor: toBase64(successor), receipt: receiptJson(receipt) }, [`issuer ${toBase64(successor)} succeeds retired issuer ${toBase64(issuer)}: it may revoke its certificates`, ...receiptLines(receipt)]);
+  }
+  // retire, then (--compromised-from) the compromise. A key already retired gets only
+  // the compromise, so that the command can be run again after a failure between the two.
+  const from = v['compromised-from'] === undefined ? undefined : uintArg(v, 'compromised-from');
+  let retired: Receipt | null = null;
+  try {
+    retired = await client.retireIssuer(root.seed, issuer).catch(rangeToBadRequest);
+  } catch (e) {
+    if (from === undefined || !isLedgerError(e) || e.code !== 'ISSUER_RETIRED') throw e;
+  }
+  const lines = retired === null ? [`issuer ${toBase64(issuer)} was retired already`] : [`retired issuer ${toBase64(issuer)}`, ...receiptLines(retired)];
+  if (from === undefined) return out({ receipt: receiptJson(retired!) }, lines);
+  let compromised: Receipt;
+  try {
+    compromised = await client.compromiseIssuer(root.seed, issuer, from).catch(rangeToBadRequest);
+  } catch (e) {
+    if (retired === null || !isLedgerError(e)) throw e;
+    throw new LedgerError(e.code, `the issuer is retired (index ${retired.index}) but its compromise was refused: ${e.message}`, { cause: e });
+  }
+  lines.push(`compromised from log index ${from}: its certificates issued there or later are not valid`, ...receiptLines(compromised));
+  return out({ receipt: retired === null ? null : receiptJson(retired), compromise: { from, receipt: receiptJson(compromised) } }, lines);
 }
 
 /** rangeToBadRequest turns the SDK's RangeError for a value the spec refuses into BAD_REQUEST. */
@@ -283,11 +397,16 @@ export async function runIssue(args: string[], io: Io): Promise<number> {
   const issuer = await signerFile(need(values, 'issuer-key'), 'issuer-key');
   const holder = prefixed('holder', () => parsePublicKey(need(values, 'holder')));
   const docType = need(values, 'doc-type');
-  const validDays = positiveInt(values, 'valid-days', 36_500);
+  const known = DOC_TYPES.get(docType);
+  if (values['valid-days'] === undefined && known === undefined) throw badRequest(`--valid-days is required for ${docType} (a document type the wallet side does not know)`);
+  const validDays = values['valid-days'] === undefined ? known!.validitySeconds / 86_400 : positiveInt(values, 'valid-days', 36_500);
   const claims = await readClaims(need(values, 'claims'));
   const out = values.out;
   const to = values.to === undefined ? undefined : prefixed('to', () => parseAddress(values.to!));
   if (out === undefined && to === undefined) throw badRequest('give --out FILE (the holder\'s document) or --to ADDRESS (into the holder\'s wallet), or both');
+  // Before anything is signed or sent: the claims and the validity against the type.
+  const checkedAt = client.now();
+  checkIssuance(docType, claims, checkedAt, checkedAt + validDays * 86_400);
   const { origin } = await client.keys(); // reach the log before creating anything
   const now = client.now();
   let built;
@@ -403,14 +522,17 @@ export async function runSend(args: string[], io: Io): Promise<number> {
 
 /** dojang revoke ... */
 export async function runRevoke(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...NET, 'issuer-key': { type: 'string' }, id: { type: 'string' }, reason: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { ...NET, key: { type: 'string' }, 'issuer-key': { type: 'string' }, id: { type: 'string' }, reason: { type: 'string' } }, strict: true });
+  if (values.key !== undefined && values['issuer-key'] !== undefined) throw badRequest('give the revoker once: --key FILE (--issuer-key is the same option)');
+  const flag = values.key !== undefined ? 'key' : values['issuer-key'] !== undefined ? 'issuer-key' : undefined;
+  if (flag === undefined) throw badRequest('--key is required: the key file of the revoker (the issuer; once retired, its successor or the root key)');
   const client = clientFor(values);
-  const issuer = await signerFile(need(values, 'issuer-key'), 'issuer-key');
+  const revoker = await signerFile(values[flag] as string, flag);
   const id = hexArg(values, 'id', 16);
-  const receipt = await client.revoke(issuer.seed, id, values.reason ?? '').catch(rangeToBadRequest);
-  if (values.json) io.out(JSON.stringify({ id: toHex(id), receipt: receiptJson(receipt) }));
+  const receipt = await client.revoke(revoker.seed, id, values.reason ?? '').catch(rangeToBadRequest);
+  if (values.json) io.out(JSON.stringify({ id: toHex(id), revoker: toBase64(revoker.publicKey), receipt: receiptJson(receipt) }));
   else {
-    io.out(`revoked certificate ${toHex(id)}`);
+    io.out(`revoked certificate ${toHex(id)} (signed by ${toBase64(revoker.publicKey)})`);
     for (const l of receiptLines(receipt)) io.out(l);
   }
   return 0;
@@ -419,6 +541,7 @@ export async function runRevoke(args: string[], io: Io): Promise<number> {
 /** EVENT_COMMANDS maps each command name to its runner, for main.ts. */
 export const EVENT_COMMANDS: Readonly<Record<string, (args: string[], io: Io) => Promise<number>>> = {
   keygen: runKeygen,
+  doctype: runDocType,
   issuer: runIssuer,
   issue: runIssue,
   send: runSend,

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { LedgerError, isLedgerError } from '../core/errors.js';
-import { runInit, runServe } from './serve.js';
+import { MAX_QUEUE_LIMIT, runInit, runServe } from './serve.js';
+import { DEFAULT_MAX_QUEUE } from '../ledger/sequencer.js';
 import { runBench } from './bench.js';
 import { EVENT_COMMANDS, EVENTS_USAGE } from './events.js';
 import { PRESENT_USAGE, runPresent, runVerify } from './present.js';
@@ -18,9 +19,10 @@ import { WITNESS_USAGE, runWitness } from './witness.js';
 const USAGE = `usage: dojang <command> [options]
 
   init   [--data DIR] [--store postgres://...] [--origin NAME] [--root-key FILE] [--json]
-         create the log, timestamp and status keys and the genesis entry
+         create the log, timestamp and status keys and the genesis entry, then
+         register the document types the wallet side knows (doctype.register)
   serve  [--data DIR] [--store postgres://...] [--port N] [--host ADDR] [--policy FILE]
-         [--witness-wait SECONDS] [--tsa URL --tsa-cert PEM]
+         [--witness-wait SECONDS] [--tsa URL --tsa-cert PEM] [--max-queue N]
          serve the API (creates a development ledger in DIR if there is none);
          --store keeps the log in PostgreSQL (DIR keeps the keys); --policy (a
          c2sp.org/tlog-policy file with witness URLs) publishes only checkpoints
@@ -28,7 +30,9 @@ const USAGE = `usage: dojang <command> [options]
          judges POST /v1/verify by it; a write waits at most --witness-wait
          seconds (default 25) for one to cover it; --tsa asks that RFC 3161
          time-stamping authority for a token over each new checkpoint, verified
-         against the PEM certificate of the TSA or its CA
+         against the PEM certificate of the TSA or its CA; --max-queue bounds
+         the entries waiting to be sequenced (default ${DEFAULT_MAX_QUEUE}, at
+         most ${MAX_QUEUE_LIMIT}): a write beyond is answered 503 OVERLOADED
   bench  [--data DIR] [--entries N] [--json] [--quick] [--scale N,N,...]
          [--store postgres://...]
          measure the ledger beside this machine's own limits; --scale also
@@ -69,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { values } = parseArgs({
         args: rest,
-        options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' }, 'witness-wait': { type: 'string' }, tsa: { type: 'string' }, 'tsa-cert': { type: 'string' } },
+        options: { data: { type: 'string' }, store: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, policy: { type: 'string' }, 'witness-wait': { type: 'string' }, tsa: { type: 'string' }, 'tsa-cert': { type: 'string' }, 'max-queue': { type: 'string' } },
         strict: true,
       });
       const port = values.port === undefined ? 8080 : Number(values.port);
@@ -77,7 +81,10 @@ async function main(argv: string[]): Promise<number> {
       const wait = values['witness-wait'] === undefined ? undefined : Number(values['witness-wait']);
       if (wait !== undefined && !(Number.isFinite(wait) && wait >= 0.1 && wait <= 600)) throw new LedgerError('BAD_REQUEST', `--witness-wait ${values['witness-wait']}: seconds, from 0.1 to 600`);
       if (wait !== undefined && values.policy === undefined) throw new LedgerError('BAD_REQUEST', '--witness-wait needs --policy FILE');
-      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy, witnessWaitMs: wait === undefined ? undefined : Math.round(wait * 1000), tsa: values.tsa, tsaCert: values['tsa-cert'] }, io);
+      const q = values['max-queue'];
+      const maxQueue = q === undefined ? undefined : Number(q);
+      if (maxQueue !== undefined && !(/^[1-9][0-9]*$/.test(q!) && maxQueue <= MAX_QUEUE_LIMIT)) throw new LedgerError('BAD_REQUEST', `--max-queue ${q}: entries, from 1 to ${MAX_QUEUE_LIMIT}`);
+      return runServe({ data: values.data ?? 'ledger-data', store: values.store, port, host: values.host ?? '127.0.0.1', policy: values.policy, witnessWaitMs: wait === undefined ? undefined : Math.round(wait * 1000), tsa: values.tsa, tsaCert: values['tsa-cert'], maxQueue }, io);
     }
     case 'bench': {
       const { values } = parseArgs({
@@ -105,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'keygen':
+    case 'doctype':
     case 'issuer':
     case 'issue':
     case 'send':

@@ -15,7 +15,7 @@ import { parsePublicKey } from '../client/keys.js';
 import { decodeDocument } from '../client/document.js';
 import { DojangClient } from '../client/sdk.js';
 import { decodePresentation, MAX_PRESENTATION_BYTES, type DecodedPresentation } from '../client/presentation.js';
-import { cborJson, PresentationVerifier, verdictJson, type Verdict, type VerifierKeys, type VerifyContext } from '../client/verify.js';
+import { cborJson, DEFAULT_MAX_STATUS_AGE_S, MAX_STATUS_AGE_LIMIT_S, PresentationVerifier, verdictJson, type Verdict, type VerifierKeys, type VerifyContext } from '../client/verify.js';
 import { badRequest, clientFor, need, NET, prefixed, publicKeyOrFile, signerFile, type Values } from './events.js';
 import type { Io } from './main.js';
 import { maskLines } from './wallet.js';
@@ -32,15 +32,25 @@ export const PRESENT_USAGE = `  present --url URL --doc FILE [--show NAME,...] -
          view-only copy, never valid as an original
   verify FILE (--url URL | --log-key V --timestamp-key V --status-key V
          --root-key V) [--me KEY] [--verifier NAME --nonce HEX] [--policy FILE]
-         [--mask] [--json]
+         [--max-status-age SECONDS] [--mask] [--json]
          judge a presentation: offline from its own proofs with the log's keys,
          or with the fresh status of --url; --me is this verifier's key (a
          presentation sent to it), --verifier and --nonce what it showed (face to
          face). KEY may be a wallet address. --policy (a c2sp.org/tlog-policy
          file) also requires its checkpoints to be cosigned by a quorum of the
-         policy's witnesses and reports who cosigned and when. --mask also
+         policy's witnesses and reports who cosigned and when. A status older
+         than --max-status-age seconds (0 to ${MAX_STATUS_AGE_LIMIT_S}; default
+         ${DEFAULT_MAX_STATUS_AGE_S}, a day) is not valid (not-revoked: STATUS_TOO_OLD):
+         a later revocation or compromise cannot be seen in it. --mask also
          judges the mask proxy purchase (spec §12.8). Exit 0 only when valid
          (and, with --mask, allowed), 3 when not`;
+
+/** maxStatusAgeArg reads --max-status-age: whole seconds, 0 … MAX_STATUS_AGE_LIMIT_S (spec §10.2). */
+function maxStatusAgeArg(s: string): number {
+  const n = Number(s);
+  if (!/^(0|[1-9][0-9]*)$/.test(s) || n > MAX_STATUS_AGE_LIMIT_S) throw badRequest(`--max-status-age ${s}: seconds, from 0 to ${MAX_STATUS_AGE_LIMIT_S}`);
+  return n;
+}
 
 /** nonceArg reads --nonce: 16–64 bytes as hex. */
 function nonceArg(v: Values): Uint8Array {
@@ -122,11 +132,12 @@ export async function writeNew(path: string, bytes: Uint8Array): Promise<void> {
 export async function runVerify(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' }, mask: { type: 'boolean' }, policy: { type: 'string' } },
+    options: { ...NET, 'root-key': { type: 'string' }, me: { type: 'string' }, verifier: { type: 'string' }, nonce: { type: 'string' }, mask: { type: 'boolean' }, policy: { type: 'string' }, 'max-status-age': { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
   if (positionals.length !== 1) throw badRequest('verify takes one presentation FILE');
+  const maxStatusAge = values['max-status-age'] === undefined ? undefined : maxStatusAgeArg(values['max-status-age']);
   const file = positionals[0];
   let raw: Uint8Array;
   try {
@@ -136,7 +147,7 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
   }
   if (raw.length > MAX_PRESENTATION_BYTES) throw new LedgerError('TOO_LARGE', `${file} is over ${MAX_PRESENTATION_BYTES} bytes`);
   const p: DecodedPresentation = prefixed(file, () => decodePresentation(raw));
-  const ctx: VerifyContext = { now: Math.floor(Date.now() / 1000) };
+  const ctx: VerifyContext = { now: Math.floor(Date.now() / 1000), maxStatusAge };
   if (values.me !== undefined) ctx.audience = await publicKeyOrFile(values.me, 'me');
   if ((values.verifier === undefined) !== (values.nonce === undefined)) throw badRequest('--verifier and --nonce go together (face to face)');
   if (values.verifier !== undefined) {

@@ -24,6 +24,17 @@ import { isValidKeyName } from '../core/note.js';
 import { createApp } from '../api/app.js';
 import { WalletStore, postgresKv } from '../storage/wallet-store.js';
 import type { Io } from './main.js';
+import { DOC_TYPES } from '../wallet/doctypes.js';
+
+/**
+ * WALLET_DOC_TYPES: the document types the wallet side knows (src/wallet/doctypes.ts),
+ * with their validity as the maximum, which a new ledger registers right after its
+ * genesis entry (doctype.register, spec §5.7).
+ */
+export const WALLET_DOC_TYPES: readonly { docType: string; maxValidity: number }[] = [...DOC_TYPES].map(([docType, d]) => ({ docType, maxValidity: d.validitySeconds }));
+
+/** The largest write queue `serve --max-queue` allows: each waiting entry holds up to 64 KiB. */
+export const MAX_QUEUE_LIMIT = 262_144;
 
 export interface InitOptions {
   data: string;
@@ -32,6 +43,8 @@ export interface InitOptions {
   origin?: string;
   rootKeyFile?: string;
   json: boolean;
+  /** The sequencer's options (serve --max-queue). */
+  sequencer?: LedgerOptions['sequencer'];
 }
 
 /**
@@ -46,7 +59,8 @@ export function storeOf(dir: string, url?: string): LedgerStore {
 }
 
 /**
- * initLedger creates keys and the genesis entry in DIR and returns the open ledger.
+ * initLedger creates keys and the genesis entry in DIR, registers the document types of
+ * WALLET_DOC_TYPES and returns the open ledger.
  * Everything that can be checked is checked before anything is written; keys appear
  * atomically. If DIR holds keys but an empty store (an init that was interrupted), the
  * genesis entry is appended with those keys. CONFLICT if DIR already holds a log.
@@ -78,6 +92,8 @@ export async function initLedger(o: InitOptions): Promise<{ ledger: Ledger; dev:
       rootSeed,
       rootName: root?.name ?? keys.root?.name,
       guard: FileGuard.inDir(o.data),
+      docTypes: WALLET_DOC_TYPES,
+      sequencer: o.sequencer,
     });
     return { ledger, dev: root === undefined };
   } catch (e) {
@@ -108,6 +124,7 @@ export async function openLedger(
   log?: (message: string) => void,
   witnessing?: LedgerOptions['witnessing'],
   timestamping?: LedgerOptions['timestamping'],
+  sequencer?: LedgerOptions['sequencer'],
 ): Promise<Ledger> {
   const keys = await loadKeys(dir);
   const store = storeOf(dir, url);
@@ -115,9 +132,9 @@ export async function openLedger(
   try {
     if ((await store.readHead()) === undefined && keys.root !== undefined) {
       // Keys but no genesis: a development init was interrupted; finish it.
-      return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir), log });
+      return await Ledger.create({ store, keys, origin: keys.log.name, guard: FileGuard.inDir(dir), log, docTypes: WALLET_DOC_TYPES, sequencer });
     }
-    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log, witnessing, timestamping });
+    return await Ledger.open({ store, keys, guard: FileGuard.inDir(dir), log, witnessing, timestamping, sequencer });
   } catch (e) {
     await store.close();
     throw e;
@@ -141,6 +158,8 @@ export interface ServeOptions {
   tsa?: string;
   /** The PEM file of the TSA's certificate or its CA (with tsa). */
   tsaCert?: string;
+  /** How many entries may wait for the sequencer (1 … MAX_QUEUE_LIMIT; default DEFAULT_MAX_QUEUE): beyond it a write is 503 OVERLOADED. */
+  maxQueue?: number;
 }
 
 /** timestampingOf reads --tsa and --tsa-cert (both or neither: BAD_REQUEST). */
@@ -156,6 +175,7 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
   let policy: { file: Uint8Array; policy: Policy } | undefined;
   const timestamping = await timestampingOf(o);
   const say = (m: string) => io.err(`dojang: ${m}`);
+  const sequencer = o.maxQueue === undefined ? undefined : { maxQueue: o.maxQueue };
   if (!(await exists(keyPath(o.data, 'log')))) {
     if (o.store !== undefined || (await exists(join(o.data, 'db')))) {
       const store = storeOf(o.data, o.store);
@@ -166,15 +186,15 @@ export async function runServe(o: ServeOptions, io: Io): Promise<number> {
       }
     }
     io.err(`dojang: no ledger in ${resolve(o.data)}: creating a development ledger with fresh keys (development root key in keys/root.key)`);
-    ledger = (await initLedger({ data: o.data, store: o.store, json: false })).ledger;
+    ledger = (await initLedger({ data: o.data, store: o.store, json: false, sequencer })).ledger;
     if (timestamping !== undefined) {
       await ledger.close();
-      ledger = await openLedger(o.data, o.store, say, undefined, timestamping);
+      ledger = await openLedger(o.data, o.store, say, undefined, timestamping, sequencer);
     }
   } else {
     policy = o.policy === undefined ? undefined : await readPolicy(o.policy);
     const witnessing = policy === undefined ? undefined : { policy: policy.policy, waitMs: o.witnessWaitMs };
-    ledger = await openLedger(o.data, o.store, say, witnessing, timestamping);
+    ledger = await openLedger(o.data, o.store, say, witnessing, timestamping, sequencer);
   }
   // With PostgreSQL the wallets live in the log's database, shared by every process (spec §12.6, §8.4b).
   const wallets = new WalletStore(o.store === undefined ? join(o.data, 'wallets') : postgresKv(o.store));

@@ -69,6 +69,15 @@ export interface LogInfo {
   policy: boolean;
 }
 
+/** A document type in the log's registry, as GET /v1/doctypes says (spec §5.7). */
+export interface RegisteredDocType {
+  docType: string;
+  /** The longest validity an original may have, in seconds. */
+  maxValidity: number;
+  /** The log index of the doctype.register that set it. */
+  registered: number;
+}
+
 /** The keys a client verifies with, as note vkeys (spec §4.3). */
 export interface LogKeys {
   logKey: string;
@@ -193,6 +202,20 @@ export class DojangClient {
       policy: j.policy === true,
     };
     return out;
+  }
+
+  /**
+   * docTypes returns the log's document type registry, GET /v1/doctypes (the server's
+   * word: nothing in it is signed; the registering entries are in the log). MALFORMED
+   * for another shape; NOT_FOUND from a log that does not serve it.
+   */
+  async docTypes(): Promise<RegisteredDocType[]> {
+    const j = await this.request('GET', '/v1/doctypes');
+    if (!isObject(j) || !Array.isArray(j.docTypes)) throw malformed('GET /v1/doctypes: not a JSON object with a docTypes array');
+    return j.docTypes.map((d: unknown, i: number) => {
+      if (!isObject(d)) throw malformed(`GET /v1/doctypes: docTypes[${i}] is not an object`);
+      return { docType: readText(d.docType, `docTypes[${i}].docType`), maxValidity: readUint(d.maxValidity, `docTypes[${i}].maxValidity`), registered: readUint(d.registered, `docTypes[${i}].registered`) };
+    });
   }
 
   /** keys returns the vkeys this client verifies with (fetching them once, module comment). */

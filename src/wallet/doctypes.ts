@@ -9,6 +9,8 @@
  * Pure and portable (it runs in the browser).
  */
 import type { CborValue } from '../core/cbor.js';
+import type { Claim } from '../core/commitment.js';
+import { LedgerError } from '../core/errors.js';
 
 /** 주민등록표 등본: a resident registration copy (one household). */
 export const RESIDENT_REGISTRATION_COPY = 'kr.gov.resident-registration.copy';
@@ -99,6 +101,88 @@ export function householdClaims(c: HouseholdCopy): [string, CborValue][] {
 }
 
 const MEMBER_CLAIM = /^member\.([1-9]\d?)\.(name|relation|birthDate)$/;
+const MEMBER_FIELDS = ['name', 'relation', 'birthDate'] as const;
+
+/** At most this many problems are named in one refusal; the rest are counted. */
+const MAX_NAMED_PROBLEMS = 8;
+
+const nonEmptyText = (v: CborValue | undefined): boolean => typeof v === 'string' && v.trim() !== '';
+
+/**
+ * householdProblems lists what keeps claims from being a resident registration copy as
+ * householdClaims makes it (spec §12.7), naming claims but never their values (which are
+ * personal data and may end up in a log).
+ */
+function householdProblems(claims: readonly Claim[]): string[] {
+  const problems: string[] = [];
+  const byName = new Map<string, CborValue>();
+  let members = 0;
+  for (const [, name, value] of claims) {
+    if (byName.has(name)) problems.push(`claim ${name} is given twice`);
+    byName.set(name, value);
+    const m = MEMBER_CLAIM.exec(name);
+    if (m !== null) members = Math.max(members, Number(m[1]));
+    else if (name !== 'address' && name !== 'head' && name !== 'applicant') problems.push(`claim ${JSON.stringify(name)} is not one of a resident registration copy`);
+  }
+  for (const name of ['address', 'head']) {
+    if (!byName.has(name)) problems.push(`claim ${name} is missing`);
+    else if (!nonEmptyText(byName.get(name))) problems.push(`claim ${name} must be non-empty text`);
+  }
+  if (members === 0) problems.push('no member: claims member.1.name, member.1.relation and member.1.birthDate are missing');
+  for (let n = 1; n <= members; n++) {
+    for (const f of MEMBER_FIELDS) {
+      const name = `member.${n}.${f}`;
+      if (!byName.has(name)) problems.push(`claim ${name} is missing${members > 1 ? ` (members are numbered 1 to ${members} without gaps)` : ''}`);
+      else if (f === 'birthDate' ? !isDate(byName.get(name)) : !nonEmptyText(byName.get(name))) {
+        problems.push(f === 'birthDate' ? `claim ${name} is not a real date written YYYY-MM-DD` : `claim ${name} must be non-empty text`);
+      }
+    }
+  }
+  const applicant = byName.get('applicant');
+  if (!byName.has('applicant')) problems.push('claim applicant is missing');
+  else if (typeof applicant !== 'number' || !Number.isSafeInteger(applicant) || applicant < 1 || applicant > members) {
+    problems.push(`claim applicant must be the number of a member (${members === 0 ? 'there is none' : members === 1 ? '1' : `1 to ${members}`})`);
+  }
+  return problems;
+}
+
+/** The claim checks of the document types this module knows. */
+const CLAIM_CHECKS: ReadonlyMap<string, (claims: readonly Claim[]) => string[]> = new Map([[RESIDENT_REGISTRATION_COPY, householdProblems]]);
+
+function formatDuration(seconds: number): string {
+  return seconds % DAY === 0 ? `${seconds / DAY} days` : `${seconds} s`;
+}
+
+/**
+ * checkIssuance checks a certificate against its document type before anything is
+ * signed (spec §12.7): the claims (checkClaims) and the validity, validUntil − issuedAt
+ * at most the type's validity. A document type this module does not know is not
+ * checked here: the log's registry decides what may be issued (spec §5.7, §5.9).
+ * Throws LedgerError BAD_REQUEST naming every bad claim (never a claim's value).
+ */
+export function checkIssuance(docType: string, claims: readonly Claim[], issuedAt: number, validUntil: number): void {
+  const info = DOC_TYPES.get(docType);
+  if (info === undefined) return;
+  const problems = CLAIM_CHECKS.get(docType)?.(claims) ?? [];
+  const validity = validUntil - issuedAt;
+  if (validity > info.validitySeconds) problems.push(`valid for ${formatDuration(validity)}, more than the ${formatDuration(info.validitySeconds)} an original is valid`);
+  if (problems.length === 0) return;
+  const named = problems.slice(0, MAX_NAMED_PROBLEMS).join('; ');
+  const more = problems.length > MAX_NAMED_PROBLEMS ? `; and ${problems.length - MAX_NAMED_PROBLEMS} more` : '';
+  throw new LedgerError('BAD_REQUEST', `not a ${docType} (spec §12.7): ${named}${more}`);
+}
+
+/**
+ * checkClaims checks the claims of a document of a known type (spec §12.7). For a
+ * resident registration copy: exactly the claim names householdClaims makes — address,
+ * head, applicant and member.N.name, member.N.relation, member.N.birthDate for N = 1 …
+ * the number of members, without gaps — with non-empty text, real dates and an
+ * applicant that is the number of a member. An unknown document type is not checked.
+ * Throws LedgerError BAD_REQUEST naming every bad claim.
+ */
+export function checkClaims(docType: string, claims: readonly Claim[]): void {
+  checkIssuance(docType, claims, 0, 0);
+}
 const FIELD_LABELS: Record<string, Label> = {
   name: { ko: '성명', en: 'name' },
   relation: { ko: '세대주와의 관계', en: 'relation to the head' },

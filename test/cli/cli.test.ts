@@ -7,6 +7,13 @@ import { join } from 'node:path';
 import { openNote, parseVerifierKey } from '../../src/core/note.js';
 import { serveCli } from '../helpers/cli.js';
 import { parseCheckpoint } from '../../src/core/checkpoint.js';
+import { decodeEntryBundle, formatTilePath } from '../../src/core/tiles.js';
+import { encodeEvent, newCertId, newNonce, parseEvent } from '../../src/core/events.js';
+import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
+import { DOC_TYPES } from '../../src/wallet/doctypes.js';
+
+/** A new ledger holds its genesis entry and a doctype.register of each document type the wallet side knows. */
+const INIT_SIZE = 1 + DOC_TYPES.size;
 
 // The CLI runs from the build (npm test builds first: "pretest").
 const MAIN = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -19,12 +26,12 @@ async function tmp(): Promise<string> {
   return d;
 }
 
-function run(args: string[]) {
-  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+function run(args: string[], timeout = 60_000) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout });
 }
 
 /** serve starts `dojang serve` on a free port and resolves with its base URL. */
-const serve = (dir: string) => serveCli(dir, children);
+const serve = (dir: string, args?: string[]) => serveCli(dir, children, { args });
 
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
@@ -70,7 +77,11 @@ describe('dojang CLI', () => {
     const log = await (await fetch(`${base}/v1/log`)).json();
     const note = new Uint8Array(await (await fetch(`${base}/checkpoint`)).arrayBuffer());
     const { note: n } = openNote(note, [parseVerifierKey(log.logKey), parseVerifierKey(log.timestampKey)], { requireAll: true });
-    expect(parseCheckpoint(n.text).size).toBe(1);
+    expect(parseCheckpoint(n.text).size).toBe(INIT_SIZE);
+    // After the genesis: the wallet side's document types, with their validity as the maximum.
+    const bundle = new Uint8Array(await (await fetch(`${base}/${formatTilePath({ kind: 'entries', index: 0, width: INIT_SIZE })}`)).arrayBuffer());
+    const registered = decodeEntryBundle(bundle, INIT_SIZE).slice(1).map((e) => parseEvent(e).event);
+    expect(registered).toEqual([...DOC_TYPES].map(([docType, d]) => expect.objectContaining({ type: 'doctype.register', docType, maxValidity: d.validitySeconds })));
     // A second server on the same directory is refused with a clear reason.
     const second = run(['serve', '--data', dir, '--port', '0']);
     expect(second.status).not.toBe(0);
@@ -101,7 +112,7 @@ describe('dojang CLI', () => {
     await createKeys(dir, 'example.com/interrupted', true);
     const s = await serve(dir);
     const log = await (await fetch(`${s.base}/v1/log`)).json();
-    expect(log).toMatchObject({ origin: 'example.com/interrupted', size: 1 });
+    expect(log).toMatchObject({ origin: 'example.com/interrupted', size: INIT_SIZE });
     const exit = new Promise((r) => s.child.on('exit', r));
     s.child.kill('SIGTERM');
     await exit;
@@ -127,6 +138,39 @@ describe('dojang CLI', () => {
     expect(await readdir(dir)).toEqual(['empty.pem']); // no ledger was created
   });
 
+  it('serve --max-queue bounds the write queue: a flood of signed writes by keys that hold nothing is answered 503 OVERLOADED, and the log goes on', async () => {
+    const dir = await tmp();
+    for (const bad of ['0', '262145', '1.5', 'x']) {
+      const r = run(['serve', '--data', dir, '--port', '0', '--max-queue', bad]);
+      expect(r.status, bad).not.toBe(0);
+      expect(r.stderr).toMatch(/^dojang: BAD_REQUEST: --max-queue /);
+    }
+    expect(await readdir(dir)).toEqual([]); // refused before anything was created
+    const { base } = await serve(dir, ['--max-queue', '1']);
+    // Anyone can sign a transfer with a fresh key: it passes parsing and the signature
+    // check, waits for the sequencer, and only then is refused (UNKNOWN_CERT).
+    const flood = () => {
+      const seed = randomBytes(32);
+      const body = { type: 'cert.transfer', id: newCertId(), parent: randomBytes(32), sender: ed25519PublicKey(seed), senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: Math.floor(Date.now() / 1000) } as const;
+      return encodeEvent(body, seed);
+    };
+    const answers = await Promise.all(
+      Array.from({ length: 400 }, async () => {
+        const res = await fetch(`${base}/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(flood()) });
+        const j = (await res.json()) as { code?: string };
+        return { status: res.status, code: j.code, retryAfter: res.headers.get('retry-after') };
+      }),
+    );
+    const overloaded = answers.filter((a) => a.status === 503);
+    expect(overloaded.length).toBeGreaterThan(0);
+    for (const a of overloaded) expect(a).toMatchObject({ code: 'OVERLOADED', retryAfter: expect.stringMatching(/^[1-9]\d*$/) });
+    for (const a of answers.filter((x) => x.status !== 503)) expect(a).toMatchObject({ status: 422, code: 'UNKNOWN_CERT' });
+    // Nothing was appended, and a write after the flood is judged as usual.
+    expect((await (await fetch(`${base}/v1/log`)).json()).size).toBe(INIT_SIZE);
+    const after = await fetch(`${base}/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: Buffer.from(flood()) });
+    expect([after.status, ((await after.json()) as { code: string }).code]).toEqual([422, 'UNKNOWN_CERT']);
+  });
+
   it('fails with a one-line reason and non-zero status on bad usage', () => {
     for (const args of [['frobnicate'], ['serve', '--port', 'x'], ['init', '--bogus']]) {
       const r = run(args);
@@ -138,7 +182,7 @@ describe('dojang CLI', () => {
   // LevelDB only: bench keeps its LevelDB ledger in DIR (with --store it measures PostgreSQL in fresh databases and drops them), which serve then opens from DIR
   it.skipIf(testStoreKind() === 'postgres')('bench prints its figures beside the machine limits and keeps the ledger with --data', async () => {
     const dir = await tmp();
-    const r = run(['bench', '--data', dir, '--entries', '3000', '--quick', '--json']);
+    const r = run(['bench', '--data', dir, '--entries', '3000', '--quick', '--json'], 140_000); // about a minute on 2 busy cores
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.limits.sha256PerSec).toBeGreaterThan(0);

@@ -18,6 +18,10 @@ import { serveCli } from '../helpers/cli.js';
 // against `dojang serve` on a free port.
 const MAIN = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const DOC = 'kr.gov.resident-registration.copy';
+/** A document type the wallet side does not know: its claims are not checked (registered in beforeAll). */
+const TEST_DOC = 'dev.dojang.cli-test';
+/** A resident registration copy (spec §12.7) as JSON claims. */
+const HOUSEHOLD = { address: '서울특별시 종로구 세종대로 209', head: '김민준', applicant: 1, 'member.1.name': '김민준', 'member.1.relation': '본인', 'member.1.birthDate': '1985-04-02', 'member.2.name': '김하은', 'member.2.relation': '자녀', 'member.2.birthDate': '2019-05-05' };
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -83,6 +87,7 @@ beforeAll(async () => {
   url = await serve(dir);
   rootKey = join(dir, 'keys', 'root.key');
   log = await (await fetch(`${url}/v1/log`)).json();
+  await ok(['doctype', 'register', '--url', url, '--root-key', rootKey, '--doc-type', TEST_DOC, '--max-days', '365', '--json']);
 });
 
 afterAll(async () => {
@@ -102,7 +107,7 @@ async function claimsFile(name: string, claims: unknown): Promise<string> {
   return file(name);
 }
 
-async function registeredIssuer(name: string, docTypes = [DOC]) {
+async function registeredIssuer(name: string, docTypes = [DOC, TEST_DOC]) {
   const k = await keygen(name);
   await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k.file, '--name', `${name} office`, ...docTypes.flatMap((d) => ['--doc-type', d]), '--json']);
   return k;
@@ -134,7 +139,7 @@ describe('dojang issuer, issue, send, revoke', () => {
   it('tells the whole story with verified receipts and a document the holder can prove', async () => {
     const issuer = await keygen('story-issuer.key');
     // --issuer-key as a public key (the root operator need not hold the issuer's file)
-    const reg = await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.vkey, '--name', 'Jongno-gu Office', '--doc-type', DOC, '--doc-type', 'kr.gov.family-relation.basic', '--json']);
+    const reg = await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.vkey, '--name', 'Jongno-gu Office', '--doc-type', DOC, '--doc-type', TEST_DOC, '--json']);
     expect(reg.issuer).toBe(issuer.publicKey);
     expect(reg.receipt.index).toBeGreaterThan(0);
     expect(parseProofBundle(reg.receipt.proof).index).toBe(reg.receipt.index);
@@ -143,7 +148,7 @@ describe('dojang issuer, issue, send, revoke', () => {
     const holder = await keygen('story-holder.key');
     const claims = await claimsFile('story-claims.json', { name: '홍길동', birthYear: 1980, household: [{ relation: 'self', birthYear: 1980 }, { relation: 'child', birthYear: 2010 }], verified: true, note: null });
     const out = file('story.dojang');
-    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', DOC, '--claims', claims, '--valid-days', '90', '--out', out, '--json']);
+    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', TEST_DOC, '--claims', claims, '--valid-days', '90', '--out', out, '--json']);
     expect(issued.id).toMatch(/^[0-9a-f]{32}$/);
     expect(issued.validUntil - issued.issuedAt).toBe(90 * 86_400);
     expect(issued.holder).toBe(holder.publicKey);
@@ -157,7 +162,7 @@ describe('dojang issuer, issue, send, revoke', () => {
     expect(doc.origin).toBe(log.origin);
     expect(toHex(doc.event.id)).toBe(issued.id);
     expect(toBase64(doc.event.holder)).toBe(holder.publicKey);
-    expect(doc.event.docType).toBe(DOC);
+    expect(doc.event.docType).toBe(TEST_DOC);
     expect(toBase64(leafHash(doc.issue))).toBe(issued.leafHash);
     const proved = verifyProofBundle(parseProofBundle(doc.proof!), doc.issue, verifiers, { requireAll: true, origin: log.origin });
     expect(proved.checkpoint.size).toBe(issued.receipt.size);
@@ -186,15 +191,16 @@ describe('dojang issuer, issue, send, revoke', () => {
     // Alice without her salt is not a holder.
     await fails(['send', '--url', url, '--key', alice.file, '--id', issued.id, '--parent', sent.leafHash, '--to', bob.publicKey], 'NOT_HOLDER');
 
-    const revoked = await ok(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--reason', 'lost wallet', '--json']);
+    const revoked = await ok(['revoke', '--url', url, '--key', issuer.file, '--id', issued.id, '--reason', 'lost wallet', '--json']);
     expect(revoked.id).toBe(issued.id);
-    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--reason', 'again'], 'CERT_REVOKED');
+    expect(revoked.revoker).toBe(issuer.publicKey);
+    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--reason', 'again'], 'CERT_REVOKED'); // the older name of --key
     await fails(['send', '--url', url, '--key', holder.file, '--id', issued.id, '--parent', issued.leafHash, '--to', bob.publicKey], 'CERT_REVOKED');
 
     const st = await new DojangClient(url, log).status(fromHexId(issued.id));
     expect(st.state).toBe('revoked');
-    expect(st.events.map((e) => e.index)).toHaveLength(4);
-    expect(st.events[3].index).toBe(revoked.receipt.index);
+    // The status proves the issuance and the revocation, never the transfers (spec §8.7).
+    expect(st.events.map((e) => e.index)).toEqual([issued.receipt.index, revoked.receipt.index]);
   });
 
   it('retires an issuer, which then issues nothing', async () => {
@@ -203,7 +209,7 @@ describe('dojang issuer, issue, send, revoke', () => {
     expect(human).toMatch(/^retired issuer \S+=\n/);
     const holder = await keygen('retiring-holder.key');
     const claims = await claimsFile('retiring.json', { a: 1 });
-    await fails(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', claims, '--valid-days', '1', '--out', file('retired.dojang')], 'ISSUER_RETIRED');
+    await fails(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', TEST_DOC, '--claims', claims, '--valid-days', '1', '--out', file('retired.dojang')], 'ISSUER_RETIRED');
     await expect(stat(file('retired.dojang'))).rejects.toThrow(); // refused: no document left behind
     await fails(['issuer', 'retire', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.publicKey], 'ISSUER_RETIRED');
   });
@@ -217,7 +223,7 @@ describe('dojang issuer, issue, send, revoke', () => {
     const wrong = ['--log-key', log.logKey, '--timestamp-key', otherLog.timestampKey];
     const k2 = await keygen('pinned2.key');
     await fails(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k2.publicKey, '--name', 'Pinned', '--doc-type', DOC, ...wrong], 'UNKNOWN_KEY');
-    await fails(['revoke', '--url', url, '--issuer-key', k.file, '--id', '0'.repeat(32), '--log-key', 'not a vkey'], 'MALFORMED');
+    await fails(['revoke', '--url', url, '--key', k.file, '--id', '0'.repeat(32), '--log-key', 'not a vkey'], 'MALFORMED');
   });
 });
 
@@ -231,7 +237,7 @@ describe('dojang present and dojang verify', () => {
     const holder = await keygen('present-holder.key');
     const claims = await claimsFile('present-claims.json', { name: '김민수', rrn: '800101-1234567', household: [{ relation: 'child', birthDate: '2019-05-05' }] });
     const doc = file('present.dojang');
-    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', DOC, '--claims', claims, '--valid-days', '90', '--out', doc, '--json']);
+    const issued = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKeyHex, '--doc-type', TEST_DOC, '--claims', claims, '--valid-days', '90', '--out', doc, '--json']);
     const offline = ['--log-key', log.logKey, '--timestamp-key', log.timestampKey, '--status-key', log.statusKey, '--root-key', (await (await fetch(`${url}/v1/log`)).json()).rootKey];
 
     // Sent to a pharmacy's key: valid for the pharmacy, and only for it.
@@ -245,7 +251,7 @@ describe('dojang present and dojang verify', () => {
     expect(v.claims).toEqual({ household: [{ relation: 'child', birthDate: '2019-05-05' }] });
     expect(JSON.stringify(v)).not.toContain('800101');
     const human = await ok(['verify', sent, '--url', url, '--me', pharmacy.publicKey]);
-    expect(human).toMatch(/^VALID: kr\.gov\.resident-registration\.copy [0-9a-f]{32}, issued by "present-issuer\.key office"/);
+    expect(human).toMatch(/^VALID: dev\.dojang\.cli-test [0-9a-f]{32}, issued by "present-issuer\.key office"/);
     expect(human).toMatch(/status active as of checkpoint \d+/);
     const other = await run(['verify', sent, ...offline, '--me', holder.publicKey]);
     expect(other.status).toBe(3);
@@ -263,11 +269,20 @@ describe('dojang present and dojang verify', () => {
     const view = file('view.dojang-presentation');
     await ok(['present', '--url', url, '--doc', doc, '--view', '--out', view]);
     expect((await run(['verify', view, ...offline])).status).toBe(3);
-    await ok(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', issued.id, '--json']);
+    await ok(['revoke', '--url', url, '--key', issuer.file, '--id', issued.id, '--json']);
     expect((await ok(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--json'])).status.state).toBe('active');
     const online = await run(['verify', shown, '--url', url, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce]);
     expect(online.status).toBe(3);
     expect(online.stderr).toMatch(/not-revoked: CERT_REVOKED/);
+
+    // A status older than --max-status-age is not valid: offline, a later revocation cannot be seen.
+    await new Promise((r) => setTimeout(r, 1100));
+    const stale = await run(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--max-status-age', '0']);
+    expect(stale.status).toBe(3);
+    expect(stale.stderr).toMatch(/^dojang: not valid: not-revoked: STATUS_TOO_OLD: the status is \d+ s old/);
+    expect(stale.stdout).toMatch(/\n {2}status active as of checkpoint \d+ at \S+ \([1-9]\d* s old; offline/);
+    expect((await ok(['verify', shown, ...offline, '--verifier', 'Onnuri Pharmacy', '--nonce', nonce, '--max-status-age', '31536000', '--json'])).valid).toBe(true);
+    for (const bad of ['-1', '31536001', '1.5', 'x', '']) await fails(['verify', shown, ...offline, `--max-status-age=${bad}`], 'BAD_REQUEST');
 
     // Refused before judging: not a presentation, no keys, an existing --out, the wrong key.
     await fails(['verify', doc, ...offline], 'MALFORMED');
@@ -275,6 +290,124 @@ describe('dojang present and dojang verify', () => {
     await fails(['present', '--url', url, '--doc', doc, '--view', '--out', view], 'CONFLICT');
     await fails(['present', '--url', url, '--doc', doc, '--key', pharmacy.file, '--to', holder.publicKey, '--out', file('x.p')], 'BAD_REQUEST');
     await fails(['present', '--url', url, '--doc', doc, '--view', '--to', holder.publicKey, '--out', file('y.p')], 'BAD_REQUEST');
+  });
+});
+
+describe('claims checked against the document type', () => {
+  it('refuses a resident registration copy that is not one, before anything is signed or sent (issue 15)', async () => {
+    const issuer = await registeredIssuer('claims-issuer.key');
+    const holder = await keygen('claims-holder.key');
+    const before = (await (await fetch(`${url}/v1/log`)).json()).size;
+    // The issue's example: it went into the log as a 등본.
+    const bad = await claimsFile('bad-copy.json', { applicant: 9, 'member.1.birthDate': '1990-02-31' });
+    const out = file('bad-copy.dojang');
+    const args = (u: string) => ['issue', '--url', u, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', bad, '--valid-days', '900', '--out', out];
+    const line = await fails(args(url), 'BAD_REQUEST');
+    expect(line).toContain('not a kr.gov.resident-registration.copy');
+    expect(line).toContain('claim member.1.birthDate is not a real date');
+    expect(line).toContain('claim applicant must be the number of a member');
+    expect(line).toContain('claim address is missing');
+    expect(line).toContain('valid for 900 days, more than the 90 days');
+    expect(line).not.toContain('1990'); // it names claims, never their values (personal data)
+    await expect(stat(out)).rejects.toThrow();
+    // Refused without reaching the log at all: nothing was signed or sent.
+    await fails(args('http://127.0.0.1:1'), 'BAD_REQUEST');
+    expect((await (await fetch(`${url}/v1/log`)).json()).size).toBe(before);
+
+    const one = async (claims: unknown, days = '90') =>
+      fails(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', await claimsFile(`one-${Math.random()}.json`, claims), '--valid-days', days, '--out', file(`one-${Math.random()}.dojang`)], 'BAD_REQUEST');
+    const { 'member.2.name': _, ...gap } = HOUSEHOLD;
+    expect(await one(gap)).toContain('claim member.2.name is missing (members are numbered 1 to 2 without gaps)');
+    expect(await one({ ...HOUSEHOLD, rrn: '850402-1234567' })).toContain('claim "rrn" is not one of a resident registration copy');
+    expect(await one({ ...HOUSEHOLD, applicant: 3 })).toContain('claim applicant must be the number of a member (1 to 2)');
+    expect(await one({ ...HOUSEHOLD, applicant: '1' })).toContain('claim applicant must be the number of a member');
+    expect(await one({ ...HOUSEHOLD, head: ' ' })).toContain('claim head must be non-empty text');
+    expect(await one({ ...HOUSEHOLD, 'member.2.birthDate': '2023-02-29' })).toContain('claim member.2.birthDate is not a real date');
+    expect(await one(HOUSEHOLD, '91')).toContain('valid for 91 days, more than the 90 days');
+    expect((await (await fetch(`${url}/v1/log`)).json()).size).toBe(before);
+
+    // A copy as householdClaims makes it is issued, valid for the type's 90 days by default.
+    const good = await ok(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', await claimsFile('good-copy.json', { ...HOUSEHOLD, 'member.2.birthDate': '2024-02-29' }), '--out', file('good-copy.dojang'), '--json']);
+    expect(good.validUntil - good.issuedAt).toBe(90 * 86_400);
+  });
+});
+
+describe('dojang doctype', () => {
+  it('registers a document type with its longest validity, signed by the root key', async () => {
+    const human = await ok(['doctype', 'register', '--url', url, '--root-key', rootKey, '--doc-type', 'dev.dojang.cli-short', '--max-days', '2']);
+    expect(human).toMatch(/^registered document type dev\.dojang\.cli-short: an original is valid at most 2 days \(172800 s\)\n {2}index \d+, leaf hash \S+\n/);
+    const issuer = await registeredIssuer('short-issuer.key', ['dev.dojang.cli-short']);
+    const holder = await keygen('short-holder.key');
+    const claims = await claimsFile('short.json', { a: 1 });
+    const issue = (days: string) => ['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', 'dev.dojang.cli-short', '--claims', claims, '--valid-days', days, '--out', file(`short-${days}.dojang`), '--json'];
+    await fails(issue('3'), 'VALIDITY_TOO_LONG'); // the log's registry decides for a type the wallet side does not know
+    await ok(issue('2'));
+  });
+
+  it("issuer register refuses a document type the log's registry does not hold unless --force", async (ctx) => {
+    if ((await fetch(`${url}/v1/doctypes`)).status === 404) ctx.skip(); // until the log serves GET /v1/doctypes
+    const list = await ok(['doctype', 'list', '--url', url, '--json']);
+    expect(list.docTypes).toEqual(expect.arrayContaining([{ docType: DOC, maxValidity: 90 * 86_400, registered: expect.any(Number) }, { docType: TEST_DOC, maxValidity: 365 * 86_400, registered: expect.any(Number) }]));
+    expect(await ok(['doctype', 'list', '--url', url])).toMatch(/^kr\.gov\.resident-registration\.copy: valid at most 90 days \(7776000 s\), doctype\.register at index \d+$/m);
+    const k = await keygen('unknown-type-issuer.key');
+    const before = (await (await fetch(`${url}/v1/log`)).json()).size;
+    const line = await fails(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k.publicKey, '--name', 'Typo office', '--doc-type', DOC, '--doc-type', 'kr.gov.resident-registraton.copy'], 'UNKNOWN_DOCTYPE');
+    expect(line).toContain('kr.gov.resident-registraton.copy');
+    expect((await (await fetch(`${url}/v1/log`)).json()).size).toBe(before);
+    await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', k.publicKey, '--name', 'Forced office', '--doc-type', 'kr.gov.not-yet.registered', '--force', '--json']);
+  });
+});
+
+describe('dojang issuer retire --compromised-from, issuer succeed, revoke by the entitled keys', () => {
+  it('makes the certificates issued from the index on not valid, and lets the successor and the root revoke', async () => {
+    const old = await registeredIssuer('old-office.key');
+    const holder = await keygen('old-holder.key');
+    const stranger = await keygen('old-stranger.key');
+    const claims = await claimsFile('old.json', HOUSEHOLD);
+    const issue = (n: string) => ok(['issue', '--url', url, '--issuer-key', old.file, '--holder', holder.publicKey, '--doc-type', DOC, '--claims', claims, '--out', file(`old-${n}.dojang`), '--json']);
+    const a = await issue('a');
+    const b = await issue('b');
+    const c = await issue('c');
+    const next = await registeredIssuer('new-office.key');
+    const root = ['--url', url, '--root-key', rootKey];
+    await fails(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', next.publicKey], 'ISSUER_NOT_RETIRED');
+
+    const r = await ok(['issuer', 'retire', ...root, '--issuer-key', old.file, '--compromised-from', String(c.receipt.index), '--json']);
+    expect(r.issuer).toBe(old.publicKey);
+    expect(r.receipt.index).toBeGreaterThan(c.receipt.index);
+    expect(r.compromise.from).toBe(c.receipt.index);
+    expect(r.compromise.receipt.index).toBeGreaterThan(r.receipt.index);
+    const state = async (id: string) => (await new DojangClient(url, log).status(fromHexId(id))).state;
+    expect([await state(a.id), await state(b.id), await state(c.id)]).toEqual(['active', 'active', 'compromised']);
+    // Run again with a lower index: the key is retired already, so only the compromise.
+    const again = await ok(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(b.receipt.index)]);
+    expect(again).toMatch(/^issuer \S+ was retired already\ncompromised from log index \d+: its certificates issued there or later are not valid\n {2}index \d+/);
+    expect(await state(b.id)).toBe('compromised');
+    await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(c.receipt.index)], 'BAD_COMPROMISE'); // only lower
+    await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey], 'ISSUER_RETIRED');
+
+    // A presentation of b is not valid anywhere; a's is.
+    const nonce = 'cd'.repeat(16);
+    const face = async (n: string) => {
+      const p = file(`old-${n}.dojang-presentation`);
+      await ok(['present', '--url', url, '--doc', file(`old-${n}.dojang`), '--show', 'applicant', '--key', holder.file, '--verifier', 'Pharmacy', '--nonce', nonce, '--out', p]);
+      return run(['verify', p, '--url', url, '--verifier', 'Pharmacy', '--nonce', nonce]);
+    };
+    const vb = await face('b');
+    expect(vb.status).toBe(3);
+    expect(vb.stderr).toMatch(/^dojang: not valid: issuer-registered: ISSUER_COMPROMISED: /);
+    expect((await face('a')).status).toBe(0);
+
+    // Revocations after the retirement: not by the retired key, nor by a stranger; by its successor and by the root key.
+    await fails(['revoke', '--url', url, '--key', old.file, '--id', a.id], 'ISSUER_RETIRED');
+    const s = await ok(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', next.file, '--json']);
+    expect([s.issuer, s.successor]).toEqual([old.publicKey, next.publicKey]);
+    await fails(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', next.publicKey], 'CONFLICT');
+    await fails(['revoke', '--url', url, '--key', stranger.file, '--id', a.id], 'NOT_ISSUER');
+    const byNext = await ok(['revoke', '--url', url, '--key', next.file, '--id', a.id, '--reason', 'the office has a new key', '--json']);
+    expect(byNext.revoker).toBe(next.publicKey);
+    expect(await ok(['revoke', '--url', url, '--key', rootKey, '--id', b.id])).toMatch(/^revoked certificate [0-9a-f]{32} \(signed by \S+\)\n/);
+    expect([await state(a.id), await state(b.id)]).toEqual(['revoked', 'revoked']);
   });
 });
 
@@ -319,7 +452,7 @@ describe('failure exits', () => {
   });
 
   const issueArgs = (over: Record<string, string | undefined>) => {
-    const a: Record<string, string | undefined> = { url, 'issuer-key': issuer.file, holder: holder.publicKey, 'doc-type': DOC, claims, 'valid-days': '30', out: file(`fail-${Math.random()}.dojang`), ...over };
+    const a: Record<string, string | undefined> = { url, 'issuer-key': issuer.file, holder: holder.publicKey, 'doc-type': TEST_DOC, claims, 'valid-days': '30', out: file(`fail-${Math.random()}.dojang`), ...over };
     return ['issue', ...Object.entries(a).flatMap(([k, v]) => (v === undefined ? [] : [`--${k}`, v]))];
   };
 
@@ -345,7 +478,15 @@ describe('failure exits', () => {
     await fails(['send', '--url', url, '--key', holder.file, '--id', 'xyz', '--parent', toBase64(new Uint8Array(32)), '--to', holder.publicKey], 'BAD_REQUEST');
     await fails(['send', '--url', url, '--key', holder.file, '--id', '0'.repeat(32), '--parent', 'short', '--to', holder.publicKey], 'BAD_REQUEST');
     await fails(['send', '--url', url, '--key', holder.file, '--id', '0'.repeat(32), '--parent', toBase64(new Uint8Array(32)), '--sender-salt', 'ab', '--to', holder.publicKey], 'BAD_REQUEST');
-    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', '0'.repeat(32), '--reason', 'x'.repeat(129)], 'BAD_REQUEST');
+    await fails(['revoke', '--url', url, '--key', issuer.file, '--id', '0'.repeat(32), '--reason', 'x'.repeat(129)], 'BAD_REQUEST');
+    await fails(['revoke', '--url', url, '--id', '0'.repeat(32)], 'BAD_REQUEST'); // no revoker
+    await fails(['revoke', '--url', url, '--key', issuer.file, '--issuer-key', issuer.file, '--id', '0'.repeat(32)], 'BAD_REQUEST'); // two
+    await fails(issueArgs({ 'valid-days': undefined }), 'BAD_REQUEST'); // required for a type the wallet side does not know
+    await fails(issueArgs({ 'doc-type': DOC, claims: await claimsFile('long.json', HOUSEHOLD), 'valid-days': '91' }), 'BAD_REQUEST'); // a 등본 is valid 90 days
+    await fails(['doctype', 'register', '--url', url, '--root-key', rootKey, '--doc-type', 'Not A Doc Type', '--max-days', '1'], 'BAD_REQUEST');
+    for (const days of ['0', '3661', '1.5', 'x']) await fails(['doctype', 'register', '--url', url, '--root-key', rootKey, '--doc-type', TEST_DOC, '--max-days', days], 'BAD_REQUEST');
+    await fails(['doctype', 'frobnicate'], 'BAD_REQUEST');
+    await fails(['issuer', 'retire', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.publicKey, '--compromised-from=-1'], 'BAD_REQUEST');
     await fails(['issuer', 'frobnicate'], 'BAD_REQUEST');
     await fails(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', holder.publicKey, '--name', 'No types'], 'BAD_REQUEST');
     expect((await (await fetch(`${url}/v1/log`)).json()).size).toBe(before);
@@ -356,7 +497,8 @@ describe('failure exits', () => {
     await fails(issueArgs({ 'doc-type': 'kr.gov.not-registered.doc', out }), 'DOCTYPE_NOT_ALLOWED');
     await expect(stat(out)).rejects.toThrow();
     await fails(['issuer', 'register', '--url', url, '--root-key', holder.file, '--issuer-key', holder.publicKey, '--name', 'Not by the root', '--doc-type', DOC], 'BAD_SIGNATURE');
-    await fails(['revoke', '--url', url, '--issuer-key', issuer.file, '--id', '0'.repeat(32)], 'UNKNOWN_CERT');
+    await fails(['revoke', '--url', url, '--key', issuer.file, '--id', '0'.repeat(32)], 'UNKNOWN_CERT');
+    await fails(['doctype', 'register', '--url', url, '--root-key', holder.file, '--doc-type', TEST_DOC, '--max-days', '1'], 'BAD_SIGNATURE');
   });
 
   it('says UNAVAILABLE when the log cannot be reached', async () => {

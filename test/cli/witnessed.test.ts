@@ -81,10 +81,10 @@ beforeAll(async () => {
   await ok(['keygen', '--out', file('issuer.key'), '--json']);
   const holder = await ok(['keygen', '--out', file('holder.key'), '--json']);
   await ok(['issuer', 'register', '--url', url, '--root-key', rootKey, '--issuer-key', file('issuer.key'), '--name', 'Witnessed office', '--doc-type', DOC, '--json']);
-  await writeFile(file('claims.json'), JSON.stringify({ name: '김민수' }));
+  await writeFile(file('claims.json'), JSON.stringify({ address: '서울특별시 종로구 세종대로 209', head: '김민수', applicant: 1, 'member.1.name': '김민수', 'member.1.relation': '본인', 'member.1.birthDate': '1980-01-01' }));
   await ok(['issue', '--url', url, '--issuer-key', file('issuer.key'), '--holder', holder.publicKeyHex, '--doc-type', DOC, '--claims', file('claims.json'), '--valid-days', '90', '--out', file('doc.dojang'), '--json']);
   presentation = file('face.dojang-presentation');
-  await ok(['present', '--url', url, '--doc', file('doc.dojang'), '--show', 'name', '--key', file('holder.key'), '--verifier', 'Onnuri Pharmacy', '--nonce', NONCE, '--out', presentation]);
+  await ok(['present', '--url', url, '--doc', file('doc.dojang'), '--show', 'head', '--key', file('holder.key'), '--verifier', 'Onnuri Pharmacy', '--nonce', NONCE, '--out', presentation]);
 }, 120_000);
 
 afterAll(async () => {
