@@ -57,11 +57,11 @@ export function demoHousehold(childBirthDate: string): HouseholdCopy {
 /**
  * registered returns the index of the doctype.register that put docType in the log's
  * registry with at least maxValidity seconds, or undefined (also when the log does not
- * serve its registry: GET /v1/doctypes 404).
+ * serve its registry: GET /v1/doctypes/<type> 404).
  */
 async function registered(client: DojangClient, docType: string, maxValidity: number): Promise<number | undefined> {
   try {
-    const d = (await client.docTypes()).find((x) => x.docType === docType);
+    const d = await client.docType(docType);
     return d !== undefined && d.maxValidity >= maxValidity ? d.registered : undefined;
   } catch (e) {
     if (isLedgerError(e) && e.code === 'NOT_FOUND') return undefined;

@@ -47,6 +47,7 @@ import { CERT_ID_BYTES, encodeEvent, newCertId, newNonce, newSalt, parseEvent, r
 import { encodePresentation, signFace, type Holding, type PresentedStatus } from './presentation.js';
 import { createTransport, isObject, malformed, readText, readUint, type Method, type Transport } from './http.js';
 import { signRequest } from '../wallet/request.js';
+import { checkIssuance } from '../wallet/doctypes.js';
 import { checkpointVerifiers, verifyReceipt, type Receipt } from './receipt.js';
 import { statusParts, statusVerifiers, verifyStatus, verifyStatusParts, type StatusStatement, type StatusVerifiers } from './status.js';
 
@@ -69,14 +70,6 @@ export interface LogInfo {
   policy: boolean;
 }
 
-/** A document type in the log's registry, as GET /v1/doctypes says (spec §5.7). */
-export interface RegisteredDocType {
-  docType: string;
-  /** The longest validity an original may have, in seconds. */
-  maxValidity: number;
-  /** The log index of the doctype.register that set it. */
-  registered: number;
-}
 
 /** The keys a client verifies with, as note vkeys (spec §4.3). */
 export interface LogKeys {
@@ -151,6 +144,15 @@ export interface PresentOptions {
     | { flow: 'view' };
 }
 
+/** A document type in the log's registry, as GET /v1/doctypes/<type> says (spec §5.7). */
+export interface RegisteredDocType {
+  docType: string;
+  /** The longest validity an original may have, in seconds. */
+  maxValidity: number;
+  /** The log index of the doctype.register that set it. */
+  registered: number;
+}
+
 export class DojangClient {
   readonly baseUrl: string;
   private readonly clock: () => number;
@@ -202,20 +204,6 @@ export class DojangClient {
       policy: j.policy === true,
     };
     return out;
-  }
-
-  /**
-   * docTypes returns the log's document type registry, GET /v1/doctypes (the server's
-   * word: nothing in it is signed; the registering entries are in the log). MALFORMED
-   * for another shape; NOT_FOUND from a log that does not serve it.
-   */
-  async docTypes(): Promise<RegisteredDocType[]> {
-    const j = await this.request('GET', '/v1/doctypes');
-    if (!isObject(j) || !Array.isArray(j.docTypes)) throw malformed('GET /v1/doctypes: not a JSON object with a docTypes array');
-    return j.docTypes.map((d: unknown, i: number) => {
-      if (!isObject(d)) throw malformed(`GET /v1/doctypes: docTypes[${i}] is not an object`);
-      return { docType: readText(d.docType, `docTypes[${i}].docType`), maxValidity: readUint(d.maxValidity, `docTypes[${i}].maxValidity`), registered: readUint(d.registered, `docTypes[${i}].registered`) };
-    });
   }
 
   /** keys returns the vkeys this client verifies with (fetching them once, module comment). */
@@ -317,11 +305,14 @@ export class DojangClient {
    * issueEntry builds and signs a cert.issue (spec §5.7) without sending it: it commits
    * to the claims (spec §5.8) and returns the entry, the id, the commitment and the
    * claims' digests in the claims' order. Keep the entry to resubmit it after a failure
-   * (the same bytes get the same receipt). RangeError for bad claims or fields.
+   * (the same bytes get the same receipt). The claims and validity of a document type
+   * the wallet side knows are checked first (checkIssuance, spec §12.7: BAD_REQUEST
+   * naming the bad claims); RangeError for fields the spec does not allow.
    */
   issueEntry(issuerSeed: Uint8Array, o: IssueOptions): { entry: Uint8Array; id: Uint8Array; commitment: Uint8Array; digests: Uint8Array[] } {
-    const { commitment, digests } = commitDocument(o.claims);
     const now = this.now();
+    checkIssuance(o.docType, o.claims, o.issuedAt ?? now, o.validUntil);
+    const { commitment, digests } = commitDocument(o.claims);
     const id = o.id ?? newCertId();
     if (!(id instanceof Uint8Array) || id.length !== CERT_ID_BYTES) throw new RangeError(`issue: id must be ${CERT_ID_BYTES} bytes`);
     const entry = encodeEvent(
@@ -438,7 +429,7 @@ export class DojangClient {
    * undefined when the registry does not hold it. The answer is the operator's word
    * (not signed); the log's rules enforce the registry whatever it says.
    */
-  async docType(name: string): Promise<{ docType: string; maxValidity: number; registered: number } | undefined> {
+  async docType(name: string): Promise<RegisteredDocType | undefined> {
     try {
       const j = await this.request('GET', `/v1/doctypes/${encodeURIComponent(name)}`);
       if (!isObject(j)) throw malformed('a document type answer is { docType, maxValidity, registered }');

@@ -22,7 +22,8 @@ import { encodeCbor, decodeCbor } from '../../src/core/cbor.js';
 // Presentations (spec §10) made by the SDK against a real server, judged offline by
 // PresentationVerifier and online by POST /v1/verify; one broken presentation per check.
 
-const DOC = 'kr.gov.resident-registration.copy';
+// A document type the wallet side does not know: the SDK checks no claims for it (spec §12.7).
+const DOC = 'kr.gov.family-relation.cert';
 const DAY = 86_400;
 const PHARMACY = '온누리약국 (Onnuri Pharmacy)';
 

@@ -19,7 +19,8 @@ import { encodeCbor, decodeCbor } from '../../src/core/cbor.js';
 
 // The SDK against a real server: createApp over a LevelDB ledger, on 127.0.0.1:0.
 
-const DOC = 'kr.gov.resident-registration.copy';
+// A document type the wallet side does not know: the SDK checks no claims for it (spec §12.7).
+const DOC = 'kr.gov.x';
 const DAY = 86_400;
 
 interface Running {

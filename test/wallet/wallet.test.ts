@@ -11,7 +11,7 @@ import { toBase64, toHex, utf8 } from '../../src/core/bytes.js';
 import { encodeCbor } from '../../src/core/cbor.js';
 import { isLedgerError } from '../../src/core/errors.js';
 import { requestSigningInput, signRequest } from '../../src/wallet/request.js';
-import { Wallet, WalletService, issueInto, deposit, type OpenedItem } from '../../src/wallet/wallet.js';
+import { Wallet, WalletService, claimsOf, issueInto, deposit, type OpenedItem } from '../../src/wallet/wallet.js';
 import { householdClaims, RESIDENT_REGISTRATION_COPY, type HouseholdCopy } from '../../src/wallet/doctypes.js';
 import { demoHousehold } from '../../src/cli/demo.js';
 import { decideProxyPurchase, proxyDisclosure } from '../../src/wallet/mask-policy.js';
@@ -243,7 +243,7 @@ describe('signed store requests', () => {
 
   it('takes a deposit only from the signer of an event in the log, for the wallet it was sent to, once', async () => {
     const holder = parent.wallet.newHolderKey();
-    const r = await client.issue(office, { docType: RESIDENT_REGISTRATION_COPY, holder, claims: [], validUntil: client.now() + DAY });
+    const r = await client.issue(office, { docType: RESIDENT_REGISTRATION_COPY, holder, claims: claimsOf(householdClaims(household(childYear))), validUntil: client.now() + DAY });
     const { origin: o } = await client.keys();
     const item = encodeItem({ origin: o, issue: { entry: r.entry, proof: r.receipt.proof }, transfers: [], disclosure: { claims: [], digests: r.digests }, salt: null });
     const before = await parent.list();

@@ -24,7 +24,8 @@ import { CHECK_LABELS, REASON_LABELS } from '../../src/web/labels.js';
 // is said, and not used.
 
 const ORIGIN = 'example.com/judge-witnessed-test';
-const DOC = 'kr.gov.resident-registration.copy';
+// A document type the wallet side does not know: the SDK checks no claims for it (spec §12.7).
+const DOC = 'kr.gov.family-relation.basic';
 const PHARMACY = '약국 / Pharmacy';
 
 let t: TestLedger;

@@ -24,7 +24,8 @@ import { disclose, newClaim } from '../../src/core/commitment.js';
 import { toHex, utf8 } from '../../src/core/bytes.js';
 
 const ORIGIN = 'localhost/dojang-witnessed-test';
-const DOC = 'kr.gov.resident-registration.copy';
+// A document type the wallet side does not know: the SDK checks no claims for it (spec §12.7).
+const DOC = 'kr.gov.family-relation.basic';
 const PHARMACY = 'Onnuri Pharmacy';
 
 let t: TestLedger;
