@@ -45,11 +45,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(join(root, 'dist', p));
 const { DojangClient, httpProblemOf, decodePresentation } = await dist('client/sdk.js');
 const { loadKeys } = await dist('ledger/keyfiles.js');
-const { encodeEvent, newNonce, parseEvent } = await dist('core/events.js');
+const { encodeEvent, newCertId, newNonce, parseEvent } = await dist('core/events.js');
 const { ed25519PublicKey } = await dist('core/crypto.js');
 const { toHex, equalBytes } = await dist('core/bytes.js');
 const { newClaim, disclose } = await dist('core/commitment.js');
 const { decodeEntryBundle, formatTilePath, TILE_WIDTH } = await dist('core/tiles.js');
+const { householdClaims } = await dist('wallet/doctypes.js');
 
 const { values } = parseArgs({ options: { transfers: { type: 'string' }, quick: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
 const QUICK = values.quick;
@@ -181,7 +182,9 @@ const quantile = (xs, q) => {
 const ms = (x) => `${x.toFixed(0)} ms`;
 const fmt = (m) => [...m].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 const bump = (m, k) => m.set(k, (m.get(k) ?? 0) + 1);
-const claimsFor = (name) => [newClaim('name', name), newClaim('birthYear', 1990), newClaim('address', '서울특별시 종로구')];
+// A 등본's claims (the SDK checks them against the document type before it signs, spec §12.7).
+const claimsFor = (name) =>
+  householdClaims({ address: '서울특별시 종로구 세종대로 209', head: name, applicant: 1, members: [{ name, relation: '본인', birthDate: '1990-01-01' }] }).map(([n, v]) => newClaim(n, v));
 const summary = [];
 
 /** checkOf returns the verdict's named check. */
@@ -191,7 +194,7 @@ const firstFailed = (verdict) => verdict.checks.find((c) => !c.ok);
 /** facePresentation makes a face-to-face presentation of an issued certificate (no transfers) now, and the query for it. */
 async function facePresentation(client, cert, verifier = 'abuse-test pharmacy') {
   const nonce = new Uint8Array(randomBytes(16));
-  const bytes = await client.present({ issue: cert.entry, disclosure: disclose(cert.claims, ['name']), holding: { flow: 'face', holderSeed: cert.holderSeed, salt: null, verifier, nonce } });
+  const bytes = await client.present({ issue: cert.entry, disclosure: disclose(cert.claims, ['head']), holding: { flow: 'face', holderSeed: cert.holderSeed, salt: null, verifier, nonce } });
   return { bytes, verifier, nonceHex: toHex(nonce), query: `verifier=${encodeURIComponent(verifier)}&nonce=${toHex(nonce)}` };
 }
 
@@ -532,7 +535,9 @@ try {
   ];
   const got4 = [];
   for (const c of cases) {
-    const { entry, id } = client.issueEntry(officeA, { ...c.o, holder: holder4, claims: claimsFor('규칙') });
+    // Signed by hand: the SDK would refuse these before signing (checkIssuance), and the log must refuse them too.
+    const id = newCertId();
+    const entry = encodeEvent({ type: 'cert.issue', id, issuer: ed25519PublicKey(officeA), holder: holder4, commitment: new Uint8Array(randomBytes(32)), time: client.now(), ...c.o }, officeA);
     const r = await refusal(client.submit(entry));
     if (c.want === 'acknowledged') {
       check(r.acknowledged !== undefined, `an issuance with ${c.what}: refused ${r.status} ${r.code}: ${r.detail}`);
