@@ -3,10 +3,10 @@
 // name one) and scripts/test-report.mjs, then checks what the run reported: every test
 // file the run planned (those its config and filters match) reported and passed or was
 // skipped, no test failed or was left unfinished, no unhandled error (a worker that
-// crashed or exited is one), the run was not interrupted, at least one test ran, and
-// vitest exited 0. Prints one line saying so, then `N passed, N failed, N skipped`
-// (failed counts failed and unfinished tests, and each file that failed or never
-// reported outside any test). Exits 0 only if all of it holds.
+// crashed or exited is one), the run was not interrupted, at least one test ran (not
+// skipped), and vitest exited 0. Prints one line saying so, then `N passed, N failed,
+// N skipped` (failed counts failed and unfinished tests, and each file that failed or
+// never reported outside any test). Exits 0 only if all of it holds.
 //
 //   node scripts/check-test-report.mjs --config vitest.postgres.config.ts
 import { spawn } from 'node:child_process';
@@ -75,8 +75,9 @@ if (record === undefined) {
     if (m.state === 'failed') finished += 1;
     if (tests.failed + tests.pending === 0) failed += 1;
   }
-  if (passed + failed + skipped === 0) problems.push('no tests ran');
+  if (passed + failed === 0) problems.push(`no test ran${skipped > 0 ? ` (${skipped} skipped)` : ''}`);
 }
+if (failed > 0 && problems.length === 0) problems.push(`${failed} test(s) failed or never finished`);
 if (exit !== 0) problems.push(`vitest exited ${exit}`);
 
 for (const p of problems.slice(0, 30)) console.log(`test report: ${p}`);
