@@ -15,8 +15,8 @@
  *    with the wallet's address given: VALID; for another key NOT_RECIPIENT;
  *  - a view-only copy: NOT VALID with VIEW_ONLY;
  *  - a QR image: real presentations do not fit a QR code (the sizes are printed); one
- *    without its status, from a fresh log of three entries (the shortest proofs), just
- *    does, and is VALID with the log's status;
+ *    without its status and with one claim disclosed, from a fresh log of four entries
+ *    (the shortest proofs), just does, and is VALID with the log's status;
  *  - bytes that do not decode: their code, no verdict;
  *  - a log served with a witness policy (three witnesses in this process): the
  *    `witnessed` check and who cosigned when, in Korea time.
@@ -353,7 +353,7 @@ describe('the verifier page at /verify', () => {
     await page.close();
   });
 
-  it('a QR image: real presentations do not fit; a status-less one from a log of three entries does, judged with the log’s status', async () => {
+  it('a QR image: real presentations do not fit; a status-less one from a log of four entries does, judged with the log’s status', async () => {
     // In the shared log (a few dozen entries by now): with its status, and without.
     let page = await openPage();
     const full = await face(page, await issue());
@@ -364,14 +364,18 @@ describe('the verifier page at /verify', () => {
     expect(qrLength(full)).toBeGreaterThan(QR_MAX_BYTES);
     expect(() => QRCode.create(QR_PREFIX + b64url(full), { errorCorrectionLevel: 'L' })).toThrow(/too big/);
 
-    // A fresh log of three entries (genesis, registration, issuance): the shortest proofs.
+    // A fresh log of four entries (genesis, the document type, registration, issuance):
+    // the shortest proofs; one claim disclosed (the others stay behind their digests).
     const small = await serveLog();
     page = await openPage(small);
     await page.fill('[data-testid=verifier-name]', '약국'); // a shorter name: every byte counts here
-    const tiny = edit(await face(page, await issue(small), small), (p) => (p.status = null));
+    const tiny = edit(await face(page, await issue(small), small), (p) => {
+      p.status = null;
+      p.disclosure = { claims: p.disclosure.claims.slice(0, 1), digests: p.disclosure.digests };
+    });
     const qrText = QR_PREFIX + b64url(tiny);
     const version = QRCode.create(qrText, { errorCorrectionLevel: 'L' }).version;
-    console.log(`verify-page: in a log of three entries, without its status: ${tiny.length} bytes, QR text ${qrText.length}, a QR code of version ${version} (L)`);
+    console.log(`verify-page: in a log of four entries, without its status, one claim disclosed: ${tiny.length} bytes, QR text ${qrText.length}, a QR code of version ${version} (L)`);
     const png = await QRCode.toBuffer(qrText, { errorCorrectionLevel: 'L', scale: 4, margin: 4 });
     await page.setInputFiles('[data-testid=qr-image]', { name: 'qr.png', mimeType: 'image/png', buffer: png });
     expect(await settled(page)).toContain('✅ 유효 / VALID');
