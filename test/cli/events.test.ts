@@ -381,7 +381,9 @@ describe('dojang issuer retire --compromised-from, issuer succeed, revoke by the
     expect([await state(a.id), await state(b.id), await state(c.id)]).toEqual(['active', 'active', 'compromised']);
     // Run again with a lower index: the key is retired already, so only the compromise.
     const again = await ok(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(b.receipt.index)]);
-    expect(again).toMatch(/^issuer \S+ was retired already\ncompromised from log index \d+: its certificates issued there or later are not valid\n {2}index \d+/);
+    // (Within the same second the retirement's bytes are the same entry: its first receipt again.)
+    expect(again).toMatch(/^(issuer \S+ was retired already|retired issuer \S+)\n/);
+    expect(again).toMatch(/\ncompromised from log index \d+: its certificates issued there or later are not valid\n {2}index \d+/);
     expect(await state(b.id)).toBe('compromised');
     await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(c.receipt.index)], 'BAD_COMPROMISE'); // only lower
     await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey], 'ISSUER_RETIRED');
