@@ -1,5 +1,5 @@
 /**
- * The event commands of dojang: keygen, doctype register|list, issuer
+ * The event commands of dojang: keygen, doctype register, issuer
  * register|retire|succeed, issue, send, revoke. Each signs certificate events (spec
  * §5.7) with a key file, submits them to a log (--url) through the SDK
  * (src/client/sdk.ts) and prints their verified receipts (spec §8.6); --json prints one

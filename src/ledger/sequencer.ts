@@ -196,6 +196,8 @@ export class Sequencer {
   /** Places taken beyond a full queue by entitled revocations, in all and per revoking key (spec §8.2). */
   private reservedCount = 0;
   private readonly reservedBy = new Map<string, number>();
+  /** Leaf hashes of the entries holding reserved places: the same bytes take one place at most. */
+  private readonly reservedLeaves = new Set<string>();
   private running = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private recosignTimer: ReturnType<typeof setInterval> | undefined;
@@ -320,18 +322,20 @@ export class Sequencer {
     if (entry.length > MAX_ENTRY_SIZE) return Promise.reject(new LedgerError('TOO_LARGE', `entry is ${entry.length} bytes, limit ${MAX_ENTRY_SIZE}`));
     if (entry.length === 0) return Promise.reject(new LedgerError('MALFORMED', 'entry is empty'));
     let reserved: string | undefined;
+    const lh = leafHash(entry);
+    const key = byteKey(lh);
     if (this.queue.length >= this.maxQueue) {
       const mine = reserveFor === undefined ? 0 : (this.reservedBy.get(reserveFor) ?? 0);
-      if (reserveFor === undefined || this.reservedCount >= REVOCATION_RESERVE || mine >= REVOCATION_RESERVE_PER_KEY) {
+      if (reserveFor === undefined || this.reservedCount >= REVOCATION_RESERVE || mine >= REVOCATION_RESERVE_PER_KEY || this.reservedLeaves.has(key)) {
         return Promise.reject(new LedgerError('OVERLOADED', 'write queue is full'));
       }
       reserved = reserveFor;
       this.reservedCount++;
       this.reservedBy.set(reserveFor, mine + 1);
+      this.reservedLeaves.add(key);
     }
     return new Promise<Receipt>((resolve, reject) => {
-      const lh = leafHash(entry);
-      this.queue.push({ entry, meta, leafHash: lh, key: byteKey(lh), resolve, reject, reserved });
+      this.queue.push({ entry, meta, leafHash: lh, key, resolve, reject, reserved });
       this.schedule();
     });
   }
@@ -342,6 +346,7 @@ export class Sequencer {
     for (const p of out) {
       if (p.reserved === undefined) continue;
       this.reservedCount--;
+      this.reservedLeaves.delete(p.key);
       const left = this.reservedBy.get(p.reserved)! - 1;
       if (left === 0) this.reservedBy.delete(p.reserved);
       else this.reservedBy.set(p.reserved, left);

@@ -211,6 +211,7 @@ describe('dojang issuer, issue, send, revoke', () => {
     const claims = await claimsFile('retiring.json', { a: 1 });
     await fails(['issue', '--url', url, '--issuer-key', issuer.file, '--holder', holder.publicKey, '--doc-type', TEST_DOC, '--claims', claims, '--valid-days', '1', '--out', file('retired.dojang')], 'ISSUER_RETIRED');
     await expect(stat(file('retired.dojang'))).rejects.toThrow(); // refused: no document left behind
+    await new Promise((r) => setTimeout(r, 1100)); // within the same second the same retirement is the same entry (its first receipt)
     await fails(['issuer', 'retire', '--url', url, '--root-key', rootKey, '--issuer-key', issuer.publicKey], 'ISSUER_RETIRED');
   });
 
@@ -385,7 +386,8 @@ describe('dojang issuer retire --compromised-from, issuer succeed, revoke by the
     expect(again).toMatch(/^(issuer \S+ was retired already|retired issuer \S+)\n/);
     expect(again).toMatch(/\ncompromised from log index \d+: its certificates issued there or later are not valid\n {2}index \d+/);
     expect(await state(b.id)).toBe('compromised');
-    await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(c.receipt.index)], 'BAD_COMPROMISE'); // only lower
+    // Only lower (an index not used before: the same bytes within a second would be the same entry).
+    await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey, '--compromised-from', String(c.receipt.index + 1)], 'BAD_COMPROMISE');
     await fails(['issuer', 'retire', ...root, '--issuer-key', old.publicKey], 'ISSUER_RETIRED');
 
     // A presentation of b is not valid anywhere; a's is.
@@ -404,7 +406,9 @@ describe('dojang issuer retire --compromised-from, issuer succeed, revoke by the
     await fails(['revoke', '--url', url, '--key', old.file, '--id', a.id], 'ISSUER_RETIRED');
     const s = await ok(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', next.file, '--json']);
     expect([s.issuer, s.successor]).toEqual([old.publicKey, next.publicKey]);
-    await fails(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', next.publicKey], 'CONFLICT');
+    // A second successor (another key: the same bytes within the same second would be the same entry).
+    const third = await registeredIssuer('third-office.key');
+    await fails(['issuer', 'succeed', ...root, '--issuer-key', old.publicKey, '--successor', third.publicKey], 'CONFLICT');
     await fails(['revoke', '--url', url, '--key', stranger.file, '--id', a.id], 'NOT_ISSUER');
     const byNext = await ok(['revoke', '--url', url, '--key', next.file, '--id', a.id, '--reason', 'the office has a new key', '--json']);
     expect(byNext.revoker).toBe(next.publicKey);

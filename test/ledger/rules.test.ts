@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeLedger, type TestLedger } from '../helpers/ledger.js';
 import { loadKeys } from '../../src/ledger/keyfiles.js';
 import { encodeEvent, newCertId, newNonce, newSalt, recipientCommitment, type CertEvent } from '../../src/core/events.js';
-import { ed25519PublicKey, randomBytes } from '../../src/core/crypto.js';
+import { ed25519PublicKey, randomBytes, signEd25519 } from '../../src/core/crypto.js';
 import { leafHash } from '../../src/core/merkle.js';
 import { decodeEntry } from '../../src/core/entry.js';
 
@@ -341,12 +341,72 @@ describe('the revocation reserve (spec §8.2)', () => {
       const mine = certs.slice(1, 17).map((c) => revoke(c.id, office));
       await new Promise((r) => setTimeout(r, 300));
       expect(await revoke(certs[17].id, office)).toBe('OVERLOADED');
+      // The same bytes again take no second place (a replay cannot fill the reserve).
+      expect(await revoke(certs[1].id, office)).toBe('OVERLOADED');
       release();
       hold = undefined;
       expect(await Promise.all(mine)).toEqual(mine.map(() => 'ok'));
       expect(await revoke(certs[17].id, office)).toBe('ok');
       for (const c of certs.slice(1)) expect((await l.ledger.certificateState(c.id))?.state).toBe('revoked');
       expect((await Promise.all(flood)).filter((x) => x === 'OVERLOADED').length).toBeGreaterThan(0);
+    } finally {
+      release();
+      await l.cleanup();
+    }
+  });
+
+  it('takes no reserved place for a revocation replayed from the log, and checks an entitled one itself when the signature workers are full', async () => {
+    const at = 1_800_000_000;
+    let hold: Promise<void> | undefined;
+    let release = () => {};
+    const l = await makeLedger(
+      {
+        clock: () => at * 1000,
+        docTypes: [{ docType: DOC, maxValidity: 90 * DAY }],
+        sequencer: { maxQueue: 4, maxBatch: 2 },
+        verifyThreads: 1,
+        admit: async (entries) => {
+          await hold;
+          return entries.map(() => undefined);
+        },
+      },
+      'example.com/reserve-replay',
+    );
+    try {
+      const rootSeed = (await loadKeys(l.dir)).root!.seed;
+      const office = key();
+      const holder = key();
+      const put = (bytes: Uint8Array) => l.ledger.append(bytes).then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
+      await put(encodeEvent({ type: 'issuer.register', issuer: office.pub, name: 'Office', docTypes: [DOC], time: at }, rootSeed));
+      const ids: Uint8Array[] = [];
+      for (let i = 0; i < 3; i++) {
+        ids.push(newCertId());
+        await put(encodeEvent({ type: 'cert.issue', id: ids[i], docType: DOC, issuer: office.pub, holder: holder.pub, commitment: randomBytes(32), issuedAt: at, validUntil: at + DAY, time: at }, office.seed));
+      }
+      const revocation = (id: Uint8Array) => encodeEvent({ type: 'cert.revoke', id, revoker: office.pub, reason: 'lost', time: at }, office.seed);
+      const old = revocation(ids[0]);
+      expect(await put(old)).toBe('ok');
+      hold = new Promise((r) => (release = r));
+      const flood = Array.from({ length: 12 }, () => put(encodeEvent({ type: 'cert.issue', id: newCertId(), docType: DOC, issuer: office.pub, holder: holder.pub, commitment: randomBytes(32), issuedAt: at, validUntil: at + DAY, time: at }, office.seed)));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await put(old)).toBe('OVERLOADED'); // already revoked: no reserved place
+      // The signature workers full too (65,536 checks waiting): an entitled revocation is still taken.
+      const message = new Uint8Array(32);
+      const sig = { publicKey: office.pub, message, signature: signEd25519(office.seed, message) }; // a real check each
+      const busy = l.ledger.verifySignatures(Array.from({ length: 65_536 }, () => sig)).catch((e: { code?: string }) => e.code);
+      expect(await put(encodeEvent({ type: 'cert.transfer', id: ids[1], parent: randomBytes(32), sender: holder.pub, senderSalt: null, recipient: randomBytes(32), nonce: newNonce(), time: at }, holder.seed))).toBe('OVERLOADED');
+      const fresh = put(revocation(ids[1]));
+      const forged = revocation(ids[2]);
+      forged[20] ^= 1;
+      expect(await put(forged)).toBe('BAD_SIGNATURE'); // checked in the process, and refused
+      release();
+      hold = undefined;
+      expect(await fresh).toBe('ok');
+      const checked = await busy;
+      expect(Array.isArray(checked) && checked.length).toBe(65_536); // the pool took them all: it was full
+      await Promise.all(flood);
+      expect((await l.ledger.certificateState(ids[1]))?.state).toBe('revoked');
+      expect((await l.ledger.certificateState(ids[2]))?.state).toBe('active');
     } finally {
       release();
       await l.cleanup();
