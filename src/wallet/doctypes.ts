@@ -155,7 +155,9 @@ function formatDuration(seconds: number): string {
 
 /**
  * checkIssuance checks a certificate against its document type before anything is
- * signed (spec §12.7): the claims (checkClaims) and the validity, validUntil − issuedAt
+ * signed (spec §12.7): the claims (for a resident registration copy: exactly the claim
+ * names householdClaims makes, members numbered without gaps, non-empty text, real dates,
+ * an applicant that is a member) and the validity, validUntil − issuedAt
  * at most the type's validity. A document type this module does not know is not
  * checked here: the log's registry decides what may be issued (spec §5.7, §5.9).
  * Throws LedgerError BAD_REQUEST naming every bad claim (never a claim's value).
@@ -172,17 +174,6 @@ export function checkIssuance(docType: string, claims: readonly Claim[], issuedA
   throw new LedgerError('BAD_REQUEST', `not a ${docType} (spec §12.7): ${named}${more}`);
 }
 
-/**
- * checkClaims checks the claims of a document of a known type (spec §12.7). For a
- * resident registration copy: exactly the claim names householdClaims makes — address,
- * head, applicant and member.N.name, member.N.relation, member.N.birthDate for N = 1 …
- * the number of members, without gaps — with non-empty text, real dates and an
- * applicant that is the number of a member. An unknown document type is not checked.
- * Throws LedgerError BAD_REQUEST naming every bad claim.
- */
-export function checkClaims(docType: string, claims: readonly Claim[]): void {
-  checkIssuance(docType, claims, 0, 0);
-}
 const FIELD_LABELS: Record<string, Label> = {
   name: { ko: '성명', en: 'name' },
   relation: { ko: '세대주와의 관계', en: 'relation to the head' },
